@@ -8,6 +8,7 @@ import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IndexArray = npt.NDArray[np.intp]
 Weights = pd.Series
 """Portfolio weights by asset, as fractions of net asset value."""
 ReturnPanel = pd.DataFrame

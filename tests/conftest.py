@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("RISKENGINE_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("RISKENGINE_DATA_DIR", REPO_ROOT.parent / "shared" / "data")
+)
 REAL_PRICES = SHARED_DATA / "multiasset_daily.csv"
 
 

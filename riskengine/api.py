@@ -1,0 +1,77 @@
+"""The Python API in one call: data and policy in, a `BacktestResult` out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from riskengine.backtest import BacktestResult, run_backtest
+from riskengine.data import Market, load_market, make_market, sleeve_table
+from riskengine.scenarios import simulate_market
+from riskengine.specs import PolicySpec, load_policy
+
+DEFAULT_POLICY = "vol-target-fund"
+
+
+def default_market(seed: int | None = None) -> Market:
+    """The embedded default: the seeded, calibrated market simulator's panel."""
+    simulated = simulate_market() if seed is None else simulate_market(seed)
+    return make_market(
+        simulated.prices,
+        source=simulated.description,
+        sleeves=simulated.sleeves,
+        simulated=True,
+    )
+
+
+def backtest(
+    policy: str | Path | PolicySpec = DEFAULT_POLICY,
+    prices: str | Path | pd.DataFrame | Market | None = None,
+    *,
+    sleeves: str | Path | Mapping[str, str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> BacktestResult:
+    """Run a policy walk-forward on a price panel.
+
+    Parameters
+    ----------
+    policy : str, Path or PolicySpec
+        A built-in policy name (``"vol-target-fund"``), a TOML path, or a spec.
+    prices : str, Path, DataFrame, Market or None
+        A CSV/Parquet price file, a wide price frame (dates x assets), a `Market`,
+        or None for the embedded simulated default.
+    sleeves : str, Path or Mapping, optional
+        Sleeve table (CSV path or asset -> sleeve); the built-in one otherwise.
+    start, end : str, optional
+        Backtest period (ISO dates).
+
+    Returns
+    -------
+    BacktestResult
+        Weights, returns, turnover, costs, events; ``.metrics()`` for the summary.
+
+    Examples
+    --------
+    >>> import riskengine
+    >>> result = riskengine.backtest("vol-target-fund")
+    >>> round(result.metrics()["annual_vol"], 2)  # doctest: +SKIP
+    0.1
+    """
+    spec = policy if isinstance(policy, PolicySpec) else load_policy(policy)
+    return run_backtest(spec, _market(prices, sleeves), start=start, end=end)
+
+
+def _market(
+    prices: str | Path | pd.DataFrame | Market | None,
+    sleeves: str | Path | Mapping[str, str] | None,
+) -> Market:
+    if isinstance(prices, Market):
+        return prices
+    if prices is None:
+        return default_market()
+    if isinstance(prices, pd.DataFrame):
+        return make_market(prices, source="DataFrame", sleeves=sleeve_table(sleeves))
+    return load_market(prices, sleeves=sleeves)

@@ -1,0 +1,124 @@
+"""Command line: ``riskengine backtest | calibrate-simulator``.
+
+Results go to files and a summary to stdout (``--json`` for machines); every error
+is one line on stderr with the exit code of its class (see `riskengine.errors`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from riskengine.api import DEFAULT_POLICY, backtest
+from riskengine.backtest import BacktestResult
+from riskengine.errors import RiskEngineError
+from riskengine.report import SIMULATED_NOTE, write_results
+from riskengine.scenarios import write_calibration
+
+METRIC_LABELS = {
+    "annual_return": ("Annual return", "{:.2%}"),
+    "annual_vol": ("Annual volatility", "{:.2%}"),
+    "sharpe": ("Sharpe ratio", "{:.2f}"),
+    "sortino": ("Sortino ratio", "{:.2f}"),
+    "max_drawdown": ("Max drawdown", "{:.2%}"),
+    "worst_month": ("Worst month", "{:.2%}"),
+    "vol_of_vol": ("Vol of vol (1y window)", "{:.2%}"),
+    "cvar_95": ("CVaR 95% (daily loss)", "{:.2%}"),
+    "turnover_annual": ("Turnover per year", "{:.2f}x"),
+    "costs_annual": ("Trading costs per year", "{:.2%}"),
+}
+
+
+def format_summary(result: BacktestResult) -> str:
+    """A plain-text summary table of a run, with its provenance."""
+    lines = []
+    if result.simulated:
+        lines.append(f"*** {SIMULATED_NOTE} ***")
+    first, last = result.returns.index[[0, -1]]
+    lines += [
+        f"policy  {result.policy.name}  (model {result.policy.model.name})",
+        f"data    {result.source}",
+        f"period  {first.date()} .. {last.date()}  "
+        f"({len(result.returns)} days, {len(result.decisions)} decisions, "
+        f"{len(result.weights.columns)} assets)",
+        "",
+    ]
+    width = max(len(label) for label, _ in METRIC_LABELS.values())
+    for key, value in result.metrics().items():
+        label, fmt = METRIC_LABELS[key]
+        lines.append(f"{label:<{width}}  {fmt.format(value):>9}")
+    counts = result.events["kind"].value_counts()
+    if len(counts):
+        listed = ", ".join(f"{kind} {n}" for kind, n in counts.items())
+        lines += ["", f"events  {listed}"]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="riskengine", description="Portfolio risk-budget engine."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "backtest",
+        help="walk a policy forward over a price file (default: simulated market)",
+    )
+    run.add_argument(
+        "--prices", help="CSV or Parquet: date column + one close per asset"
+    )
+    run.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
+    run.add_argument(
+        "--policy", default=DEFAULT_POLICY, help="built-in policy name or TOML path"
+    )
+    run.add_argument("--out", help="results folder (default: results/<policy>)")
+    run.add_argument("--from", dest="start", help="first date of the backtest")
+    run.add_argument("--to", dest="end", help="last date of the backtest")
+    run.add_argument("--json", action="store_true", help="print metrics as JSON")
+    calibrate = commands.add_parser(
+        "calibrate-simulator",
+        help="re-derive the simulator's parameters from a real price file",
+    )
+    calibrate.add_argument("--prices", required=True, help="real wide price CSV")
+    calibrate.add_argument("--out", required=True, help="JSON file to write")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "calibrate-simulator":
+            write_calibration(args.prices, args.out)
+            print(f"wrote {args.out}")
+            return 0
+        result = backtest(
+            args.policy,
+            args.prices,
+            sleeves=args.sleeves,
+            start=args.start,
+            end=args.end,
+        )
+        out = Path(args.out or Path("results") / result.policy.name)
+        write_results(result, out)
+    except RiskEngineError as exc:
+        print(f"riskengine: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        payload = {
+            "policy": result.policy.name,
+            "simulated": result.simulated,
+            "results": str(out),
+            "metrics": result.metrics(),
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print(format_summary(result))
+        print(f"\nresults written to {out}/")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""Load and validate price panels, align mixed calendars, and turn prices into returns.
+
+Alignment rule (documented in the README and tested):
+
+* A column *trades every day* when at least a fifth of its prices fall on weekends
+  (crypto); every other column follows an exchange calendar.
+* The backtest calendar is the union of the dates on which any exchange-calendar
+  column has a price (all dates when every column trades every day).
+* On each calendar date an asset's return is its price on that date over its
+  previous price, minus one, when it has a price on that date; otherwise NaN
+  (no new information, and nothing is forward-filled). So weekend crypto moves
+  compound into the next exchange day's return, and an ETF that misses an exchange
+  holiday earns the whole move on its next price.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import ReturnPanel
+from riskengine.errors import DataError
+
+DAILY_CALENDAR_WEEKEND_SHARE = 0.2
+"""Share of weekend prices above which a column is taken to trade every day."""
+
+BUILTIN_SLEEVES: Mapping[str, str] = {
+    **dict.fromkeys(
+        ["GLD", "IAU", "SGOL", "SLV", "SIVR", "GC=F", "SI=F"], "safe_haven"
+    ),
+    **dict.fromkeys(
+        ["SPY", "IVV", "VOO", "VTI", "QQQ", "IWM", "EFA", "VEA"], "dm_equity"
+    ),
+    **dict.fromkeys(["EEM", "VWO", "IEMG"], "em_equity"),
+    **dict.fromkeys(["HYG", "JNK", "LQD", "VCIT", "EMB"], "credit"),
+    **dict.fromkeys(["TLT", "IEF", "SHY", "AGG", "BND", "GOVT", "TIP"], "rates"),
+    **dict.fromkeys(
+        ["BTC_USD", "ETH_USD", "BTC-USD", "ETH-USD", "BTC", "ETH"], "crypto"
+    ),
+    **dict.fromkeys(["USO", "DBC", "GSG", "DBA", "CL=F"], "commodity"),
+    **dict.fromkeys(["VIX", "^VIX", "VXX"], "volatility"),
+}
+"""Sleeve of well-known tickers, used when no sleeve table comes with the data."""
+
+
+@dataclass(frozen=True)
+class Market:
+    """A validated price panel, its returns on the aligned calendar, and its sleeves.
+
+    Attributes
+    ----------
+    prices : pd.DataFrame
+        Validated closes, shape (n_dates, n_assets), NaN where an asset has no price.
+    returns : pd.DataFrame
+        Simple returns on the backtest calendar, shape (n_days, n_assets), NaN where
+        an asset has no new price on that day.
+    sleeves : Mapping[str, str]
+        Sleeve of every asset.
+    source : str
+        Where the data came from (a file path, or a description of simulated data).
+    fingerprint : str
+        SHA-256 of the validated prices, for the run manifest.
+    simulated : bool
+        True when the data come from the project's market simulator.
+    """
+
+    prices: pd.DataFrame
+    returns: ReturnPanel
+    sleeves: Mapping[str, str]
+    source: str
+    fingerprint: str
+    simulated: bool = False
+    daily_columns: tuple[str, ...] = ()
+
+    @property
+    def assets(self) -> list[str]:
+        """Asset names in column order."""
+        return list(self.returns.columns)
+
+
+def read_price_file(path: str | Path) -> pd.DataFrame:
+    """Read a wide price file (CSV or Parquet) and validate it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` or ``.parquet`` file with a ``date`` column (or the first column)
+        and one close-price column per asset.
+
+    Returns
+    -------
+    pd.DataFrame
+        Float prices indexed by a sorted, unique DatetimeIndex named ``date``.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or unreadable, or any check of `validate_prices` fails.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: price file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif suffix in {".parquet", ".pq"}:
+            raw = pd.read_parquet(path)
+        else:
+            raise DataError(f"{path}: unsupported price file type '{suffix}'")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read price file ({exc})") from exc
+    if raw.shape[1] < 2:
+        raise DataError(f"{path}: need a date column and at least one price column")
+    date_column = "date" if "date" in raw.columns else raw.columns[0]
+    frame = raw.set_index(date_column)
+    return validate_prices(frame, source=str(path))
+
+
+def validate_prices(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
+    """Check a wide price frame and return it with float values and a date index.
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        Prices indexed by date (strings or timestamps), one column per asset; empty
+        strings and NaN mean "no price".
+    source : str
+        Name used in error messages (a file path, "DataFrame", ...).
+
+    Returns
+    -------
+    pd.DataFrame
+        Float64 prices indexed by a DatetimeIndex named ``date``.
+
+    Raises
+    ------
+    DataError
+        Naming the source, the column and the date, if a date does not parse, dates
+        are unsorted or duplicated, a cell is not a number, a price is zero, negative
+        or infinite, or a column has no price at all.
+    """
+    dates = _parse_dates(frame.index, source)
+    if dates.has_duplicates:
+        raise DataError(
+            f"{source}: duplicate date {dates[dates.duplicated()][0].date()}"
+        )
+    unsorted = np.flatnonzero(np.diff(dates.asi8) < 0)
+    if unsorted.size:
+        i = unsorted[0]
+        raise DataError(
+            f"{source}: dates not sorted: {dates[i + 1].date()} comes after "
+            f"{dates[i].date()}"
+        )
+    columns = [str(c) for c in frame.columns]
+    if len(set(columns)) != len(columns):
+        raise DataError(f"{source}: duplicate column names")
+    values = {
+        c: _parse_column(frame.iloc[:, j], c, dates, source)
+        for j, c in enumerate(columns)
+    }
+    prices = pd.DataFrame(values, index=dates)
+    prices.index.name = "date"
+    return prices
+
+
+def _parse_dates(index: pd.Index, source: str) -> pd.DatetimeIndex:
+    if isinstance(index, pd.DatetimeIndex):
+        dates = index
+    else:
+        dates = pd.DatetimeIndex(
+            pd.to_datetime(index.astype(str), errors="coerce", format="ISO8601")
+        )
+        bad = np.flatnonzero(dates.isna())
+        if bad.size:
+            raise DataError(
+                f"{source}: row {bad[0] + 1}: date '{index[bad[0]]}' is not an ISO "
+                "date (expected YYYY-MM-DD)"
+            )
+    if dates.tz is not None:
+        dates = dates.tz_localize(None)
+    return dates.normalize()
+
+
+def _parse_column(
+    column: pd.Series, name: str, dates: pd.DatetimeIndex, source: str
+) -> np.ndarray:
+    if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+        text = column.astype(str).str.strip()
+        missing = text.isin(["", "nan", "NaN", "NA", "None", "<NA>"]).to_numpy()
+        numbers = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(np.isnan(numbers) & ~missing)
+        if bad.size:
+            i = bad[0]
+            raise DataError(
+                f"{source}: column {name} @ {dates[i].date()}: "
+                f"'{text.iloc[i]}' is not a number"
+            )
+    elif pd.api.types.is_numeric_dtype(column.dtype):
+        numbers = column.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        raise DataError(f"{source}: column {name} has non-numeric type {column.dtype}")
+    observed = ~np.isnan(numbers)
+    if not observed.any():
+        raise DataError(f"{source}: column {name} has no prices at all")
+    bad = np.flatnonzero(observed & ~(np.isfinite(numbers) & (numbers > 0)))
+    if bad.size:
+        i = bad[0]
+        raise DataError(
+            f"{source}: column {name} @ {dates[i].date()}: price {numbers[i]:g} "
+            "must be positive and finite"
+        )
+    return numbers
+
+
+def daily_columns(prices: pd.DataFrame) -> list[str]:
+    """Columns that trade every calendar day (crypto), by their weekend share."""
+    weekend = prices.index.day_of_week >= 5
+    share = prices.notna()[weekend].sum() / prices.notna().sum()
+    return [c for c in prices.columns if share[c] >= DAILY_CALENDAR_WEEKEND_SHARE]
+
+
+def trading_calendar(prices: pd.DataFrame) -> pd.DatetimeIndex:
+    """Dates on which any exchange-calendar column has a price (see module notes)."""
+    exchange = [c for c in prices.columns if c not in set(daily_columns(prices))]
+    observed = prices[exchange or list(prices.columns)].notna().any(axis=1)
+    return prices.index[observed.to_numpy()]
+
+
+def aligned_returns(prices: pd.DataFrame) -> ReturnPanel:
+    """Simple returns on the trading calendar, by the module's alignment rule.
+
+    Parameters
+    ----------
+    prices : pd.DataFrame
+        Validated prices (see `validate_prices`), shape (n_dates, n_assets).
+
+    Returns
+    -------
+    pd.DataFrame
+        Returns indexed by `trading_calendar`, shape (n_days, n_assets): NaN on an
+        asset's first price and wherever it has no price on a calendar day.
+    """
+    calendar = trading_calendar(prices)
+    last_price = prices.ffill().reindex(calendar)
+    printed = prices.reindex(calendar).notna()
+    previous = last_price.shift(1)
+    returns = (last_price / previous - 1.0).where(printed & previous.notna())
+    returns.index.name = "date"
+    return returns
+
+
+def resolve_sleeves(
+    assets: list[str],
+    table: Mapping[str, str] | None = None,
+    *,
+    source: str = "sleeves",
+) -> dict[str, str]:
+    """Sleeve of every asset, from a user table or the built-in one.
+
+    Raises
+    ------
+    DataError
+        Naming the assets that neither table knows, and how to supply them.
+    """
+    lookup = dict(BUILTIN_SLEEVES) | dict(table or {})
+    unknown = [a for a in assets if a not in lookup]
+    if unknown:
+        raise DataError(
+            f"{source}: no sleeve for column(s) {', '.join(unknown)}: pass a sleeve "
+            "table (CSV with columns asset,sleeve) with --sleeves"
+        )
+    return {a: lookup[a] for a in assets}
+
+
+def read_sleeve_file(path: str | Path) -> dict[str, str]:
+    """Read a sleeve table: a CSV with columns ``asset`` and ``sleeve``.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, lacks the two columns, or names an asset twice.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: sleeve file not found")
+    table = pd.read_csv(path, dtype=str)
+    if not {"asset", "sleeve"} <= set(table.columns):
+        raise DataError(
+            f"{path}: expected columns 'asset,sleeve', found {list(table.columns)}"
+        )
+    if table["asset"].duplicated().any():
+        duplicate = table["asset"][table["asset"].duplicated()].iloc[0]
+        raise DataError(f"{path}: asset {duplicate} listed twice")
+    return dict(
+        zip(table["asset"].str.strip(), table["sleeve"].str.strip(), strict=True)
+    )
+
+
+def fingerprint(prices: pd.DataFrame) -> str:
+    """SHA-256 of a price frame's dates, column names and values."""
+    digest = hashlib.sha256()
+    digest.update(prices.index.asi8.tobytes())
+    digest.update("\x1f".join(map(str, prices.columns)).encode())
+    digest.update(np.ascontiguousarray(prices.to_numpy(float)).tobytes())
+    return digest.hexdigest()
+
+
+def make_market(
+    prices: pd.DataFrame,
+    *,
+    source: str,
+    sleeves: Mapping[str, str] | None = None,
+    simulated: bool = False,
+) -> Market:
+    """Validate a price frame and build its `Market` (returns, sleeves, fingerprint)."""
+    prices = validate_prices(prices, source=source)
+    return Market(
+        prices=prices,
+        returns=aligned_returns(prices),
+        sleeves=resolve_sleeves(list(prices.columns), sleeves, source=source),
+        source=source,
+        fingerprint=fingerprint(prices),
+        simulated=simulated,
+        daily_columns=tuple(daily_columns(prices)),
+    )
+
+
+def sleeve_table(
+    sleeves: str | Path | Mapping[str, str] | None,
+) -> Mapping[str, str] | None:
+    """A sleeve table given as a CSV path (see `read_sleeve_file`) or a mapping."""
+    return read_sleeve_file(sleeves) if isinstance(sleeves, str | Path) else sleeves
+
+
+def load_market(
+    path: str | Path, *, sleeves: str | Path | Mapping[str, str] | None = None
+) -> Market:
+    """Read a price file and build its `Market`, with an optional sleeve table."""
+    table = sleeve_table(sleeves)
+    return make_market(read_price_file(path), source=str(path), sleeves=table)

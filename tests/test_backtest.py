@@ -1,0 +1,161 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine import backtest, load_market, load_policy, make_market
+from riskengine.metrics import annualized_volatility, vol_of_vol
+from riskengine.specs import PolicySpec
+
+
+def policy_file(tmp_path: Path, body: str, model: str = "ewma-0.94") -> PolicySpec:
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        f'name = "test"\ndescription = "d"\nsource = "s"\nmodel = "{model}"\n{body}'
+    )
+    return load_policy(path)
+
+
+@pytest.fixture(scope="module")
+def market(real_prices_path: Path):
+    return load_market(real_prices_path)
+
+
+def sub_market(market, columns: list[str], start: str, end: str):
+    prices = market.prices.loc[start:end, columns].dropna(how="all")
+    return make_market(prices, source="slice", sleeves=market.sleeves)
+
+
+SPY_VOL_TARGET = """
+[target]
+base = "inverse_vol"
+target_vol_annual = 0.10
+max_gross_leverage = 2.0
+[rebalance]
+frequency = "daily"
+"""
+
+
+def test_spy_vol_target_realises_its_target(tmp_path: Path, market) -> None:
+    """Issue figure: 10% target on SPY alone, EWMA 0.94, daily, cap 2, no costs."""
+    policy = policy_file(tmp_path, SPY_VOL_TARGET)
+    spy = make_market(
+        market.prices[["SPY"]].dropna(), source="SPY", sleeves=market.sleeves
+    )
+    result = backtest(policy, spy, start="1994-01-01")
+    realised = annualized_volatility(result.returns)
+    assert 0.09 <= realised <= 0.11
+    buy_and_hold = spy.returns["SPY"].loc["1994-01-01":]
+    assert result.metrics()["vol_of_vol"] < 0.5 * vol_of_vol(buy_and_hold)
+    assert result.trading_costs.sum() == 0.0
+
+
+def test_fixed_weight_one_asset_earns_the_asset_return(tmp_path: Path, market) -> None:
+    policy = policy_file(
+        tmp_path,
+        '[target]\nbase = "fixed"\nsleeve_weights = { dm_equity = 1.0 }\n'
+        '[rebalance]\nfrequency = "monthly"\nmin_history_days = 2\n',
+    )
+    spy = sub_market(market, ["SPY"], "2019-01-01", "2020-12-31")
+    result = backtest(policy, spy)
+    held = result.weights["SPY"].shift(1) == 1.0
+    asset = spy.returns["SPY"].reindex(result.returns.index)
+    np.testing.assert_allclose(result.returns[held], asset[held], rtol=1e-12)
+
+
+def test_costs_financing_and_drift(tmp_path: Path, market) -> None:
+    policy = policy_file(
+        tmp_path,
+        '[target]\nbase = "fixed"\nsleeve_weights = { dm_equity = 0.9, rates = 0.6 }\n'
+        "max_gross_leverage = 2.0\n"
+        '[rebalance]\nfrequency = "monthly"\nmin_history_days = 2\n'
+        "[costs]\ndefault_bps = 10.0\ncash_rate_annual = 0.02\n"
+        "financing_spread_annual = 0.01\n",
+    )
+    m = sub_market(market, ["SPY", "TLT"], "2021-01-01", "2021-06-30")
+    result = backtest(policy, m)
+    trades = result.turnover[result.turnover > 0]
+    np.testing.assert_allclose(
+        result.trading_costs[trades.index], trades * 10 / 1e4, rtol=1e-12
+    )
+    # cash earns 2%; borrowed cash (about 0.5 of NAV) pays 2% + 1% spread, ACT/365
+    cash = 1 - result.weights.sum(axis=1).shift(1).iloc[1:]
+    days = result.returns.index.to_series().diff().dt.days.iloc[1:]
+    expected = cash * np.where(cash >= 0, 0.02, 0.03) * days / 365
+    assert (cash.iloc[5:] < -0.4).all()
+    np.testing.assert_allclose(result.financing.iloc[1:], expected, rtol=1e-12)
+    # between trades weights drift with prices
+    r = m.returns.reindex(result.returns.index).fillna(0.0)
+    for t in range(1, len(result.returns)):
+        date = result.returns.index[t]
+        if result.turnover.iloc[t] > 0:
+            continue
+        before = result.weights.iloc[t - 1]
+        portfolio = (before * r.iloc[t]).sum() + result.financing.iloc[t]
+        np.testing.assert_allclose(
+            result.weights.loc[date],
+            before * (1 + r.iloc[t]) / (1 + portfolio),
+            rtol=1e-12,
+        )
+
+
+def test_information_lag_delays_trades_not_decisions(tmp_path: Path, market) -> None:
+    m = sub_market(market, ["SPY", "TLT", "GLD"], "2018-01-01", "2019-12-31")
+    lag1 = backtest(policy_file(tmp_path, SPY_VOL_TARGET), m)
+    lag2 = backtest(
+        policy_file(tmp_path, SPY_VOL_TARGET + "information_lag_days = 2\n"), m
+    )
+    pd.testing.assert_frame_equal(lag1.targets, lag2.targets)
+    dates = lag1.returns.index
+    assert (lag2.decisions["traded"].iloc[:-1].to_numpy() == dates[1:]).all()
+    # with lag 2, a target decided at t is held at the close of t + 1
+    np.testing.assert_allclose(
+        lag2.weights.iloc[1:].to_numpy(), lag1.targets.iloc[:-1].to_numpy()
+    )
+
+
+@pytest.mark.parametrize("model", ["ewma-0.94", "garch"])
+def test_no_look_ahead_whole_pipeline(tmp_path: Path, market, model: str) -> None:
+    """Perturbing prices after t leaves every decision and holding up to t unchanged."""
+    if model == "garch":
+        (tmp_path / "garch.toml").write_text(
+            'name = "g"\nfamily = "garch"\nwindow_days = 400\nmin_window_days = 200\n'
+            "refit_every_days = 40\n"
+        )
+        model = "garch.toml"
+    policy = policy_file(
+        tmp_path,
+        '[target]\nbase = "sleeve_equal_risk"\ntarget_vol_annual = 0.1\n'
+        'max_gross_leverage = 2.0\n[rebalance]\nfrequency = "weekly"\n',
+        model=model,
+    )
+    prices = market.prices.loc[
+        "2016-01-01":"2019-12-31", ["SPY", "TLT", "GLD", "BTC_USD"]
+    ]
+    cut = pd.Timestamp("2018-06-15")
+    shock = (
+        np.where(prices.index > cut, 1.0, 0.0)[:, None]
+        * np.linspace(0, 2, len(prices))[:, None]
+    )
+    perturbed = prices * (1.0 + shock)
+    base = backtest(policy, make_market(prices, source="a", sleeves=market.sleeves))
+    moved = backtest(policy, make_market(perturbed, source="b", sleeves=market.sleeves))
+    pd.testing.assert_frame_equal(
+        base.targets.loc[:cut], moved.targets.loc[:cut], check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        base.weights.loc[:cut], moved.weights.loc[:cut], check_exact=True
+    )
+    assert not base.targets.loc[cut:].iloc[5:].equals(moved.targets.loc[cut:].iloc[5:])
+
+
+def test_stale_asset_is_sold_and_logged(tmp_path: Path, market) -> None:
+    m = sub_market(market, ["SPY", "IEF"], "2024-01-01", "2026-08-21")
+    result = backtest(policy_file(tmp_path, SPY_VOL_TARGET), m)
+    stale = result.events[result.events["kind"] == "asset_stale"]
+    assert list(stale["subject"]) == ["IEF"]
+    when = stale["date"].iloc[0]
+    assert pd.Timestamp("2025-09-27") < when <= pd.Timestamp("2025-10-06")
+    assert (result.weights.loc[when:, "IEF"] == 0.0).all()
+    assert result.weights.loc[:"2025-09-26", "IEF"].iloc[-1] > 0

@@ -1,0 +1,157 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.data import (
+    aligned_returns,
+    daily_columns,
+    load_market,
+    read_price_file,
+    resolve_sleeves,
+    trading_calendar,
+)
+from riskengine.errors import DataError
+
+GOOD = (
+    "date,SPY,BTC_USD\n2024-01-05,100,40000\n2024-01-06,,41000\n2024-01-08,101,42000\n"
+)
+
+
+def write(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "date,SPY\n2024-01-03,1\n2024-01-02,2\n",
+            r"dates not sorted: 2024-01-02 comes after 2024-01-03",
+        ),
+        ("date,SPY\n2024-01-02,1\n2024-01-02,2\n", r"duplicate date 2024-01-02"),
+        (
+            "date,SPY,TLT\n2024-01-02,1,2\n2024-01-03,abc,2\n",
+            r"column SPY @ 2024-01-03: 'abc' is not a number",
+        ),
+        (
+            "date,SPY\n2024-01-02,1\n2024-01-03,0\n",
+            r"column SPY @ 2024-01-03: price 0 must be positive",
+        ),
+        (
+            "date,SPY\n2024-01-02,1\n2024-01-03,-5\n",
+            r"column SPY @ 2024-01-03: price -5 must be positive",
+        ),
+        (
+            "date,SPY,TLT\n2024-01-02,1,\n2024-01-03,2,\n",
+            r"column TLT has no prices at all",
+        ),
+        (
+            "date,SPY\n2024-01-02,1\nnot-a-date,2\n",
+            r"row 2: date 'not-a-date' is not an ISO date",
+        ),
+        ("date\n2024-01-02\n", r"need a date column and at least one price column"),
+    ],
+    ids=[
+        "unsorted",
+        "duplicate",
+        "non-numeric",
+        "zero",
+        "negative",
+        "all-empty",
+        "bad-date",
+        "no-columns",
+    ],
+)
+def test_bad_price_file_names_file_column_and_date(
+    tmp_path: Path, text: str, match: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(DataError, match=match) as info:
+        read_price_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_and_unknown_type(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="price file not found"):
+        read_price_file(tmp_path / "absent.csv")
+    with pytest.raises(DataError, match=r"unsupported price file type '\.xlsx'"):
+        read_price_file(write(tmp_path, "x", "prices.xlsx"))
+
+
+def test_parquet_and_csv_read_the_same(tmp_path: Path) -> None:
+    from_csv = read_price_file(write(tmp_path, GOOD))
+    from_csv.reset_index().to_parquet(tmp_path / "prices.parquet")
+    from_parquet = read_price_file(tmp_path / "prices.parquet")
+    pd.testing.assert_frame_equal(from_csv, from_parquet, check_index_type=False)
+
+
+def test_weekend_crypto_compounds_into_next_exchange_day() -> None:
+    dates = pd.date_range("2024-01-04", "2024-01-09")  # Thu .. Tue
+    prices = pd.DataFrame(
+        {
+            "SPY": [100.0, 101.0, np.nan, np.nan, 102.0, 103.0],
+            "BTC_USD": [40.0, 41.0, 42.0, 43.0, 44.0, 45.0],
+        },
+        index=dates,
+    )
+    assert daily_columns(prices) == ["BTC_USD"]
+    calendar = trading_calendar(prices)
+    assert list(calendar.day_of_week) == [3, 4, 0, 1]  # no weekend rows
+    returns = aligned_returns(prices)
+    monday = pd.Timestamp("2024-01-08")
+    assert returns.loc[monday, "BTC_USD"] == pytest.approx(44 / 41 - 1, rel=1e-15)
+    assert returns.loc[monday, "SPY"] == pytest.approx(102 / 101 - 1, rel=1e-15)
+    assert np.isnan(returns.iloc[0]).all()  # first price has no return
+
+
+def test_asset_missing_a_day_gets_nan_then_the_whole_move() -> None:
+    dates = pd.bdate_range("2024-01-01", periods=4)
+    prices = pd.DataFrame(
+        {"SPY": [100.0, 101.0, 102.0, 103.0], "TLT": [50.0, np.nan, 52.0, 53.0]},
+        index=dates,
+    )
+    returns = aligned_returns(prices)
+    assert np.isnan(returns["TLT"].iloc[1])  # no new price: no return, nothing filled
+    assert returns["TLT"].iloc[2] == pytest.approx(52 / 50 - 1, rel=1e-15)
+
+
+def test_unknown_ticker_needs_a_sleeve_table(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"no sleeve for column.*XYZ.*--sleeves"):
+        resolve_sleeves(["SPY", "XYZ"])
+    table = write(tmp_path, "asset,sleeve\nXYZ,credit\n", "sleeves.csv")
+    market = load_market(
+        write(tmp_path, "date,SPY,XYZ\n2024-01-02,1,2\n2024-01-03,2,3\n"), sleeves=table
+    )
+    assert market.sleeves == {"SPY": "dm_equity", "XYZ": "credit"}
+
+
+def test_real_file_alignment(
+    real_prices_path: Path, real_prices_raw: pd.DataFrame
+) -> None:
+    market = load_market(real_prices_path)
+    assert set(market.daily_columns) == {"BTC_USD", "ETH_USD"}
+    assert (market.returns.index.day_of_week < 5).all()
+    assert market.returns.index.is_monotonic_increasing
+    assert market.returns.index.is_unique
+    # Monday 2026-02-02: BTC's return compounds Saturday, Sunday and Monday
+    btc = real_prices_raw["BTC_USD"]
+    expected = btc["2026-02-02"] / btc["2026-01-30"] - 1
+    assert market.returns.loc["2026-02-02", "BTC_USD"] == pytest.approx(
+        expected, rel=1e-12
+    )
+    # an ETF's returns are its own consecutive closes
+    spy = real_prices_raw["SPY"].dropna()
+    pd.testing.assert_series_equal(
+        market.returns["SPY"].dropna(),
+        (spy / spy.shift(1) - 1).dropna(),
+        check_names=False,
+        check_freq=False,
+        check_index_type=False,
+        rtol=1e-12,
+    )
+    assert market.sleeves["GLD"] == "safe_haven"
+    assert market.sleeves["ETH_USD"] == "crypto"
