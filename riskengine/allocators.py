@@ -93,7 +93,7 @@ def scale_to_vol_target(
     Allocation
         ``scale * weights`` with ``scale = min(target / vol, cap / gross)``.
     """
-    base_vol = float(np.sqrt(max(weights @ cov @ weights, 0.0)))
+    base_vol = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
     gross = float(np.abs(weights).sum())
     if gross == 0.0:
         return Allocation(weights, 0.0, 1.0, False)

@@ -43,7 +43,7 @@ def format_summary(result: BacktestResult) -> str:
         f"data    {result.source}",
         f"period  {first.date()} .. {last.date()}  "
         f"({len(result.returns)} days, {len(result.decisions)} decisions, "
-        f"{len(result.weights.columns)} assets)",
+        f"assets: {len(result.weights.columns)})",
         "",
     ]
     width = max(len(label) for label, _ in METRIC_LABELS.values())

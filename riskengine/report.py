@@ -73,6 +73,7 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; results are for sharing
     try:
         daily = pd.DataFrame(
             {

@@ -153,15 +153,18 @@ def _spike(prices: pd.DataFrame) -> dict[str, Any]:
     """Shape of the safe-haven episode in `SPIKE_WINDOW` (see ``NOTES["spike"]``)."""
     logp = np.log(prices[list(SPIKE_ASSETS)].dropna())
     window = logp.mean(axis=1).loc[SPIKE_WINDOW[0] : SPIKE_WINDOW[1]]
-    peak = window.idxmax() if window.size else pd.Timestamp(SPIKE_WINDOW[0])
+    where = f"{'/'.join(SPIKE_ASSETS)}@{SPIKE_WINDOW[0]}..{SPIKE_WINDOW[1]}"
+    if window.empty:
+        raise DataError(f"{where}: no prices in the spike window")
+    peak = window.idxmax()
     start, trough = window.loc[:peak].idxmin(), window.loc[peak:].idxmin()
     i0, ip, it = (int(i) for i in logp.index.get_indexer([start, peak, trough]))
     history = i0 >= YEAR_DAYS + RV_DAYS and ip + 2 * RV_DAYS < len(logp)
-    if not (window.size and history and ip - i0 >= 2 and 1 <= it - ip < RV_DAYS):
+    if not (history and ip - i0 >= 2 and 1 <= it - ip < RV_DAYS):
         raise DataError(
-            f"{'/'.join(SPIKE_ASSETS)}@{SPIKE_WINDOW[0]}..{SPIKE_WINDOW[1]}: a spike "
-            f"needs a run-up of 2+ days, an unwind of 1-{RV_DAYS - 1} days, a year "
-            f"before it and {2 * RV_DAYS} trading days after its peak"
+            f"{where}: a spike needs a run-up of 2+ days, an unwind of "
+            f"1-{RV_DAYS - 1} days, a year before it and {2 * RV_DAYS} trading "
+            "days after its peak"
         )
     returns = logp.diff()
     vol = returns.rolling(RV_DAYS).std() * math.sqrt(YEAR_DAYS)
@@ -230,6 +233,7 @@ def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str,
     for a, (fit, _) in fits.items():
         scale_calm = 1.0 / math.sqrt(1.0 - share + share * vol_ratio[a] ** 2)
         year = 365 if a in DAILY_ASSETS else YEAR_DAYS
+        long_run_var = fit["omega"] / (1.0 - fit["alpha"] - fit["beta"])
         assets[a] = {
             "sleeve": SLEEVES[a],
             "calendar": "daily" if a in DAILY_ASSETS else "exchange",
@@ -237,8 +241,7 @@ def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str,
             "fit_end": window[a].last_valid_index().date().isoformat(),
             "n_obs": int(window[a].count()),
             **fit,
-            "ann_vol": math.sqrt(year * fit["omega"] / (1 - fit["alpha"] - fit["beta"]))
-            / 100,
+            "ann_vol": math.sqrt(year * long_run_var) / 100,
             "vol_scale_calm": scale_calm,
             "vol_scale_stress": scale_calm * float(vol_ratio[a]),
         }

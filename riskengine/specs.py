@@ -20,6 +20,7 @@ from typing import Any, Literal
 from riskengine.errors import SpecError
 
 SpecKind = Literal["models", "policies"]
+SPEC_NOUN: dict[SpecKind, str] = {"models": "model", "policies": "policy"}
 
 
 class _FieldError(Exception):
@@ -276,7 +277,7 @@ def resolve_spec_path(name_or_path: str | Path, kind: SpecKind) -> Path:
     if path.parent == Path(".") and builtin.is_file():
         return builtin
     raise SpecError(
-        f"{name_or_path}: no such file, nor a built-in {kind[:-1]} "
+        f"{name_or_path}: no such file, nor a built-in {SPEC_NOUN[kind]} "
         f"(built-in: {', '.join(builtin_names(kind))})"
     )
 
@@ -358,7 +359,7 @@ def _build(cls: type, table: Mapping[str, Any], path: Path, prefix: str) -> Any:
 def _convert(value: Any, hint: Any, path: Path, name: str) -> Any:
     """Check one value against its annotation and convert it (int -> float, ...)."""
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return (
             value if isinstance(value, hint) else _build(hint, value, path, f"{name}.")
         )
