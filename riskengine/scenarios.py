@@ -2,7 +2,8 @@
 
 Everything `simulate_market` returns is SIMULATED, not market data. Its parameters,
 shipped in ``simulator_params.json``, are derived from a real price file by
-`calibrate`; re-derive them with ``python -m riskengine.scenarios PRICES_CSV [OUT]``.
+`calibrate`; re-derive them with
+``riskengine calibrate-simulator --prices CSV --out JSON``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import math
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,7 +312,13 @@ def write_calibration(prices_path: str | Path, out_path: str | Path) -> dict[str
 
 
 def default_params() -> dict[str, Any]:
-    """Return the shipped calibration, ``simulator_params.json``."""
+    """Load the shipped calibration.
+
+    Returns
+    -------
+    dict
+        The parameters in ``simulator_params.json`` beside this module.
+    """
     params: dict[str, Any] = json.loads(PARAMS_PATH.read_text(encoding="utf-8"))
     return params
 
@@ -508,9 +514,3 @@ def simulate_market(
         stress=pd.Series(stress, index=days, name="stress"),
         spike=SpikeEpisode(*days[weekday][pos]),
     )
-
-
-if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python -m riskengine.scenarios PRICES_CSV [OUT_JSON]")
-    write_calibration(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else PARAMS_PATH)

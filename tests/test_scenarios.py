@@ -265,5 +265,5 @@ def test_shipped_json_equals_calibration_of_the_real_file(
     calibrated: dict[str, Any], params: dict[str, Any]
 ) -> None:
     # A stale simulator_params.json fails here: re-derive it with
-    # python -m riskengine.scenarios ../shared/data/multiasset_daily.csv
+    # riskengine calibrate-simulator --prices ../shared/data/multiasset_daily.csv
     assert_same(params, calibrated)
