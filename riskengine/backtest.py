@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,11 +19,12 @@ import pandas as pd
 from riskengine._typing import BoolArray, FloatArray, IndexArray
 from riskengine.covariance import ewma_correlations
 from riskengine.data import Market
-from riskengine.errors import DataError
+from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
 from riskengine.metrics import periods_per_year, summarize
-from riskengine.policy import target_weights
+from riskengine.policy import Decision, PolicyAllocator
 from riskengine.specs import PolicySpec
+from riskengine.triggers import sleeve_multipliers, trigger_path, trigger_signal
 from riskengine.volatility import forecast_variance
 
 DAYS_PER_YEAR = 365.0
@@ -132,72 +133,172 @@ def run_backtest(
     timings["volatility"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    paths = [
+        trigger_path(
+            spec, trigger_signal(spec, forecast.volatility, returns, market.sleeves)
+        )
+        for spec in policy.triggers
+    ]
+    multipliers = sleeve_multipliers(paths, market.sleeves, assets, len(returns))
     eligible = _eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
-    decision_rows = _decision_rows(returns.index, eligible, policy, first)
+    decision_rows = _decision_rows(returns.index, eligible, multipliers, policy, first)
     decision_dates = returns.index[decision_rows]
+    timings["triggers"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
     correlations = ewma_correlations(
         returns, policy.covariance.correlation_half_life_days, decision_dates
     )
     timings["correlation"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
-    sleeves = np.array([market.sleeves[a] for a in assets])
-    targets = np.zeros((len(decision_rows), len(assets)))
-    rows: list[dict[str, Any]] = []
-    lag = policy.rebalance.information_lag_days
-    for k, t in enumerate(decision_rows):
-        active = eligible[t]
-        if active.any():
-            allocation = target_weights(
-                policy.target,
-                vol[t, active],
-                correlations[k][np.ix_(active, active)],
-                list(sleeves[active]),
-                ppy,
-            )
-            targets[k, active] = allocation.weights
-        trade_row = t + lag - 1
-        rows.append(
-            {
-                "date": returns.index[t],
-                "traded": returns.index[trade_row]
-                if trade_row < len(returns)
-                else pd.NaT,
-                "ex_ante_vol_annual": allocation.ex_ante_vol * np.sqrt(ppy)
-                if active.any()
-                else 0.0,
-                "scale": allocation.scale if active.any() else 0.0,
-                "gross_leverage": float(np.abs(targets[k]).sum()),
-                "leverage_capped": bool(active.any() and allocation.leverage_capped),
-                "n_assets": int(active.sum()),
-            }
-        )
-    timings["allocation"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    trades = {t + lag - 1: targets[k] for k, t in enumerate(decision_rows)}
-    bps = np.array([policy.costs.bps_for(s) for s in sleeves]) / 1e4
-    ledger = _account(returns, trades, bps, policy, first)
-    timings["accounting"] = time.perf_counter() - clock
+    inputs = _WalkInputs(
+        returns=returns,
+        vol=vol,
+        eligible=eligible,
+        multipliers=multipliers,
+        correlations=dict(zip(decision_rows.tolist(), correlations, strict=True)),
+        sleeves=[market.sleeves[a] for a in assets],
+        first=first,
+    )
+    walk = _walk_forward(policy, inputs, PolicyAllocator(policy, ppy), ppy)
+    timings["allocation"] = walk.allocation_seconds
+    timings["accounting"] = walk.accounting_seconds
 
     index = returns.index[first:]
-    events = [*forecast.events, *_universe_events(returns, eligible, first, policy)]
+    targets = pd.DataFrame(walk.targets, index=decision_dates, columns=assets)
+    trigger_events = [
+        _with_sleeve_weights(e, targets, inputs.sleeves, path.spec.act_on_sleeves)
+        for path in paths
+        for e in path.events
+        if e.date >= index[0]
+    ]
+    events = [
+        *forecast.events,
+        *_universe_events(returns, eligible, first, policy),
+        *trigger_events,
+        *walk.events,
+    ]
     return BacktestResult(
         policy=policy,
         source=market.source,
         fingerprint=market.fingerprint,
         simulated=market.simulated,
-        weights=pd.DataFrame(ledger["weights"], index=index, columns=assets),
-        targets=pd.DataFrame(targets, index=decision_dates, columns=assets),
-        decisions=pd.DataFrame(rows).set_index("date"),
-        returns=pd.Series(ledger["returns"], index=index, name="return"),
-        turnover=pd.Series(ledger["turnover"], index=index, name="turnover"),
-        trading_costs=pd.Series(ledger["costs"], index=index, name="trading_cost"),
-        financing=pd.Series(ledger["financing"], index=index, name="financing"),
+        weights=pd.DataFrame(walk.weights, index=index, columns=assets),
+        targets=targets,
+        decisions=pd.DataFrame(walk.decisions, index=decision_dates),
+        returns=pd.Series(walk.returns, index=index, name="return"),
+        turnover=pd.Series(walk.turnover, index=index, name="turnover"),
+        trading_costs=pd.Series(walk.costs, index=index, name="trading_cost"),
+        financing=pd.Series(walk.financing, index=index, name="financing"),
         events=events_frame(events),
         periods_per_year=ppy,
         timings=timings,
     )
+
+
+@dataclass(frozen=True)
+class _WalkInputs:
+    returns: pd.DataFrame
+    vol: FloatArray
+    eligible: BoolArray
+    multipliers: FloatArray
+    correlations: Mapping[int, FloatArray]
+    sleeves: list[str]
+    first: int
+
+
+@dataclass
+class _Walk:
+    weights: FloatArray
+    targets: FloatArray
+    returns: FloatArray
+    turnover: FloatArray
+    costs: FloatArray
+    financing: FloatArray
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    allocation_seconds: float = 0.0
+    accounting_seconds: float = 0.0
+
+
+def _walk_forward(
+    policy: PolicySpec, inputs: _WalkInputs, allocator: PolicyAllocator, ppy: float
+) -> _Walk:
+    """The daily loop: drift and financing, decisions at the close, trades, costs.
+
+    A decision at the close of t sees forecasts made at t and the NAV at t; it is
+    traded at the close of t + lag - 1 at that day's prices, and earns from the day
+    after.
+    """
+    returns, first = inputs.returns, inputs.first
+    values = np.nan_to_num(returns.to_numpy(float), nan=0.0)
+    elapsed = np.append(0.0, np.diff(returns.index.to_numpy()) / np.timedelta64(1, "D"))
+    n_days, n_assets = len(returns) - first, returns.shape[1]
+    decision_rows = sorted(inputs.correlations)
+    walk = _Walk(
+        weights=np.zeros((n_days, n_assets)),
+        targets=np.zeros((len(decision_rows), n_assets)),
+        returns=np.zeros(n_days),
+        turnover=np.zeros(n_days),
+        costs=np.zeros(n_days),
+        financing=np.zeros(n_days),
+    )
+    bps = np.array([policy.costs.bps_for(s) for s in inputs.sleeves]) / 1e4
+    cash_rate = policy.costs.cash_rate_annual
+    borrow_rate = cash_rate + policy.costs.financing_spread_annual
+    lag = policy.rebalance.information_lag_days
+    pending: dict[int, FloatArray] = {}
+    weights = np.zeros(n_assets)
+    nav, peak, traded_before = 1.0, 1.0, False
+    decision = 0
+    for i, t in enumerate(range(first, len(returns))):
+        clock = time.perf_counter()
+        cash = 1.0 - weights.sum()
+        rate = cash_rate if cash >= 0 else borrow_rate
+        financing = cash * rate * elapsed[t] / DAYS_PER_YEAR
+        gross = float(weights @ values[t]) + financing
+        weights = weights * (1.0 + values[t]) / (1.0 + gross)
+        nav *= 1.0 + gross
+        walk.accounting_seconds += time.perf_counter() - clock
+
+        if decision < len(decision_rows) and decision_rows[decision] == t:
+            clock = time.perf_counter()
+            target = _decide(
+                policy,
+                inputs,
+                allocator,
+                t,
+                weights,
+                1.0 - nav / peak,
+                first_trade=not traded_before,
+            )
+            walk.targets[decision] = target.weights
+            walk.decisions.append(
+                _decision_row(target, returns.index, t + lag - 1, ppy)
+            )
+            walk.events.extend(target.events)
+            pending[t + lag - 1] = target.weights
+            decision += 1
+            walk.allocation_seconds += time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        cost = 0.0
+        if t in pending:
+            new = pending.pop(t)
+            traded = np.abs(new - weights)
+            walk.turnover[i] = traded.sum()
+            cost = float(traded @ bps)
+            weights = new.copy()
+            traded_before = traded_before or bool(new.any())
+        net = (1.0 + gross) * (1.0 - cost) - 1.0
+        nav *= 1.0 - cost
+        peak = max(peak, nav)
+        walk.weights[i] = weights
+        walk.returns[i] = net
+        walk.costs[i] = cost
+        walk.financing[i] = financing
+        walk.accounting_seconds += time.perf_counter() - clock
+    return walk
 
 
 def _universe(policy: PolicySpec, market: Market) -> list[str]:
@@ -227,9 +328,17 @@ def _eligibility(returns: pd.DataFrame, policy: PolicySpec) -> BoolArray:
 
 
 def _decision_rows(
-    index: pd.DatetimeIndex, eligible: BoolArray, policy: PolicySpec, first: int
+    index: pd.DatetimeIndex,
+    eligible: BoolArray,
+    multipliers: FloatArray,
+    policy: PolicySpec,
+    first: int,
 ) -> IndexArray:
-    """Rows at which the policy decides: its schedule, plus universe changes."""
+    """Rows at which the policy decides: its schedule, universe changes, triggers.
+
+    Triggers are checked daily: a change of a trigger multiplier at the close of t
+    forces a decision at t even between scheduled rebalances.
+    """
     frequency = policy.rebalance.frequency
     if frequency == "daily":
         scheduled = np.ones(len(index), dtype=bool)
@@ -237,49 +346,111 @@ def _decision_rows(
         period = index.to_period("W" if frequency == "weekly" else "M").asi8
         scheduled = np.append(period[1:] != period[:-1], True)
     changed = np.append(True, (eligible[1:] != eligible[:-1]).any(axis=1))
+    changed |= np.append(False, (multipliers[1:] != multipliers[:-1]).any(axis=1))
     scheduled[first] = True
     rows = np.flatnonzero(scheduled | changed)
     return rows[rows >= first]
 
 
-def _account(
-    returns: pd.DataFrame,
-    trades: Mapping[int, FloatArray],
-    bps: FloatArray,
+@dataclass(frozen=True)
+class _Target:
+    """One decision's target weights over all assets, with what produced them."""
+
+    weights: FloatArray
+    decision: Decision | None
+    n_assets: int
+    drawdown: float
+    events: tuple[Event, ...] = ()
+
+
+def _decide(
     policy: PolicySpec,
-    first: int,
-) -> dict[str, FloatArray]:
-    """Daily accounting: drift, financing, trades and their costs."""
-    values = np.nan_to_num(returns.to_numpy(float), nan=0.0)
-    elapsed = np.append(0.0, np.diff(returns.index.to_numpy()) / np.timedelta64(1, "D"))
-    cash_rate = policy.costs.cash_rate_annual
-    borrow_rate = cash_rate + policy.costs.financing_spread_annual
-    n_days, n_assets = len(returns) - first, returns.shape[1]
-    out = {
-        "weights": np.zeros((n_days, n_assets)),
-        "returns": np.zeros(n_days),
-        "turnover": np.zeros(n_days),
-        "costs": np.zeros(n_days),
-        "financing": np.zeros(n_days),
+    inputs: _WalkInputs,
+    allocator: PolicyAllocator,
+    t: int,
+    current: FloatArray,
+    drawdown: float,
+    *,
+    first_trade: bool,
+) -> _Target:
+    """Target weights at the close of row t from what is known at that close."""
+    active = inputs.eligible[t]
+    weights = np.zeros(len(current))
+    if not active.any():
+        return _Target(weights, None, 0, drawdown)
+    names = np.asarray(inputs.returns.columns)
+    try:
+        decision = allocator.decide(
+            inputs.vol[t, active],
+            inputs.correlations[t][np.ix_(active, active)],
+            list(np.asarray(inputs.sleeves)[active]),
+            list(names[active]),
+            multipliers=inputs.multipliers[t, active],
+            drawdown=drawdown,
+            previous=current[active],
+            first_trade=first_trade,
+        )
+    except InfeasibleError as exc:
+        date = inputs.returns.index[t]
+        if policy.limits.on_solver_failure == "raise":
+            raise InfeasibleError(
+                f"policy '{policy.name}' @ {date.date()}: {exc}"
+            ) from exc
+        event = Event(
+            date,
+            "solver_hold",
+            policy.name,
+            f"{policy.name} @ {date.date()}: {exc}; previous weights held",
+            {"reason": str(exc)},
+        )
+        return _Target(current.copy(), None, int(active.sum()), drawdown, (event,))
+    weights[active] = decision.weights
+    return _Target(weights, decision, int(active.sum()), drawdown)
+
+
+def _decision_row(
+    target: _Target, index: pd.DatetimeIndex, trade_row: int, ppy: float
+) -> dict[str, Any]:
+    decision = target.decision
+    return {
+        "traded": index[trade_row] if trade_row < len(index) else pd.NaT,
+        "ex_ante_vol_annual": 0.0
+        if decision is None
+        else decision.ex_ante_vol * np.sqrt(ppy),
+        "vol_scale": 0.0 if decision is None else decision.vol_scale,
+        "leverage_capped": bool(decision and decision.leverage_capped),
+        "drawdown": target.drawdown,
+        "drawdown_multiplier": 1.0
+        if decision is None
+        else decision.drawdown_multiplier,
+        "risk_limit_scale": 1.0 if decision is None else decision.risk_limit_scale,
+        "margin_scale": 1.0 if decision is None else decision.margin_scale,
+        "projected": bool(decision and decision.projected),
+        "gross_leverage": float(np.abs(target.weights).sum()),
+        "n_assets": target.n_assets,
     }
-    weights = np.zeros(n_assets)
-    for i, t in enumerate(range(first, len(returns))):
-        cash = 1.0 - weights.sum()
-        rate = cash_rate if cash >= 0 else borrow_rate
-        financing = cash * rate * elapsed[t] / DAYS_PER_YEAR
-        gross = float(weights @ values[t]) + financing
-        weights = weights * (1.0 + values[t]) / (1.0 + gross)
-        cost = 0.0
-        if t in trades:
-            traded = np.abs(trades[t] - weights)
-            out["turnover"][i] = traded.sum()
-            cost = float(traded @ bps)
-            weights = trades[t].copy()
-        out["weights"][i] = weights
-        out["returns"][i] = (1.0 + gross) * (1.0 - cost) - 1.0
-        out["costs"][i] = cost
-        out["financing"][i] = financing
-    return out
+
+
+def _with_sleeve_weights(
+    event: Event, targets: pd.DataFrame, sleeves: list[str], acted: tuple[str, ...]
+) -> Event:
+    """A trigger event completed with the acted-on sleeves' weights before and after."""
+    by_sleeve = targets.T.groupby(np.asarray(sleeves)).sum().T
+    columns = [s for s in acted if s in by_sleeve.columns]
+    position = int(by_sleeve.index.searchsorted(event.date))
+    if position >= len(by_sleeve) or not columns:
+        return event
+    after = by_sleeve.iloc[position][columns]
+    before = by_sleeve.iloc[max(position - 1, 0)][columns]
+    details = {
+        **event.details,
+        "weights_before": {s: round(float(before[s]), 6) for s in columns},
+        "weights_after": {s: round(float(after[s]), 6) for s in columns},
+    }
+    change = ", ".join(f"{s} {before[s]:.1%} -> {after[s]:.1%}" for s in columns)
+    return Event(
+        event.date, event.kind, event.subject, f"{event.message} ({change})", details
+    )
 
 
 def _universe_events(

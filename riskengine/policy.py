@@ -1,60 +1,426 @@
-"""A policy's decision at one date: base weights, covariance, vol target, limits."""
+"""A policy's decision at one date: base weights, vol target, triggers, limits.
+
+The steps, in order (each documented in README "How a policy decides"):
+
+1. base weights (inverse vol, sleeve equal risk, fixed, risk budget, per-asset vol),
+   with trigger multipliers on risk budgets when a trigger acts on budgets;
+2. scaling to the vol target, capped by gross leverage, times the drawdown ladder;
+3. triggers acting on weights: acted-on sleeves scaled, the freed weight moved to
+   defensive sleeves or left in cash;
+4. VaR / ES limits and exchange margin: gross exposure scaled down to fit;
+5. weight bounds, sleeve bounds and the turnover cap: projection with cvxpy;
+6. sleeve risk-contribution caps: the sleeve's weight is cut until its share of
+   variance is within its cap (re-projected when step 5 applies).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 from riskengine._typing import FloatArray
 from riskengine.allocators import (
-    Allocation,
     fixed_sleeve_weights,
     inverse_vol_weights,
     scale_to_vol_target,
     sleeve_equal_risk_weights,
 )
 from riskengine.covariance import covariance
-from riskengine.specs import TargetSpec
+from riskengine.errors import InfeasibleError
+from riskengine.optimizers import (
+    ConstrainedProblem,
+    RiskBudgetProblem,
+    risk_budget_weights,
+    risk_contributions,
+)
+from riskengine.specs import LimitsSpec, MarginSpec, PolicySpec, TargetSpec
+
+VAR_99_Z = NormalDist().inv_cdf(0.99)
+ES_975_FACTOR = float(
+    np.exp(-0.5 * NormalDist().inv_cdf(0.975) ** 2) / np.sqrt(2 * np.pi) / 0.025
+)
+"""Normal expected shortfall at 97.5% per unit of vol (about 2.338)."""
+RISK_CAP_ROUNDS = 8
+LARGE = 1e6
 
 
-def target_weights(
-    target: TargetSpec,
-    vol: FloatArray,
-    correlation: FloatArray,
-    sleeves: Sequence[str],
-    periods_per_year: float,
-) -> Allocation:
-    """Target weights of the active assets from their forecasts at one date.
+@dataclass(frozen=True)
+class Decision:
+    """Target weights of the active assets at one date, and how they were reached.
+
+    Attributes
+    ----------
+    weights : ndarray
+        Fractions of NAV, shape (n_active,).
+    ex_ante_vol : float
+        Daily ex-ante vol of `weights`.
+    vol_scale : float
+        Factor of the vol-target step (1 without a target).
+    leverage_capped : bool
+        Whether the gross leverage cap bound the vol-target step.
+    drawdown_multiplier : float
+        Factor of the drawdown ladder (1 above its first level).
+    risk_limit_scale, margin_scale : float
+        Factors that brought VaR/ES and margin within their limits (1 when slack).
+    projected : bool
+        Whether bounds or the turnover cap changed the weights (cvxpy step).
+    """
+
+    weights: FloatArray
+    ex_ante_vol: float
+    vol_scale: float
+    leverage_capped: bool
+    drawdown_multiplier: float
+    risk_limit_scale: float
+    margin_scale: float
+    projected: bool
+
+
+class PolicyAllocator:
+    """Turns one date's forecasts into target weights, for one policy.
+
+    Keeps the cvxpy problems it builds, one per universe, and re-solves them with
+    new parameter values at each date.
 
     Parameters
     ----------
-    target : TargetSpec
-        The policy's target section.
-    vol : ndarray
-        Daily vol forecasts of the active assets, shape (n,).
-    correlation : ndarray
-        Correlation forecast, shape (n, n).
-    sleeves : sequence of str
-        Sleeve of each active asset.
+    policy : PolicySpec
+        The policy.
     periods_per_year : float
-        Trading days per year of the calendar, to turn the annual target daily.
-
-    Returns
-    -------
-    Allocation
-        Weights as fractions of NAV, and the ex-ante daily vol.
+        Trading days per year of the calendar, to turn annual vol targets daily.
     """
-    cov = covariance(vol, correlation)
-    if target.base == "inverse_vol":
-        base = inverse_vol_weights(vol)
-    elif target.base == "sleeve_equal_risk":
-        base = sleeve_equal_risk_weights(vol, cov, sleeves)
+
+    def __init__(self, policy: PolicySpec, periods_per_year: float) -> None:
+        self.policy = policy
+        self.daily = 1.0 / np.sqrt(periods_per_year)
+        self._projections: dict[tuple[str, ...], ConstrainedProblem] = {}
+        self._risk_budget_problems: dict[int, RiskBudgetProblem] = {}
+
+    def decide(
+        self,
+        vol: FloatArray,
+        correlation: FloatArray,
+        sleeves: Sequence[str],
+        assets: Sequence[str],
+        *,
+        multipliers: FloatArray,
+        drawdown: float,
+        previous: FloatArray,
+        first_trade: bool,
+    ) -> Decision:
+        """Target weights of the active assets.
+
+        Parameters
+        ----------
+        vol : ndarray
+            Daily vol forecasts, shape (n,).
+        correlation : ndarray
+            Correlation forecast, shape (n, n).
+        sleeves, assets : sequence of str
+            Sleeve and name of each asset.
+        multipliers : ndarray
+            Trigger multiplier of each asset, shape (n,) (1 = untouched).
+        drawdown : float
+            Current drawdown of the portfolio from its peak (a positive fraction).
+        previous : ndarray
+            Current weights of the same assets, for the turnover cap.
+        first_trade : bool
+            True for the initial build, which the turnover cap does not restrict.
+
+        Raises
+        ------
+        InfeasibleError
+            If the constrained problem has no solution with either solver.
+        """
+        policy, target = self.policy, self.policy.target
+        cov = covariance(vol, correlation)
+        by_budget = [t for t in policy.triggers if t.apply_to == "budgets"]
+        budget_multipliers = multipliers if by_budget else np.ones_like(multipliers)
+        base = self._base_weights(target, vol, cov, sleeves, assets, budget_multipliers)
+        daily_target = (
+            None
+            if target.target_vol_annual is None
+            else target.target_vol_annual * self.daily
+        )
+        allocation = scale_to_vol_target(
+            base, cov, daily_target, target.max_gross_leverage
+        )
+        weights = allocation.weights
+        if any(t.apply_to == "weights" for t in policy.triggers):
+            weights = _apply_weight_triggers(weights, multipliers, sleeves, policy)
+        ladder = policy.drawdown_control
+        drawdown_multiplier = 1.0 if ladder is None else ladder.multiplier(drawdown)
+        weights = weights * drawdown_multiplier
+        risk_scale = _risk_limit_scale(weights, cov, policy.limits)
+        weights = weights * risk_scale
+        margin = policy.margin
+        margin_scale = 1.0 if margin is None else _margin_scale(weights, vol, margin)
+        weights = weights * margin_scale
+        projected = False
+        if policy.limits.needs_optimiser and _violates(
+            weights, previous, sleeves, policy, first_trade
+        ):
+            weights = self._project(
+                weights, cov, sleeves, assets, previous, first_trade
+            )
+            projected = True
+        weights = self._cap_sleeve_risk(
+            weights, cov, sleeves, assets, previous, first_trade
+        )
+        ex_ante = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
+        return Decision(
+            weights,
+            ex_ante,
+            allocation.scale,
+            allocation.leverage_capped,
+            drawdown_multiplier,
+            risk_scale,
+            margin_scale,
+            projected,
+        )
+
+    def _base_weights(
+        self,
+        target: TargetSpec,
+        vol: FloatArray,
+        cov: FloatArray,
+        sleeves: Sequence[str],
+        assets: Sequence[str],
+        budget_multipliers: FloatArray,
+    ) -> FloatArray:
+        if target.base == "inverse_vol":
+            return inverse_vol_weights(vol)
+        if target.base == "sleeve_equal_risk":
+            return sleeve_equal_risk_weights(vol, cov, sleeves)
+        if target.base == "fixed":
+            return fixed_sleeve_weights(sleeves, target.sleeve_weights)
+        if target.base == "per_asset_vol":
+            assert target.asset_vol_annual is not None
+            return target.asset_vol_annual * self.daily / vol
+        budgets = asset_budgets(target, sleeves, assets, self.policy.limits)
+        budgets = budgets * budget_multipliers
+        if not (budgets > 0).any():
+            return np.zeros_like(vol)
+        if target.risk_budget_solver == "cvxpy":
+            n = int((budgets > 0).sum())
+            problem = self._risk_budget_problems.setdefault(n, RiskBudgetProblem(n))
+            return problem.solve(cov, budgets)
+        try:
+            return risk_budget_weights(cov, budgets)
+        except InfeasibleError:
+            n = int((budgets > 0).sum())
+            problem = self._risk_budget_problems.setdefault(n, RiskBudgetProblem(n))
+            return problem.solve(cov, budgets)
+
+    def _project(
+        self,
+        weights: FloatArray,
+        cov: FloatArray,
+        sleeves: Sequence[str],
+        assets: Sequence[str],
+        previous: FloatArray,
+        first_trade: bool,
+        sleeve_upper_override: dict[str, float] | None = None,
+    ) -> FloatArray:
+        limits = self.policy.limits
+        key = (*assets, "|", *sleeves)
+        problem = self._projections.get(key)
+        if problem is None:
+            problem = ConstrainedProblem(
+                sleeves, with_turnover=limits.max_turnover is not None
+            )
+            self._projections[key] = problem
+        n = len(weights)
+        upper_cap = (
+            LARGE if limits.max_asset_weight is None else limits.max_asset_weight
+        )
+        sleeve_upper = {**limits.sleeve_max_weight, **(sleeve_upper_override or {})}
+        names = problem.sleeve_names
+        vol_now = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
+        turnover = (
+            LARGE if first_trade or limits.max_turnover is None else limits.max_turnover
+        )
+        return problem.solve(
+            weights,
+            cov,
+            lower=np.full(n, limits.min_asset_weight),
+            upper=np.full(n, upper_cap),
+            sleeve_lower=np.array(
+                [limits.sleeve_min_weight.get(s, -LARGE) for s in names]
+            ),
+            sleeve_upper=np.array([sleeve_upper.get(s, LARGE) for s in names]),
+            gross=self.policy.target.max_gross_leverage,
+            vol_cap=max(vol_now, 1e-12) * (1 + 1e-9),
+            previous=previous,
+            turnover=turnover,
+        )
+
+    def _cap_sleeve_risk(
+        self,
+        weights: FloatArray,
+        cov: FloatArray,
+        sleeves: Sequence[str],
+        assets: Sequence[str],
+        previous: FloatArray,
+        first_trade: bool,
+    ) -> FloatArray:
+        """Cut sleeves whose share of variance exceeds their cap (cash absorbs)."""
+        caps = self.policy.limits.sleeve_max_risk
+        if not caps or not weights.any():
+            return weights
+        labels = np.asarray(sleeves)
+        override: dict[str, float] = {}
+        for _ in range(RISK_CAP_ROUNDS):
+            shares = risk_contributions(weights, cov)
+            over = {
+                s: c
+                for s, c in caps.items()
+                if (labels == s).any() and shares[labels == s].sum() > c * (1 + 1e-9)
+            }
+            if not over:
+                return weights
+            for sleeve, cap in over.items():
+                members = labels == sleeve
+                factor = _sleeve_factor_for_share(weights, cov, members, cap)
+                weights = np.where(members, weights * factor, weights)
+                override[sleeve] = float(np.abs(weights[members]).sum())
+            if self.policy.limits.needs_optimiser:
+                weights = self._project(
+                    weights, cov, sleeves, assets, previous, first_trade, override
+                )
+        return weights
+
+
+def asset_budgets(
+    target: TargetSpec,
+    sleeves: Sequence[str],
+    assets: Sequence[str],
+    limits: LimitsSpec,
+) -> FloatArray:
+    """Risk budget of each asset: sleeve budgets split equally, capped by sleeve caps.
+
+    Sleeve caps on risk (`limits.sleeve_max_risk`) are met by water-filling: a capped
+    sleeve's excess budget goes to the uncapped ones pro rata.
+    """
+    labels = np.asarray(sleeves)
+    if target.risk_budget_by == "asset":
+        budgets = np.array([target.risk_budgets.get(a, 0.0) for a in assets])
+    elif target.risk_budgets:
+        budgets = np.array([target.risk_budgets.get(s, 0.0) for s in sleeves])
+        budgets = budgets / np.array([(labels == s).sum() for s in sleeves])
     else:
-        base = fixed_sleeve_weights(sleeves, target.sleeve_weights)
-    daily_target = (
-        None
-        if target.target_vol_annual is None
-        else target.target_vol_annual / np.sqrt(periods_per_year)
+        budgets = np.ones(len(assets))
+    if budgets.sum() <= 0 or not limits.sleeve_max_risk:
+        return budgets
+    budgets = budgets / budgets.sum()
+    names = list(dict.fromkeys(sleeves))
+    totals = np.array([budgets[labels == s].sum() for s in names])
+    caps = np.array([limits.sleeve_max_risk.get(s, 1.0) for s in names])
+    filled = _water_fill(totals, caps)
+    factors = np.divide(filled, totals, out=np.zeros_like(totals), where=totals > 0)
+    return budgets * np.array([factors[names.index(s)] for s in sleeves])
+
+
+def _water_fill(shares: FloatArray, caps: FloatArray) -> FloatArray:
+    """Cap shares (summing to one) and hand the excess to the uncapped, pro rata."""
+    result = shares.copy()
+    for _ in range(len(shares)):
+        capped = result > caps
+        if not capped.any():
+            break
+        excess = float((result[capped] - caps[capped]).sum())
+        result[capped] = caps[capped]
+        free = (result < caps) & (result > 0)
+        if not free.any():
+            break
+        result[free] += excess * result[free] / result[free].sum()
+    return result
+
+
+def _apply_weight_triggers(
+    weights: FloatArray,
+    multipliers: FloatArray,
+    sleeves: Sequence[str],
+    policy: PolicySpec,
+) -> FloatArray:
+    """Scale acted-on weights; move the freed weight to defensive sleeves or cash."""
+    cut = weights * multipliers
+    freed = float((weights - cut).sum())
+    defensive = {s for t in policy.triggers for s in t.redistribute_to}
+    receivers = np.array([s in defensive for s in sleeves]) & (cut > 0)
+    if freed > 0 and receivers.any():
+        cut[receivers] += freed * cut[receivers] / cut[receivers].sum()
+    return cut
+
+
+def _risk_limit_scale(
+    weights: FloatArray, cov: FloatArray, limits: LimitsSpec
+) -> float:
+    """Factor that brings one-day 99% VaR and 97.5% ES within their caps."""
+    vol = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
+    factor = 1.0
+    if limits.var_99_max is not None and vol > 0:
+        factor = min(factor, limits.var_99_max / (VAR_99_Z * vol))
+    if limits.es_975_max is not None and vol > 0:
+        factor = min(factor, limits.es_975_max / (ES_975_FACTOR * vol))
+    return factor
+
+
+def margin_rates(vol: FloatArray, margin: MarginSpec) -> FloatArray:
+    """Initial margin per unit of notional, rising with forecast vol."""
+    z = NormalDist().inv_cdf(margin.confidence)
+    return np.maximum(margin.floor_rate, z * vol * np.sqrt(margin.horizon_days))
+
+
+def _margin_scale(weights: FloatArray, vol: FloatArray, margin: MarginSpec) -> float:
+    usage = float(np.abs(weights) @ margin_rates(vol, margin))
+    return 1.0 if usage <= margin.max_margin_usage else margin.max_margin_usage / usage
+
+
+def _violates(
+    weights: FloatArray,
+    previous: FloatArray,
+    sleeves: Sequence[str],
+    policy: PolicySpec,
+    first_trade: bool,
+) -> bool:
+    """Whether any bound or the turnover cap is broken (beyond 1e-12)."""
+    limits, tol = policy.limits, 1e-12
+    if (weights < limits.min_asset_weight - tol).any():
+        return True
+    if (
+        limits.max_asset_weight is not None
+        and (weights > limits.max_asset_weight + tol).any()
+    ):
+        return True
+    labels = np.asarray(sleeves)
+    for sleeve, low in limits.sleeve_min_weight.items():
+        if (labels == sleeve).any() and weights[labels == sleeve].sum() < low - tol:
+            return True
+    for sleeve, high in limits.sleeve_max_weight.items():
+        if weights[labels == sleeve].sum() > high + tol:
+            return True
+    turnover = float(np.abs(weights - previous).sum())
+    return (
+        not first_trade
+        and limits.max_turnover is not None
+        and turnover > limits.max_turnover + tol
     )
-    return scale_to_vol_target(base, cov, daily_target, target.max_gross_leverage)
+
+
+def _sleeve_factor_for_share(
+    weights: FloatArray, cov: FloatArray, members: np.ndarray, cap: float
+) -> float:
+    """Largest factor on a sleeve's weights that brings its variance share to `cap`."""
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        middle = 0.5 * (low + high)
+        trial = np.where(members, weights * middle, weights)
+        if not trial.any() or risk_contributions(trial, cov)[members].sum() <= cap:
+            low = middle
+        else:
+            high = middle
+    return low

@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,23 +95,41 @@ class TargetSpec:
 
     Attributes
     ----------
-    base : {"inverse_vol", "sleeve_equal_risk", "fixed"}
+    base : {"inverse_vol", "sleeve_equal_risk", "fixed", "risk_budget", "per_asset_vol"}
         ``inverse_vol``: weights proportional to 1 / forecast vol over all assets;
         ``sleeve_equal_risk``: inverse vol within each sleeve, sleeves sized to
         equal stand-alone vol; ``fixed``: `sleeve_weights`, split equally over the
-        sleeve's active assets.
+        sleeve's active assets; ``risk_budget``: risk contributions proportional to
+        `risk_budgets` (equal risk contributions when empty); ``per_asset_vol``:
+        each asset sized to `asset_vol_annual` on its own (CTA style).
     target_vol_annual : float or None
         Ex-ante portfolio vol target (annualised); None keeps the base weights.
     max_gross_leverage : float
         Cap on the sum of absolute weights, applied after the vol scaling.
     sleeve_weights : dict
         Fixed weight per sleeve (for ``base = "fixed"``).
+    risk_budgets : dict
+        Risk budget per sleeve (or per asset, see `risk_budget_by`), any positive
+        scale; a sleeve's budget is split equally over its active assets. Sleeves or
+        assets not listed get no allocation; empty means equal budgets for all.
+    risk_budget_by : {"sleeve", "asset"}
+        What the keys of `risk_budgets` name.
+    asset_vol_annual : float or None
+        Per-asset vol target for ``base = "per_asset_vol"``.
+    risk_budget_solver : {"fast", "cvxpy"}
+        Newton's method on the log-barrier problem (cvxpy if it fails), or cvxpy.
     """
 
-    base: Literal["inverse_vol", "sleeve_equal_risk", "fixed"] = "inverse_vol"
+    base: Literal[
+        "inverse_vol", "sleeve_equal_risk", "fixed", "risk_budget", "per_asset_vol"
+    ] = "inverse_vol"
     target_vol_annual: float | None = None
     max_gross_leverage: float = 1.0
     sleeve_weights: dict[str, float] = field(default_factory=dict)
+    risk_budgets: dict[str, float] = field(default_factory=dict)
+    risk_budget_by: Literal["sleeve", "asset"] = "sleeve"
+    asset_vol_annual: float | None = None
+    risk_budget_solver: Literal["fast", "cvxpy"] = "fast"
 
     def __post_init__(self) -> None:
         vol = self.target_vol_annual
@@ -130,6 +149,233 @@ class TargetSpec:
         )
         for sleeve, weight in self.sleeve_weights.items():
             _require(weight >= 0.0, f"sleeve_weights.{sleeve}", "must be >= 0")
+        _require(
+            not self.risk_budgets or self.base == "risk_budget",
+            "risk_budgets",
+            "only used with base = 'risk_budget'",
+        )
+        for key, budget in self.risk_budgets.items():
+            _require(budget > 0.0, f"risk_budgets.{key}", "must be > 0")
+        per_asset = self.asset_vol_annual
+        _require(
+            (self.base == "per_asset_vol") == (per_asset is not None),
+            "asset_vol_annual",
+            "required when base = 'per_asset_vol', and only then",
+        )
+        _require(
+            per_asset is None or 0.0 < per_asset <= 2.0,
+            "asset_vol_annual",
+            "must be in (0, 2]",
+        )
+
+
+@dataclass(frozen=True)
+class LimitsSpec:
+    """Constraints a PM writes, enforced at every decision.
+
+    Attributes
+    ----------
+    min_asset_weight, max_asset_weight : float
+        Bounds on every asset's weight (long-only when the minimum is 0).
+    sleeve_min_weight, sleeve_max_weight : dict
+        Bounds on the total weight of a sleeve.
+    sleeve_max_risk : dict
+        Cap on a sleeve's share of ex-ante portfolio variance (0..1).
+    max_turnover : float or None
+        Cap on ``sum |w_new - w_before|`` per rebalance.
+    var_99_max, es_975_max : float or None
+        Caps on the one-day 99% VaR and 97.5% expected shortfall (fractions of NAV,
+        normal approximation from the forecast covariance); gross exposure is
+        scaled down to fit.
+    on_solver_failure : {"raise", "hold"}
+        After both solvers fail at a date: stop, or hold the previous weights (an
+        event is logged either way).
+    """
+
+    min_asset_weight: float = 0.0
+    max_asset_weight: float | None = None
+    sleeve_min_weight: dict[str, float] = field(default_factory=dict)
+    sleeve_max_weight: dict[str, float] = field(default_factory=dict)
+    sleeve_max_risk: dict[str, float] = field(default_factory=dict)
+    max_turnover: float | None = None
+    var_99_max: float | None = None
+    es_975_max: float | None = None
+    on_solver_failure: Literal["raise", "hold"] = "raise"
+
+    def __post_init__(self) -> None:
+        _require(
+            -1.0 <= self.min_asset_weight <= 0.0,
+            "min_asset_weight",
+            "must be in [-1, 0] (0 means long-only)",
+        )
+        upper = self.max_asset_weight
+        _require(
+            upper is None or 0.0 < upper <= 10.0,
+            "max_asset_weight",
+            "must be in (0, 10]",
+        )
+        for table in ("sleeve_min_weight", "sleeve_max_weight"):
+            for sleeve, value in getattr(self, table).items():
+                _require(
+                    0.0 <= value <= 10.0, f"{table}.{sleeve}", "must be in [0, 10]"
+                )
+        for sleeve, share in self.sleeve_max_risk.items():
+            _require(
+                0.0 < share <= 1.0, f"sleeve_max_risk.{sleeve}", "must be in (0, 1]"
+            )
+        for name in ("max_turnover", "var_99_max", "es_975_max"):
+            value = getattr(self, name)
+            _require(value is None or value > 0.0, name, "must be > 0")
+
+    @property
+    def needs_optimiser(self) -> bool:
+        """True when weight bounds or a turnover cap call for the constrained solver."""
+        return bool(
+            self.max_asset_weight is not None
+            or self.min_asset_weight < 0.0
+            or self.sleeve_min_weight
+            or self.sleeve_max_weight
+            or self.max_turnover is not None
+        )
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """A cross-asset de-risking rule (see `riskengine.triggers`).
+
+    Attributes
+    ----------
+    name : str
+        Rule name, as it appears in the event log.
+    watch_sleeves, act_on_sleeves : tuple of str
+        Sleeves whose vol is watched; sleeves that are cut.
+    signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast"}
+        How the watched forecasts become a signal.
+    aggregate : {"max", "mean"}
+        How the watched assets' signals combine.
+    lookback_days : int
+        Trailing window of the signal's reference distribution.
+    enter_above, exit_below : float
+        Hysteresis thresholds: enter risk-off strictly above, leave strictly below.
+    min_days_in_state : int
+        Fewest days between two state changes.
+    scale : float
+        Multiplier on the acted-on sleeves while risk-off.
+    apply_to : {"weights", "budgets"}
+        Scale the sleeves' weights after the vol target (freed weight goes to cash or
+        `redistribute_to`), or their risk budgets before it.
+    redistribute_to : tuple of str
+        Defensive sleeves that receive the freed weight, pro rata; empty = cash.
+    reentry_days : int
+        Days over which the cut is restored, in equal steps, after exit.
+    max_daily_change : float
+        Largest change of the multiplier in one day.
+    """
+
+    name: str
+    watch_sleeves: tuple[str, ...]
+    act_on_sleeves: tuple[str, ...]
+    enter_above: float
+    exit_below: float
+    signal: Literal["vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast"] = (
+        "vol_zscore"
+    )
+    aggregate: Literal["max", "mean"] = "max"
+    lookback_days: int = 252
+    min_days_in_state: int = 5
+    scale: float = 0.5
+    apply_to: Literal["weights", "budgets"] = "weights"
+    redistribute_to: tuple[str, ...] = ()
+    reentry_days: int = 10
+    max_daily_change: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(bool(self.watch_sleeves), "watch_sleeves", "must name a sleeve")
+        _require(bool(self.act_on_sleeves), "act_on_sleeves", "must name a sleeve")
+        _require(
+            self.exit_below < self.enter_above,
+            "exit_below",
+            f"must be below enter_above ({self.enter_above}) for hysteresis",
+        )
+        _require(self.lookback_days >= 21, "lookback_days", "must be at least 21")
+        _require(self.min_days_in_state >= 1, "min_days_in_state", "must be >= 1")
+        _require(0.0 <= self.scale < 1.0, "scale", "must be in [0, 1)")
+        _require(self.reentry_days >= 1, "reentry_days", "must be >= 1")
+        _require(0.0 < self.max_daily_change <= 1.0, "max_daily_change", "in (0, 1]")
+        overlap = set(self.act_on_sleeves) & set(self.redistribute_to)
+        _require(not overlap, "redistribute_to", "must not include acted-on sleeves")
+        _require(
+            self.apply_to == "weights" or not self.redistribute_to,
+            "redistribute_to",
+            "only with apply_to = 'weights'",
+        )
+
+
+@dataclass(frozen=True)
+class DrawdownSpec:
+    """A drawdown ladder: the risk target shrinks as the NAV falls from its peak.
+
+    Attributes
+    ----------
+    drawdowns : tuple of float
+        Increasing drawdown levels (fractions, e.g. 0.05, 0.10).
+    multipliers : tuple of float
+        Multiplier on the vol target (or on the base weights without one) once the
+        drawdown reaches the matching level; decreasing, in [0, 1].
+    """
+
+    drawdowns: tuple[float, ...]
+    multipliers: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        _require(
+            len(self.drawdowns) == len(self.multipliers) > 0,
+            "multipliers",
+            "must have one entry per drawdown level",
+        )
+        levels, multipliers = self.drawdowns, self.multipliers
+        _require(
+            all(0 < d < 1 for d in levels) and all(x < y for x, y in pairwise(levels)),
+            "drawdowns",
+            "must increase strictly within (0, 1)",
+        )
+        _require(
+            all(0 <= m <= 1 for m in multipliers)
+            and all(x >= y for x, y in pairwise(multipliers)),
+            "multipliers",
+            "must decrease within [0, 1]",
+        )
+
+    def multiplier(self, drawdown: float) -> float:
+        """Multiplier at a drawdown (a positive fraction below the peak)."""
+        reached = [
+            m
+            for d, m in zip(self.drawdowns, self.multipliers, strict=True)
+            if drawdown >= d
+        ]
+        return reached[-1] if reached else 1.0
+
+
+@dataclass(frozen=True)
+class MarginSpec:
+    """An exchange-margined account: margin per unit rises with forecast vol.
+
+    Initial margin per unit of notional is ``max(floor_rate, z(confidence) *
+    daily_vol * sqrt(horizon_days))``, as exchanges' risk-based margins (SPAN-like)
+    rise when volatility does; the position is cut so that total margin stays within
+    `max_margin_usage` of equity.
+    """
+
+    confidence: float = 0.99
+    horizon_days: int = 2
+    floor_rate: float = 0.05
+    max_margin_usage: float = 0.5
+
+    def __post_init__(self) -> None:
+        _require(0.5 < self.confidence < 1.0, "confidence", "must be in (0.5, 1)")
+        _require(1 <= self.horizon_days <= 10, "horizon_days", "must be in 1..10")
+        _require(0.0 <= self.floor_rate < 1.0, "floor_rate", "must be in [0, 1)")
+        _require(0.0 < self.max_margin_usage <= 1.0, "max_margin_usage", "in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -244,6 +490,10 @@ class PolicySpec:
     costs: CostSpec = field(default_factory=CostSpec)
     covariance: CovarianceSpec = field(default_factory=CovarianceSpec)
     universe: UniverseSpec = field(default_factory=UniverseSpec)
+    limits: LimitsSpec = field(default_factory=LimitsSpec)
+    triggers: tuple[TriggerSpec, ...] = ()
+    drawdown_control: DrawdownSpec | None = None
+    margin: MarginSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain data (for the run manifest)."""
@@ -390,7 +640,9 @@ def _convert(value: Any, hint: Any, path: Path, name: str) -> Any:
         if not isinstance(value, list):
             raise SpecError(f"{path}: {name}: expected a list")
         item_type = typing.get_args(hint)[0]
-        return tuple(_convert(v, item_type, path, name) for v in value)
+        return tuple(
+            _convert(v, item_type, path, f"{name}[{i}]") for i, v in enumerate(value)
+        )
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(f"{path}: {name}: expected a number, got {value!r}")

@@ -56,6 +56,7 @@ def test_manifest_records_provenance(tmp_path: Path, result) -> None:
     assert set(manifest["timings_seconds"]) == {
         "setup",
         "volatility",
+        "triggers",
         "correlation",
         "allocation",
         "accounting",

@@ -1,0 +1,180 @@
+"""Cross-asset triggers: when watched sleeves' volatility jumps, cut other sleeves.
+
+A trigger watches the vol forecasts of some sleeves (e.g. ``safe_haven``), turns them
+into one signal per day, enters its risk-off state when the signal rises above
+`enter_above` and leaves it when the signal falls below `exit_below` (hysteresis),
+staying at least `min_days_in_state` days in a state. While risk-off, the acted-on
+sleeves are scaled by `scale`; on exit they are restored in equal steps over
+`reentry_days`, and the multiplier never moves by more than `max_daily_change` a day.
+
+Everything here is a function of the forecast panel up to each date, computed once
+for the whole period before the allocation loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import FloatArray
+from riskengine.events import Event
+from riskengine.specs import TriggerSpec
+
+SHORT_WINDOW_DAYS = 21
+"""Window of the realised-vol and vol-of-vol signals."""
+
+
+@dataclass(frozen=True)
+class TriggerPath:
+    """A trigger's daily signal, state and multiplier over a backtest calendar.
+
+    Attributes
+    ----------
+    spec : TriggerSpec
+        The rule.
+    signal : pd.Series
+        The aggregated signal (NaN while it has too little history).
+    risk_off : pd.Series
+        True on days the trigger is in its risk-off state (after that day's close).
+    multiplier : pd.Series
+        Factor on the acted-on sleeves decided at each close, in [scale, 1].
+    events : tuple of Event
+        One ``trigger_enter`` or ``trigger_exit`` event per state change.
+    """
+
+    spec: TriggerSpec
+    signal: pd.Series
+    risk_off: pd.Series
+    multiplier: pd.Series
+    events: tuple[Event, ...]
+
+
+def trigger_signal(
+    spec: TriggerSpec,
+    volatility: pd.DataFrame,
+    returns: pd.DataFrame,
+    sleeves: Mapping[str, str],
+) -> pd.Series:
+    """The trigger's signal at each close, from the watched sleeves' assets.
+
+    Per asset (on its own observations), by `spec.signal`:
+    ``vol_zscore``: (vol - trailing mean) / trailing std of the forecast vol over
+    `lookback_days` (including today); ``vol_ratio``: vol / trailing median;
+    ``vol_of_vol``: z-score of the 21-day std of daily log changes in forecast vol;
+    ``realised_vs_forecast``: 21-day realised vol / the forecast made 21 days before.
+    The assets' values are combined by `spec.aggregate` (max or mean).
+
+    Returns
+    -------
+    pd.Series
+        Signal indexed like `volatility`; NaN where no watched asset has enough data.
+    """
+    watched = [a for a in volatility.columns if sleeves[a] in spec.watch_sleeves]
+    per_asset = {a: _asset_signal(spec, volatility[a], returns[a]) for a in watched}
+    frame = pd.DataFrame(per_asset, index=volatility.index)
+    if frame.empty or frame.shape[1] == 0:
+        return pd.Series(np.nan, index=volatility.index)
+    combined = frame.max(axis=1) if spec.aggregate == "max" else frame.mean(axis=1)
+    return combined.where(frame.notna().any(axis=1))
+
+
+def _asset_signal(spec: TriggerSpec, vol: pd.Series, returns: pd.Series) -> pd.Series:
+    observed = returns.notna()
+    own = vol[observed]
+    window = spec.lookback_days
+    if spec.signal == "vol_zscore":
+        rolling = own.rolling(window, min_periods=window)
+        value = (own - rolling.mean()) / rolling.std()
+    elif spec.signal == "vol_ratio":
+        value = own / own.rolling(window, min_periods=window).median()
+    elif spec.signal == "vol_of_vol":
+        dispersion = np.log(own).diff().rolling(SHORT_WINDOW_DAYS).std()
+        rolling = dispersion.rolling(window, min_periods=window)
+        value = (dispersion - rolling.mean()) / rolling.std()
+    else:
+        realised = returns[observed].rolling(SHORT_WINDOW_DAYS).std()
+        value = realised / own.shift(SHORT_WINDOW_DAYS)
+    return value.reindex(vol.index).ffill()
+
+
+def trigger_path(spec: TriggerSpec, signal: pd.Series) -> TriggerPath:
+    """Run the trigger's state machine over a signal.
+
+    The state changes at the close of the first day the signal is strictly above
+    `enter_above` (or strictly below `exit_below`), once at least `min_days_in_state`
+    days have passed since the last change; NaN signals never change the state.
+    """
+    values = signal.to_numpy(float)
+    n = len(values)
+    risk_off = np.zeros(n, dtype=bool)
+    multiplier = np.ones(n)
+    up_step = (1.0 - spec.scale) / spec.reentry_days
+    state, days_in_state, level = False, spec.min_days_in_state, 1.0
+    events: list[Event] = []
+    for t in range(n):
+        value = values[t]
+        if days_in_state >= spec.min_days_in_state and not np.isnan(value):
+            if not state and value > spec.enter_above:
+                state, days_in_state = True, 0
+                events.append(_event(spec, signal.index[t], value, entered=True))
+            elif state and value < spec.exit_below:
+                state, days_in_state = False, 0
+                events.append(_event(spec, signal.index[t], value, entered=False))
+        days_in_state += 1
+        target = spec.scale if state else 1.0
+        step = np.clip(
+            target - level, -spec.max_daily_change, min(up_step, spec.max_daily_change)
+        )
+        level = float(level + step)
+        risk_off[t], multiplier[t] = state, level
+    index = signal.index
+    return TriggerPath(
+        spec,
+        signal,
+        pd.Series(risk_off, index=index),
+        pd.Series(multiplier, index=index),
+        tuple(events),
+    )
+
+
+def _event(
+    spec: TriggerSpec, date: pd.Timestamp, value: float, *, entered: bool
+) -> Event:
+    threshold = spec.enter_above if entered else spec.exit_below
+    word = "above" if entered else "below"
+    action = (
+        f"scale {', '.join(spec.act_on_sleeves)} by {spec.scale:g}"
+        if entered
+        else f"restore {', '.join(spec.act_on_sleeves)} over {spec.reentry_days} days"
+    )
+    return Event(
+        date,
+        "trigger_enter" if entered else "trigger_exit",
+        spec.name,
+        f"{spec.name}: {spec.signal} of {', '.join(spec.watch_sleeves)} = {value:.3f} "
+        f"{word} {threshold:g}: {action}",
+        {
+            "rule": spec.name,
+            "signal": spec.signal,
+            "value": float(value),
+            "threshold": threshold,
+            "state": "risk_off" if entered else "normal",
+        },
+    )
+
+
+def sleeve_multipliers(
+    paths: list[TriggerPath], sleeves: Mapping[str, str], assets: list[str], n_days: int
+) -> FloatArray:
+    """Combined multiplier per asset and day, shape (n_days, n_assets).
+
+    Several triggers acting on one sleeve multiply.
+    """
+    out = np.ones((n_days, len(assets)))
+    for path in paths:
+        acted = np.array([sleeves[a] in path.spec.act_on_sleeves for a in assets])
+        out[:, acted] *= path.multiplier.to_numpy()[:, None]
+    return out
