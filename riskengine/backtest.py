@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray, IndexArray
-from riskengine.covariance import ewma_correlations
+from riskengine.covariance import EwmaCorrelation
 from riskengine.data import Market
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
 from riskengine.metrics import periods_per_year, summarize
-from riskengine.policy import Decision, PolicyAllocator
+from riskengine.policy import Decision, PolicyAllocator, check_feasibility
 from riskengine.specs import PolicySpec
 from riskengine.triggers import sleeve_multipliers, trigger_path, trigger_signal
 from riskengine.volatility import forecast_variance
@@ -125,6 +125,7 @@ def run_backtest(
     if first >= len(returns) - 1:
         raise DataError(f"{market.source}: no trading days in the requested period")
     ppy = periods_per_year(returns.index)
+    check_feasibility(policy, [market.sleeves[a] for a in assets])
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -142,40 +143,41 @@ def run_backtest(
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, len(returns))
     eligible = _eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
     decision_rows = _decision_rows(returns.index, eligible, multipliers, policy, first)
-    decision_dates = returns.index[decision_rows]
     timings["triggers"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    correlations = ewma_correlations(
-        returns, policy.covariance.correlation_half_life_days, decision_dates
-    )
-    timings["correlation"] = time.perf_counter() - clock
 
     inputs = _WalkInputs(
         returns=returns,
         vol=vol,
         eligible=eligible,
         multipliers=multipliers,
-        correlations=dict(zip(decision_rows.tolist(), correlations, strict=True)),
+        decision_rows=frozenset(decision_rows.tolist()),
         sleeves=[market.sleeves[a] for a in assets],
         first=first,
     )
     walk = _walk_forward(policy, inputs, PolicyAllocator(policy, ppy), ppy)
+    timings["correlation"] = walk.correlation_seconds
     timings["allocation"] = walk.allocation_seconds
     timings["accounting"] = walk.accounting_seconds
+    decision_dates = returns.index[walk.decision_rows]
 
     index = returns.index[first:]
-    targets = pd.DataFrame(walk.targets, index=decision_dates, columns=assets)
+    targets = pd.DataFrame(
+        np.array(walk.targets).reshape(-1, len(assets)),
+        index=decision_dates,
+        columns=assets,
+    )
     trigger_events = [
         _with_sleeve_weights(e, targets, inputs.sleeves, path.spec.act_on_sleeves)
         for path in paths
         for e in path.events
         if e.date >= index[0]
     ]
+    decisions = pd.DataFrame(walk.decisions, index=decision_dates)
     events = [
         *forecast.events,
         *_universe_events(returns, eligible, first, policy),
         *trigger_events,
+        *_ladder_events(decisions, policy),
         *walk.events,
     ]
     return BacktestResult(
@@ -185,7 +187,7 @@ def run_backtest(
         simulated=market.simulated,
         weights=pd.DataFrame(walk.weights, index=index, columns=assets),
         targets=targets,
-        decisions=pd.DataFrame(walk.decisions, index=decision_dates),
+        decisions=decisions,
         returns=pd.Series(walk.returns, index=index, name="return"),
         turnover=pd.Series(walk.turnover, index=index, name="turnover"),
         trading_costs=pd.Series(walk.costs, index=index, name="trading_cost"),
@@ -202,7 +204,7 @@ class _WalkInputs:
     vol: FloatArray
     eligible: BoolArray
     multipliers: FloatArray
-    correlations: Mapping[int, FloatArray]
+    decision_rows: frozenset[int]
     sleeves: list[str]
     first: int
 
@@ -210,13 +212,15 @@ class _WalkInputs:
 @dataclass
 class _Walk:
     weights: FloatArray
-    targets: FloatArray
     returns: FloatArray
     turnover: FloatArray
     costs: FloatArray
     financing: FloatArray
+    decision_rows: list[int] = field(default_factory=list)
+    targets: list[FloatArray] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    correlation_seconds: float = 0.0
     allocation_seconds: float = 0.0
     accounting_seconds: float = 0.0
 
@@ -228,16 +232,15 @@ def _walk_forward(
 
     A decision at the close of t sees forecasts made at t and the NAV at t; it is
     traded at the close of t + lag - 1 at that day's prices, and earns from the day
-    after.
+    after. Decisions happen on the precomputed rows, and on any day the drawdown
+    ladder changes level.
     """
     returns, first = inputs.returns, inputs.first
     values = np.nan_to_num(returns.to_numpy(float), nan=0.0)
     elapsed = np.append(0.0, np.diff(returns.index.to_numpy()) / np.timedelta64(1, "D"))
     n_days, n_assets = len(returns) - first, returns.shape[1]
-    decision_rows = sorted(inputs.correlations)
     walk = _Walk(
         weights=np.zeros((n_days, n_assets)),
-        targets=np.zeros((len(decision_rows), n_assets)),
         returns=np.zeros(n_days),
         turnover=np.zeros(n_days),
         costs=np.zeros(n_days),
@@ -250,8 +253,17 @@ def _walk_forward(
     pending: dict[int, FloatArray] = {}
     weights = np.zeros(n_assets)
     nav, peak, traded_before = 1.0, 1.0, False
-    decision = 0
+    raw = returns.to_numpy(float)
+    correlation = EwmaCorrelation(
+        n_assets, policy.covariance.correlation_half_life_days
+    )
+    for t in range(first):
+        correlation.update(raw[t])
+    ladder, ladder_level = policy.drawdown_control, 1.0
     for i, t in enumerate(range(first, len(returns))):
+        clock = time.perf_counter()
+        correlation.update(raw[t])
+        walk.correlation_seconds += time.perf_counter() - clock
         clock = time.perf_counter()
         cash = 1.0 - weights.sum()
         rate = cash_rate if cash >= 0 else borrow_rate
@@ -261,24 +273,31 @@ def _walk_forward(
         nav *= 1.0 + gross
         walk.accounting_seconds += time.perf_counter() - clock
 
-        if decision < len(decision_rows) and decision_rows[decision] == t:
+        drawdown = 1.0 - nav / peak
+        ladder_moved = (
+            ladder is not None and ladder.multiplier(drawdown) != ladder_level
+        )
+        if t in inputs.decision_rows or ladder_moved:
             clock = time.perf_counter()
             target = _decide(
                 policy,
                 inputs,
                 allocator,
                 t,
+                correlation.matrix(),
                 weights,
-                1.0 - nav / peak,
+                drawdown,
                 first_trade=not traded_before,
             )
-            walk.targets[decision] = target.weights
+            if target.decision is not None:
+                ladder_level = target.decision.drawdown_multiplier
+            walk.decision_rows.append(t)
+            walk.targets.append(target.weights)
             walk.decisions.append(
                 _decision_row(target, returns.index, t + lag - 1, ppy)
             )
             walk.events.extend(target.events)
             pending[t + lag - 1] = target.weights
-            decision += 1
             walk.allocation_seconds += time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -368,6 +387,7 @@ def _decide(
     inputs: _WalkInputs,
     allocator: PolicyAllocator,
     t: int,
+    correlation: FloatArray,
     current: FloatArray,
     drawdown: float,
     *,
@@ -382,7 +402,7 @@ def _decide(
     try:
         decision = allocator.decide(
             inputs.vol[t, active],
-            inputs.correlations[t][np.ix_(active, active)],
+            correlation[np.ix_(active, active)],
             list(np.asarray(inputs.sleeves)[active]),
             list(names[active]),
             multipliers=inputs.multipliers[t, active],
@@ -436,12 +456,14 @@ def _with_sleeve_weights(
 ) -> Event:
     """A trigger event completed with the acted-on sleeves' weights before and after."""
     by_sleeve = targets.T.groupby(np.asarray(sleeves)).sum().T
-    columns = [s for s in acted if s in by_sleeve.columns]
     position = int(by_sleeve.index.searchsorted(event.date))
-    if position >= len(by_sleeve) or not columns:
+    if position >= len(by_sleeve):
         return event
-    after = by_sleeve.iloc[position][columns]
-    before = by_sleeve.iloc[max(position - 1, 0)][columns]
+    after = by_sleeve.iloc[position]
+    before = by_sleeve.iloc[max(position - 1, 0)]
+    columns = [
+        s for s in acted if s in by_sleeve.columns and (before[s] != 0 or after[s] != 0)
+    ]
     details = {
         **event.details,
         "weights_before": {s: round(float(before[s]), 6) for s in columns},
@@ -451,6 +473,24 @@ def _with_sleeve_weights(
     return Event(
         event.date, event.kind, event.subject, f"{event.message} ({change})", details
     )
+
+
+def _ladder_events(decisions: pd.DataFrame, policy: PolicySpec) -> list[Event]:
+    """One event per change of the drawdown ladder's multiplier."""
+    if policy.drawdown_control is None or decisions.empty:
+        return []
+    level = decisions["drawdown_multiplier"]
+    changed = level.ne(level.shift(1, fill_value=1.0))
+    return [
+        Event(
+            date,
+            "drawdown_ladder",
+            policy.name,
+            f"drawdown {row.drawdown:.1%}: risk target x {row.drawdown_multiplier:g}",
+            {"drawdown": row.drawdown, "multiplier": row.drawdown_multiplier},
+        )
+        for date, row in decisions[changed].iterrows()
+    ]
 
 
 def _universe_events(

@@ -8,15 +8,46 @@ import pandas as pd
 from riskengine._typing import FloatArray, ReturnPanel
 
 
+class EwmaCorrelation:
+    """Zero-mean EWMA correlation, updated one row of returns at a time.
+
+    Each pair is weighted over the rows on which both assets have a return, with
+    weights decaying once per row: the pairwise analogue of
+    ``(r_i * r_j).ewm(halflife=..., adjust=True).mean()`` in pandas, normalised to a
+    correlation and projected onto the PSD cone (see `nearest_correlation`).
+
+    Parameters
+    ----------
+    n_assets : int
+        Number of assets.
+    half_life_days : float
+        Half-life of the weights, in rows.
+    """
+
+    def __init__(self, n_assets: int, half_life_days: float) -> None:
+        self.decay = 0.5 ** (1.0 / half_life_days)
+        self.products = np.zeros((n_assets, n_assets))
+        self.weights = np.zeros((n_assets, n_assets))
+
+    def update(self, returns: FloatArray) -> None:
+        """Add one row of returns (NaN where an asset has none)."""
+        observed = ~np.isnan(returns)
+        filled = np.where(observed, returns, 0.0)
+        mask = observed.astype(float)
+        self.products *= self.decay
+        self.products += np.outer(filled, filled)
+        self.weights *= self.decay
+        self.weights += np.outer(mask, mask)
+
+    def matrix(self) -> FloatArray:
+        """Current correlation: symmetric PSD, unit diagonal; 0 for unseen pairs."""
+        return _correlation(self.products, self.weights)
+
+
 def ewma_correlations(
     returns: ReturnPanel, half_life_days: float, at: pd.DatetimeIndex
 ) -> FloatArray:
-    """Zero-mean EWMA correlation matrices known at the close of each date of `at`.
-
-    Each pair is weighted over the days both assets have a return, with weights
-    decaying once per calendar row (half-life in rows): the pairwise analogue of
-    ``(r_i * r_j).ewm(halflife=..., adjust=True).mean()`` in pandas, normalised to
-    a correlation and projected onto the PSD cone (see `nearest_correlation`).
+    """`EwmaCorrelation` matrices known at the close of each date of `at`.
 
     Parameters
     ----------
@@ -30,29 +61,19 @@ def ewma_correlations(
     Returns
     -------
     ndarray
-        Shape (len(at), n_assets, n_assets): symmetric PSD, unit diagonal where an
-        asset has a return; zero correlation for pairs never observed together.
+        Shape (len(at), n_assets, n_assets).
     """
-    decay = 0.5 ** (1.0 / half_life_days)
-    values = returns.to_numpy(float)
-    observed = ~np.isnan(values)
-    filled = np.where(observed, values, 0.0)
     wanted = returns.index.get_indexer(at)
     if (wanted < 0).any():
         raise KeyError(f"date {at[wanted < 0][0].date()} is not in the returns index")
-    n = values.shape[1]
-    products = np.zeros((n, n))
-    weights = np.zeros((n, n))
-    out = np.empty((len(at), n, n))
+    values = returns.to_numpy(float)
+    state = EwmaCorrelation(values.shape[1], half_life_days)
+    out = np.empty((len(at), values.shape[1], values.shape[1]))
     slot = {t: k for k, t in enumerate(wanted)}
     for t in range(wanted.max(initial=-1) + 1):
-        mask = observed[t].astype(float)
-        products *= decay
-        products += np.outer(filled[t], filled[t])
-        weights *= decay
-        weights += np.outer(mask, mask)
+        state.update(values[t])
         if t in slot:
-            out[slot[t]] = _correlation(products, weights)
+            out[slot[t]] = state.matrix()
     return out
 
 

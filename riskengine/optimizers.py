@@ -155,9 +155,11 @@ class ConstrainedProblem:
         self.sleeve_upper = cp.Parameter(k)
         self.gross = cp.Parameter(nonneg=True)
         self.vol_cap = cp.Parameter(nonneg=True)
+        self.anchor = cp.Parameter(n)  # factor @ target, a parameter of its own (DPP)
         self.weights = cp.Variable(n)
+        tracking = self.factor @ self.weights - self.anchor
         gap = self.weights - self.target
-        objective = cp.sum_squares(self.factor @ gap) + RIDGE * cp.sum_squares(gap)
+        objective = cp.sum_squares(tracking) + RIDGE * cp.sum_squares(gap)
         constraints = [
             self.weights >= self.lower,
             self.weights <= self.upper,
@@ -202,6 +204,7 @@ class ConstrainedProblem:
         n = len(target)
         self.factor.value = np.linalg.cholesky(cov / scale + 1e-12 * np.eye(n)).T
         self.target.value = target
+        self.anchor.value = self.factor.value @ target
         self.lower.value, self.upper.value = lower, upper
         self.sleeve_lower.value, self.sleeve_upper.value = sleeve_lower, sleeve_upper
         self.gross.value = gross

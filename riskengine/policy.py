@@ -424,3 +424,57 @@ def _sleeve_factor_for_share(
         else:
             high = middle
     return low
+
+
+def check_feasibility(policy: PolicySpec, sleeves: Sequence[str]) -> None:
+    """Report limits that cannot all hold on this universe, before any date runs.
+
+    Parameters
+    ----------
+    policy : PolicySpec
+        The policy.
+    sleeves : sequence of str
+        Sleeve of every asset the policy may hold.
+
+    Raises
+    ------
+    InfeasibleError
+        Naming the conflicting fields, e.g. ``limits.sleeve_min_weight.rates (0.6)
+        > limits.sleeve_max_weight.rates (0.4)``.
+    """
+    limits, gross = policy.limits, policy.target.max_gross_leverage
+    counts = {s: list(sleeves).count(s) for s in set(sleeves)}
+    conflicts = []
+    for sleeve, low in limits.sleeve_min_weight.items():
+        high = limits.sleeve_max_weight.get(sleeve)
+        if high is not None and low > high:
+            conflicts.append(
+                f"limits.sleeve_min_weight.{sleeve} ({low:g}) > "
+                f"limits.sleeve_max_weight.{sleeve} ({high:g})"
+            )
+        if low > 0 and sleeve not in counts:
+            conflicts.append(
+                f"limits.sleeve_min_weight.{sleeve} ({low:g}) but the data has no "
+                f"{sleeve} asset"
+            )
+        cap = limits.max_asset_weight
+        if cap is not None and sleeve in counts and low > cap * counts[sleeve]:
+            conflicts.append(
+                f"limits.sleeve_min_weight.{sleeve} ({low:g}) > "
+                f"limits.max_asset_weight ({cap:g}) x {counts[sleeve]} {sleeve} assets"
+            )
+    total_min = sum(limits.sleeve_min_weight.values())
+    if total_min > gross:
+        conflicts.append(
+            f"sum of limits.sleeve_min_weight ({total_min:g}) > "
+            f"target.max_gross_leverage ({gross:g})"
+        )
+    capped = [s for s in counts if s in limits.sleeve_max_risk]
+    if capped and len(capped) == len(counts):
+        total = sum(limits.sleeve_max_risk[s] for s in capped)
+        if total < 1.0:
+            conflicts.append(
+                f"limits.sleeve_max_risk caps every sleeve and sums to {total:g} < 1"
+            )
+    if conflicts:
+        raise InfeasibleError(f"policy '{policy.name}': " + "; ".join(conflicts))

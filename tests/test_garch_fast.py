@@ -1,0 +1,259 @@
+"""riskengine.garch_fast against direct arch calls on real percent returns.
+
+Windows are 1000 trading days of simple returns x 100: five per asset for SPY,
+GLD, BTC_USD and TLT (each on its own non-NaN dates) and four of arch's bundled
+S&P 500 series. Every assert states its tolerance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from arch import arch_model
+from arch.data import sp500
+from arch.univariate.base import ARCHModel
+
+from riskengine import garch_fast
+from riskengine.errors import DataError
+
+WINDOW = 1000
+MODELS = list(
+    itertools.product(("garch", "gjr"), ("normal", "t"), ("zero", "constant"))
+)
+MODEL_IDS = ["-".join(m) for m in MODELS]
+# A plausible point away from any optimum: mu, omega, alpha, gamma, beta, nu.
+FULL_PARAMS = {
+    "mu": 0.04,
+    "omega": 0.03,
+    "alpha[1]": 0.07,
+    "gamma[1]": 0.06,
+    "beta[1]": 0.86,
+    "nu": 6.5,
+}
+
+
+@pytest.fixture(scope="module")
+def windows(real_prices_raw: pd.DataFrame) -> dict[str, np.ndarray]:
+    out = {}
+    for asset in ("SPY", "GLD", "BTC_USD", "TLT"):
+        returns = 100.0 * real_prices_raw[asset].dropna().pct_change().dropna()
+        for i, end in enumerate(np.linspace(WINDOW, returns.size, 5).astype(int)):
+            out[f"{asset}/{i}"] = returns.to_numpy()[end - WINDOW : end]
+    prices = sp500.load()["Adj Close"]
+    returns = 100.0 * prices.pct_change().dropna()
+    for i, end in enumerate(np.linspace(WINDOW, returns.size, 4).astype(int)):
+        out[f"SP500/{i}"] = returns.to_numpy()[end - WINDOW : end]
+    return out
+
+
+def arch_reference(y: np.ndarray, vol: str, dist: str, mean: str) -> ARCHModel:
+    return arch_model(
+        y,
+        mean="Constant" if mean == "constant" else "Zero",
+        vol="GARCH",
+        p=1,
+        o=int(vol == "gjr"),
+        q=1,
+        dist=dist,
+    )
+
+
+def model_params(vol: str, dist: str, mean: str) -> np.ndarray:
+    names = [
+        n
+        for n in FULL_PARAMS
+        if (n != "mu" or mean == "constant")
+        and (n != "gamma[1]" or vol == "gjr")
+        and (n != "nu" or dist == "t")
+    ]
+    return np.array([FULL_PARAMS[n] for n in names])
+
+
+@pytest.mark.parametrize(("vol", "dist", "mean"), MODELS, ids=MODEL_IDS)
+def test_loglikelihood_at_fixed_params_equals_arch(
+    windows: dict[str, np.ndarray], vol: str, dist: str, mean: str
+) -> None:
+    """Relative tolerance 1e-9, at a generic point and at arch's own optimum."""
+    for key in ("SPY/4", "BTC_USD/2", "SP500/3"):
+        y = windows[key]
+        model = arch_reference(y, vol, dist, mean)
+        generic = model_params(vol, dist, mean)
+        optimum = model.fit(disp="off").params.to_numpy()
+        for params in (generic, optimum):
+            ours, _ = garch_fast.loglikelihood_and_gradient(
+                y, params, vol=vol, dist=dist, mean=mean
+            )
+            theirs = model.fix(params).loglikelihood
+            assert ours == pytest.approx(theirs, rel=1e-9), (key, params)
+
+
+@pytest.mark.parametrize(("vol", "dist", "mean"), MODELS, ids=MODEL_IDS)
+def test_analytic_gradient_matches_central_differences(
+    windows: dict[str, np.ndarray], vol: str, dist: str, mean: str
+) -> None:
+    """Each component to 1e-5 relative (none is near zero at this point)."""
+    y = windows["GLD/2"]
+    params = model_params(vol, dist, mean)
+    _, grad = garch_fast.loglikelihood_and_gradient(
+        y, params, vol=vol, dist=dist, mean=mean
+    )
+    numeric = np.empty_like(params)
+    for i in range(params.size):
+        step = np.zeros_like(params)
+        step[i] = 1e-6 * max(abs(params[i]), 1e-2)
+        up, _ = garch_fast.loglikelihood_and_gradient(
+            y, params + step, vol=vol, dist=dist, mean=mean
+        )
+        down, _ = garch_fast.loglikelihood_and_gradient(
+            y, params - step, vol=vol, dist=dist, mean=mean
+        )
+        numeric[i] = (up - down) / (2.0 * step[i])
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5)
+
+
+def assert_fit_matches_arch(y: np.ndarray, vol: str, dist: str, mean: str) -> None:
+    """Loglikelihood never worse by > 1e-6 relative; forecast within 1%.
+
+    Parameters agree to 2e-3 absolute for mu, omega, alpha, gamma and beta and
+    to 5% for nu: the t likelihood is flat in nu, where arch's looser stopping
+    rule leaves it further from the optimum.
+    """
+    result = arch_reference(y, vol, dist, mean).fit(disp="off")
+    fit = garch_fast.fit(y, vol=vol, dist=dist, mean=mean)
+    assert fit.converged, fit.message
+    assert fit.param_names == tuple(result.params.index)
+    shortfall = (result.loglikelihood - fit.loglikelihood) / abs(result.loglikelihood)
+    assert shortfall <= 1e-6
+    theirs = result.params.to_numpy()
+    is_nu = np.array([name == "nu" for name in fit.param_names])
+    np.testing.assert_allclose(fit.params[~is_nu], theirs[~is_nu], rtol=0, atol=2e-3)
+    np.testing.assert_allclose(fit.params[is_nu], theirs[is_nu], rtol=0.05)
+    forecast = result.forecast(horizon=1).variance.iloc[-1, 0]
+    assert fit.forecast_variance == pytest.approx(forecast, rel=0.01)
+
+
+def test_garch_t_constant_fit_matches_arch_on_every_window(
+    windows: dict[str, np.ndarray],
+) -> None:
+    for key, y in windows.items():
+        try:
+            assert_fit_matches_arch(y, "garch", "t", "constant")
+        except AssertionError as error:
+            error.add_note(f"window {key}")
+            raise
+
+
+@pytest.mark.parametrize(("vol", "dist", "mean"), MODELS, ids=MODEL_IDS)
+def test_every_model_fit_matches_arch(
+    windows: dict[str, np.ndarray], vol: str, dist: str, mean: str
+) -> None:
+    for key in ("SPY/4", "TLT/2", "BTC_USD/3"):
+        try:
+            assert_fit_matches_arch(windows[key], vol, dist, mean)
+        except AssertionError as error:
+            error.add_note(f"window {key}")
+            raise
+
+
+@pytest.mark.parametrize(("vol", "dist", "mean"), MODELS, ids=MODEL_IDS)
+def test_filter_variance_equals_arch_fix(
+    windows: dict[str, np.ndarray], vol: str, dist: str, mean: str
+) -> None:
+    """Path to 1e-10 relative; the forecast to 1e-9 (arch rebuilds its backcast
+    at the given mu for forecasting, a difference damped by beta^1000)."""
+    y = windows["BTC_USD/2"]
+    params = model_params(vol, dist, mean)
+    fixed = arch_reference(y, vol, dist, mean).fix(params)
+    path = garch_fast.filter_variance(y, params, vol=vol, dist=dist, mean=mean)
+    assert path.shape == (y.size + 1,)
+    np.testing.assert_allclose(path[:-1], fixed.conditional_volatility**2, rtol=1e-10)
+    forecast = fixed.forecast(horizon=1).variance.iloc[-1, 0]
+    assert path[-1] == pytest.approx(forecast, rel=1e-9)
+
+
+def test_filter_variance_starts_from_a_given_backcast(
+    windows: dict[str, np.ndarray],
+) -> None:
+    y = windows["SPY/4"]
+    params = model_params("gjr", "t", "constant")
+    path = garch_fast.filter_variance(y, params, vol="gjr", backcast=4.0)
+    _, omega, alpha, gamma, beta, _ = params
+    assert path[0] == pytest.approx(omega + (alpha + gamma / 2 + beta) * 4.0, rel=1e-15)
+    default = garch_fast.filter_variance(y, params, vol="gjr")
+    assert path[-1] == pytest.approx(default[-1], rel=1e-9)  # start-up forgotten
+
+
+def test_warm_start_from_neighbouring_window_reaches_the_same_optimum(
+    real_prices_raw: pd.DataFrame,
+) -> None:
+    """Loglikelihood to 1e-10 relative, parameters to 1e-4 (nu to 1e-3) absolute."""
+    returns = (100.0 * real_prices_raw["SPY"].dropna().pct_change().dropna()).to_numpy()
+    for vol in ("garch", "gjr"):
+        previous = garch_fast.fit(returns[-WINDOW - 5 : -5], vol=vol)
+        cold = garch_fast.fit(returns[-WINDOW:], vol=vol)
+        warm = garch_fast.fit(
+            returns[-WINDOW:], vol=vol, starting_values=previous.params
+        )
+        assert warm.converged, warm.message
+        assert warm.n_evals < cold.n_evals
+        assert warm.loglikelihood == pytest.approx(cold.loglikelihood, rel=1e-10)
+        atol = np.where(np.array(warm.param_names) == "nu", 1e-3, 1e-4)
+        assert np.all(np.abs(warm.params - cold.params) <= atol), (warm, cold)
+
+
+def test_warm_start_stuck_at_alpha_zero_is_rechecked_from_the_cold_start(
+    real_prices_raw: pd.DataFrame,
+) -> None:
+    """SLV, window to 2018-10-17: the previous refit's alpha = 0 maximum is local.
+
+    From it SLSQP stays there (llf -1652.25); fit also runs arch's cold start
+    and keeps the better, interior maximum (-1651.78, arch's too), to 1e-10.
+    """
+    returns = 100.0 * real_prices_raw["SLV"].dropna().pct_change().dropna()
+    end = returns.index.get_loc(pd.Timestamp("2018-10-17")) + 1
+    y = returns.to_numpy()[end - WINDOW : end]
+    stuck = np.array([0.00319, 0.00343, 0.0, 0.99672, 3.9241])
+    likelihood = garch_fast._Likelihood(y, [0, 1, 2, 4, 5])
+    local, _ = garch_fast._maximise(likelihood, stuck)
+    warm = garch_fast.fit(y, starting_values=stuck)
+    cold = garch_fast.fit(y)
+    assert local[2] < 1e-6
+    assert likelihood(local)[0] < warm.loglikelihood - 0.4
+    assert warm.loglikelihood == pytest.approx(cold.loglikelihood, rel=1e-10)
+    assert warm.params[2] > 0.01
+
+
+def test_infeasible_starting_values_fall_back_to_the_cold_start(
+    windows: dict[str, np.ndarray],
+) -> None:
+    y = windows["GLD/2"]
+    cold = garch_fast.fit(y)
+    nonstationary = np.array([0.0, 0.02, 0.2, 0.9, 8.0])
+    fit = garch_fast.fit(y, starting_values=nonstationary)
+    np.testing.assert_array_equal(fit.params, cold.params)
+
+
+def test_fit_is_deterministic_and_frozen(windows: dict[str, np.ndarray]) -> None:
+    y = windows["TLT/2"]
+    first, second = garch_fast.fit(y, vol="gjr"), garch_fast.fit(y, vol="gjr")
+    np.testing.assert_array_equal(first.params, second.params)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.loglikelihood = 0.0  # type: ignore[misc]
+
+
+def test_invalid_inputs_are_named() -> None:
+    y = np.random.default_rng(0).standard_normal(500)
+    with pytest.raises(DataError, match=r"y: .* 1 non-finite"):
+        garch_fast.fit(np.append(y, np.nan))
+    with pytest.raises(ValueError, match="vol='egarch'"):
+        garch_fast.fit(y, vol="egarch")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"params: expected 5 values"):
+        garch_fast.filter_variance(y, np.array([0.1, 0.1, 0.8]))
+    with pytest.raises(ValueError, match="backcast: must be a positive"):
+        garch_fast.filter_variance(y, np.array([0.0, 0.1, 0.1, 0.8, 8.0]), backcast=0.0)
+    with pytest.raises(DataError, match="y: returns are all equal"):
+        garch_fast.fit(np.full(500, 0.1))
