@@ -61,13 +61,14 @@ def backtest(
     0.1
     """
     spec = policy if isinstance(policy, PolicySpec) else load_policy(policy)
-    return run_backtest(spec, _market(prices, sleeves), start=start, end=end)
+    return run_backtest(spec, market_from(prices, sleeves), start=start, end=end)
 
 
-def _market(
+def market_from(
     prices: str | Path | pd.DataFrame | Market | None,
-    sleeves: str | Path | Mapping[str, str] | None,
+    sleeves: str | Path | Mapping[str, str] | None = None,
 ) -> Market:
+    """A `Market` from a file, a frame or None (the simulated default)."""
     if isinstance(prices, Market):
         return prices
     if prices is None:

@@ -1,4 +1,4 @@
-"""Command line: ``riskengine backtest | calibrate-simulator``.
+"""Command line: ``riskengine backtest | compare | calibrate-simulator``.
 
 Results go to files and a summary to stdout (``--json`` for machines); every error
 is one line on stderr with the exit code of its class (see `riskengine.errors`).
@@ -12,11 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from riskengine.api import DEFAULT_POLICY, backtest
+import pandas as pd
+
+from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
-from riskengine.errors import RiskEngineError
+from riskengine.compare import HIGH_BETA_SLEEVES, compare
+from riskengine.errors import RiskEngineError, SpecError
 from riskengine.report import SIMULATED_NOTE, write_results
 from riskengine.scenarios import write_calibration
+from riskengine.specs import load_policy
 
 METRIC_LABELS = {
     "annual_return": ("Annual return", "{:.2%}"),
@@ -57,6 +61,28 @@ def format_summary(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
+def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
+    """Policies side by side (columns), metrics and first risk cut (rows)."""
+    labels = {
+        **{key: label for key, (label, _) in METRIC_LABELS.items()},
+        "first_cut": f"First cut of {'+'.join(cut_sleeves)}",
+        "cut_from": "  their weight before",
+        "cut_to": "  their weight after",
+    }
+    formats = {key: fmt for key, (_, fmt) in METRIC_LABELS.items()}
+    formats |= {"first_cut": "{}", "cut_from": "{:.1%}", "cut_to": "{:.1%}"}
+    width = max(len(label) for label in labels.values())
+    column = max(12, *(len(name) for name in table.columns))
+    lines = [" " * width + "".join(f"  {name:>{column}}" for name in table.columns)]
+    for key, label in labels.items():
+        cells = [
+            "-" if value is None or value != value else formats[key].format(value)
+            for value in table.loc[key]
+        ]
+        lines.append(f"{label:<{width}}" + "".join(f"  {c:>{column}}" for c in cells))
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="riskengine", description="Portfolio risk-budget engine."
@@ -77,6 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="start", help="first date of the backtest")
     run.add_argument("--to", dest="end", help="last date of the backtest")
     run.add_argument("--json", action="store_true", help="print metrics as JSON")
+    side = commands.add_parser(
+        "compare", help="run several policies on the same data, side by side"
+    )
+    side.add_argument("policies", nargs="+", help="built-in policy names or TOML paths")
+    side.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
+    side.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
+    side.add_argument("--from", dest="start", help="first date of the comparison")
+    side.add_argument("--to", dest="end", help="last date of the comparison")
+    side.add_argument(
+        "--cut-sleeves",
+        default=",".join(HIGH_BETA_SLEEVES),
+        help="sleeves whose first cut is reported (comma-separated)",
+    )
+    side.add_argument("--json", action="store_true", help="print the table as JSON")
     calibrate = commands.add_parser(
         "calibrate-simulator",
         help="re-derive the simulator's parameters from a real price file",
@@ -94,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_calibration(args.prices, args.out)
             print(f"wrote {args.out}")
             return 0
+        if args.command == "compare":
+            return _compare(args)
         result = backtest(
             args.policy,
             args.prices,
@@ -117,6 +159,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(format_summary(result))
         print(f"\nresults written to {out}/")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    policies = [load_policy(p) for p in args.policies]
+    names = [p.name for p in policies]
+    if len(set(names)) != len(names):
+        raise SpecError(f"compare: policy names must differ, got {', '.join(names)}")
+    market = market_from(args.prices, args.sleeves)
+    cut_sleeves = tuple(s.strip() for s in args.cut_sleeves.split(",") if s.strip())
+    table = compare(
+        policies, market, start=args.start, end=args.end, cut_sleeves=cut_sleeves
+    )
+    if args.json:
+        print(table.to_json(indent=2))
+        return 0
+    if market.simulated:
+        print(f"*** {SIMULATED_NOTE} ***")
+    print(f"data    {market.source}\n")
+    print(format_comparison(table, cut_sleeves))
     return 0
 
 

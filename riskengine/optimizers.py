@@ -16,6 +16,7 @@ once per universe and re-solved with new parameter values at each date.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import cvxpy as cp
@@ -220,7 +221,10 @@ def _solve(problem: cp.Problem, what: str) -> None:
     failures = []
     for solver, options in SOLVERS.items():
         try:
-            problem.solve(solver=solver, warm_start=True, **options)
+            with warnings.catch_warnings():
+                # "solution may be inaccurate": the status is checked below instead
+                warnings.simplefilter("ignore", UserWarning)
+                problem.solve(solver=solver, warm_start=True, **options)
         except cp.SolverError as exc:
             failures.append(f"{solver}: {exc}")
             continue

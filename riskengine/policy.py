@@ -15,7 +15,7 @@ The steps, in order (each documented in README "How a policy decides"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -44,6 +44,9 @@ ES_975_FACTOR = float(
 )
 """Normal expected shortfall at 97.5% per unit of vol (about 2.338)."""
 RISK_CAP_ROUNDS = 8
+"""Re-projections when risk caps and weight bounds interact."""
+CUT_ITERATIONS = 1000
+"""Rounds of sleeve cuts until every capped share is within its cap."""
 LARGE = 1e6
 
 
@@ -267,31 +270,61 @@ class PolicyAllocator:
         previous: FloatArray,
         first_trade: bool,
     ) -> FloatArray:
-        """Cut sleeves whose share of variance exceeds their cap (cash absorbs)."""
+        """Cut sleeves whose share of variance exceeds their cap (cash absorbs).
+
+        Cutting one sleeve raises the others' shares, so the cuts repeat until every
+        share is within its cap; with bounds or a turnover cap the result is then
+        re-projected with the cut sleeves' weights as extra sleeve maxima.
+        """
         caps = self.policy.limits.sleeve_max_risk
-        if not caps or not weights.any():
+        if not caps:
             return weights
         labels = np.asarray(sleeves)
         override: dict[str, float] = {}
         for _ in range(RISK_CAP_ROUNDS):
-            shares = risk_contributions(weights, cov)
-            over = {
-                s: c
-                for s, c in caps.items()
-                if (labels == s).any() and shares[labels == s].sum() > c * (1 + 1e-9)
-            }
-            if not over:
+            weights = _cut_to_risk_caps(weights, cov, labels, caps, override)
+            if not self.policy.limits.needs_optimiser or not _violates(
+                weights, previous, sleeves, self.policy, first_trade
+            ):
                 return weights
-            for sleeve, cap in over.items():
-                members = labels == sleeve
-                factor = _sleeve_factor_for_share(weights, cov, members, cap)
-                weights = np.where(members, weights * factor, weights)
-                override[sleeve] = float(np.abs(weights[members]).sum())
-            if self.policy.limits.needs_optimiser:
-                weights = self._project(
-                    weights, cov, sleeves, assets, previous, first_trade, override
-                )
-        return weights
+            weights = self._project(
+                weights, cov, sleeves, assets, previous, first_trade, override
+            )
+        return _cut_to_risk_caps(weights, cov, labels, caps, override)
+
+
+def _cut_to_risk_caps(
+    weights: FloatArray,
+    cov: FloatArray,
+    labels: np.ndarray,
+    caps: Mapping[str, float],
+    cut_weights: dict[str, float],
+) -> FloatArray:
+    """Scale down over-cap sleeves until every share is within its cap.
+
+    Records the cut sleeves' resulting gross weights in `cut_weights`.
+    """
+    for _ in range(CUT_ITERATIONS):
+        over = _sleeves_over_cap(weights, cov, labels, caps)
+        if not over:
+            break
+        for sleeve in over:
+            members = labels == sleeve
+            factor = _sleeve_factor_for_share(weights, cov, members, caps[sleeve])
+            weights = np.where(members, weights * factor, weights)
+            cut_weights[sleeve] = float(np.abs(weights[members]).sum())
+    return weights
+
+
+def _sleeves_over_cap(
+    weights: FloatArray, cov: FloatArray, labels: np.ndarray, caps: Mapping[str, float]
+) -> list[str]:
+    if not weights.any():
+        return []
+    shares = risk_contributions(weights, cov)
+    return [
+        s for s, cap in caps.items() if shares[labels == s].sum() > cap * (1 + 1e-9)
+    ]
 
 
 def asset_budgets(

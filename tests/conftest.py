@@ -8,6 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests: a cheap profile by default (CI), a thorough one on demand with
+# HYPOTHESIS_PROFILE=thorough.
+settings.register_profile("default", max_examples=40, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(

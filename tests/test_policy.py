@@ -1,0 +1,259 @@
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from riskengine.covariance import covariance, nearest_correlation
+from riskengine.errors import InfeasibleError
+from riskengine.optimizers import risk_contributions
+from riskengine.policy import PolicyAllocator, check_feasibility, margin_rates
+from riskengine.specs import (
+    DrawdownSpec,
+    LimitsSpec,
+    MarginSpec,
+    PolicySpec,
+    TargetSpec,
+    TriggerSpec,
+    load_model,
+)
+
+SLEEVES = ["dm_equity", "dm_equity", "rates", "credit", "crypto", "safe_haven"]
+ASSETS = ["SPY", "IVV", "TLT", "HYG", "BTC", "GLD"]
+PPY = 252.0
+
+
+def policy(**parts: object) -> PolicySpec:
+    return PolicySpec(
+        name="p", description="d", source="s", model=load_model("ewma-0.94"), **parts
+    )
+
+
+def market_state(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = len(ASSETS)
+    data = rng.standard_normal((n, 2)) @ rng.standard_normal(
+        (2, 300)
+    ) + rng.standard_normal((n, 300))
+    return rng.uniform(0.002, 0.04, n), nearest_correlation(np.corrcoef(data))
+
+
+def decide(spec: PolicySpec, seed: int = 0, **kwargs: object):
+    vol, corr = market_state(seed)
+    arguments = {
+        "multipliers": np.ones(len(ASSETS)),
+        "drawdown": 0.0,
+        "previous": np.zeros(len(ASSETS)),
+        "first_trade": True,
+        **kwargs,
+    }
+    decision = PolicyAllocator(spec, PPY).decide(
+        vol, corr, SLEEVES, ASSETS, **arguments
+    )
+    return decision, covariance(vol, corr)
+
+
+def test_equal_risk_contributions_scaled_to_target() -> None:
+    spec = policy(
+        target=TargetSpec(
+            base="risk_budget", target_vol_annual=0.10, max_gross_leverage=10.0
+        )
+    )
+    decision, cov = decide(spec)
+    np.testing.assert_allclose(
+        risk_contributions(decision.weights, cov), 1 / len(ASSETS), rtol=1e-9
+    )
+    assert decision.ex_ante_vol * np.sqrt(PPY) == pytest.approx(0.10, rel=1e-12)
+
+
+def test_sleeve_budgets_and_risk_cap_by_water_filling() -> None:
+    spec = policy(
+        target=TargetSpec(
+            base="risk_budget",
+            risk_budgets={
+                "dm_equity": 4.0,
+                "rates": 2.0,
+                "credit": 1.0,
+                "crypto": 1.0,
+                "safe_haven": 2.0,
+            },
+            target_vol_annual=0.10,
+            max_gross_leverage=10.0,
+        ),
+        limits=LimitsSpec(sleeve_max_risk={"dm_equity": 0.3}),
+    )
+    decision, cov = decide(spec)
+    shares = risk_contributions(decision.weights, cov)
+    # dm_equity wanted 0.4, capped at 0.3; the 0.1 goes to the others pro rata
+    assert shares[:2].sum() == pytest.approx(0.3, rel=1e-9)
+    assert shares[0] == pytest.approx(shares[1], rel=1e-9)
+    np.testing.assert_allclose(shares[2:], np.array([2, 1, 1, 2]) / 6 * 0.7, rtol=1e-9)
+
+
+def test_weight_trigger_moves_freed_weight_to_defensive_sleeves() -> None:
+    trigger = TriggerSpec(
+        name="t",
+        watch_sleeves=("safe_haven",),
+        act_on_sleeves=("crypto", "credit"),
+        enter_above=2,
+        exit_below=1,
+        scale=0.5,
+        redistribute_to=("rates",),
+    )
+    spec = policy(
+        target=TargetSpec(base="inverse_vol", max_gross_leverage=2.0),
+        triggers=(trigger,),
+    )
+    calm, _ = decide(spec)
+    multipliers = np.array([1.0, 1.0, 1.0, 0.5, 0.5, 1.0])
+    cut, _ = decide(spec, multipliers=multipliers)
+    np.testing.assert_allclose(
+        cut.weights[[3, 4]], calm.weights[[3, 4]] * 0.5, rtol=1e-12
+    )
+    freed = calm.weights[[3, 4]].sum() * 0.5
+    assert cut.weights[2] == pytest.approx(calm.weights[2] + freed, rel=1e-12)
+    assert cut.weights.sum() == pytest.approx(calm.weights.sum(), rel=1e-12)
+
+
+def test_var_and_es_limits_scale_gross_down() -> None:
+    spec = policy(
+        target=TargetSpec(
+            base="inverse_vol", target_vol_annual=0.3, max_gross_leverage=10.0
+        ),
+        limits=LimitsSpec(var_99_max=0.01),
+    )
+    decision, _ = decide(spec)
+    assert NormalDist().inv_cdf(0.99) * decision.ex_ante_vol == pytest.approx(
+        0.01, rel=1e-9
+    )
+    assert decision.risk_limit_scale < 1.0
+
+
+def test_margin_cut_keeps_usage_within_limit() -> None:
+    margin = MarginSpec(
+        confidence=0.99, horizon_days=2, floor_rate=0.05, max_margin_usage=0.2
+    )
+    spec = policy(
+        target=TargetSpec(
+            base="inverse_vol", target_vol_annual=0.4, max_gross_leverage=6.0
+        ),
+        margin=margin,
+    )
+    decision, _ = decide(spec)
+    vol, _ = market_state(0)
+    usage = np.abs(decision.weights) @ margin_rates(vol, margin)
+    assert usage == pytest.approx(0.2, rel=1e-9)
+    assert decision.margin_scale < 1.0
+
+
+def test_drawdown_ladder_shrinks_the_target() -> None:
+    ladder = DrawdownSpec(drawdowns=(0.05, 0.10), multipliers=(0.75, 0.5))
+    spec = policy(
+        target=TargetSpec(
+            base="inverse_vol", target_vol_annual=0.10, max_gross_leverage=10.0
+        ),
+        drawdown_control=ladder,
+    )
+    for drawdown, factor in [(0.0, 1.0), (0.049, 1.0), (0.05, 0.75), (0.12, 0.5)]:
+        decision, _ = decide(spec, drawdown=drawdown)
+        assert decision.ex_ante_vol * np.sqrt(PPY) == pytest.approx(
+            0.10 * factor, rel=1e-12
+        )
+
+
+def test_per_asset_vol_sizes_each_asset_alone() -> None:
+    spec = policy(
+        target=TargetSpec(
+            base="per_asset_vol", asset_vol_annual=0.05, max_gross_leverage=20.0
+        )
+    )
+    decision, _ = decide(spec)
+    vol, _ = market_state(0)
+    np.testing.assert_allclose(decision.weights * vol * np.sqrt(PPY), 0.05, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("limits", "match"),
+    [
+        (
+            LimitsSpec(
+                sleeve_min_weight={"rates": 0.6}, sleeve_max_weight={"rates": 0.4}
+            ),
+            r"limits\.sleeve_min_weight\.rates \(0\.6\) > limits\.sleeve_max_weight\.rates \(0\.4\)",
+        ),
+        (
+            LimitsSpec(sleeve_min_weight={"commodity": 0.1}),
+            r"sleeve_min_weight\.commodity .* no commodity asset",
+        ),
+        (
+            LimitsSpec(sleeve_min_weight={"dm_equity": 0.5}, max_asset_weight=0.2),
+            r"sleeve_min_weight\.dm_equity \(0\.5\) > limits\.max_asset_weight \(0\.2\) x 2",
+        ),
+        (
+            LimitsSpec(sleeve_min_weight={"dm_equity": 0.7, "rates": 0.7}),
+            r"sum of limits\.sleeve_min_weight \(1\.4\) > target\.max_gross_leverage \(1\)",
+        ),
+    ],
+    ids=["min-above-max", "missing-sleeve", "asset-cap", "gross"],
+)
+def test_infeasible_limits_are_reported_before_running(
+    limits: LimitsSpec, match: str
+) -> None:
+    with pytest.raises(InfeasibleError, match=match):
+        check_feasibility(policy(limits=limits), SLEEVES)
+
+
+limit_sets = st.fixed_dictionaries(
+    {
+        "max_asset_weight": st.one_of(st.none(), st.floats(0.2, 0.6)),
+        "sleeve_max_weight": st.dictionaries(
+            st.sampled_from(["dm_equity", "crypto", "credit"]),
+            st.floats(0.05, 0.5),
+            max_size=2,
+        ),
+        "sleeve_max_risk": st.dictionaries(
+            st.sampled_from(["dm_equity", "crypto", "rates"]),
+            st.floats(0.15, 0.6),
+            max_size=2,
+        ),
+        "max_turnover": st.one_of(st.none(), st.floats(0.2, 1.5)),
+    }
+)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    base=st.sampled_from(["risk_budget", "inverse_vol", "sleeve_equal_risk"]),
+    limits=limit_sets,
+    gross=st.floats(0.8, 3.0),
+    target_vol=st.floats(0.03, 0.2),
+)
+def test_every_limit_holds_property(
+    seed: int, base: str, limits: dict, gross: float, target_vol: float
+) -> None:
+    """Random covariances, budgets and limits: every constraint holds (tolerance 1e-6)."""
+    rng = np.random.default_rng(seed)
+    previous = rng.dirichlet(np.ones(len(ASSETS))) * 0.1  # within any turnover cap
+    spec = policy(
+        target=TargetSpec(
+            base=base, target_vol_annual=target_vol, max_gross_leverage=gross
+        ),
+        limits=LimitsSpec(**limits),
+    )
+    decision, cov = decide(spec, seed, previous=previous, first_trade=False)
+    w, tol = decision.weights, 1e-6
+    assert (w >= -tol).all()
+    assert np.abs(w).sum() <= gross + tol
+    assert decision.ex_ante_vol * np.sqrt(PPY) <= target_vol * (1 + tol)
+    if limits["max_asset_weight"] is not None:
+        assert (w <= limits["max_asset_weight"] + tol).all()
+    labels = np.array(SLEEVES)
+    for sleeve, cap in limits["sleeve_max_weight"].items():
+        assert w[labels == sleeve].sum() <= cap + tol
+    if limits["max_turnover"] is not None:
+        assert np.abs(w - previous).sum() <= limits["max_turnover"] + tol
+    if w.any():
+        shares = risk_contributions(w, cov)
+        for sleeve, cap in limits["sleeve_max_risk"].items():
+            assert shares[labels == sleeve].sum() <= cap + tol

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.specs import TriggerSpec
+from riskengine.triggers import sleeve_multipliers, trigger_path, trigger_signal
+
+SPEC = TriggerSpec(
+    name="rule",
+    watch_sleeves=("safe_haven",),
+    act_on_sleeves=("crypto",),
+    enter_above=2.0,
+    exit_below=1.0,
+    min_days_in_state=3,
+    scale=0.5,
+    reentry_days=5,
+)
+
+
+def path(values: list[float], spec: TriggerSpec = SPEC):
+    index = pd.bdate_range("2026-01-01", periods=len(values))
+    return trigger_path(spec, pd.Series(values, index=index, dtype=float))
+
+
+def test_fires_exactly_when_signal_crosses_not_at_the_threshold() -> None:
+    result = path([1.0, 1.9, 2.0, 2.0001, 3.0])
+    assert list(result.risk_off) == [False, False, False, True, True]
+    assert [e.kind for e in result.events] == ["trigger_enter"]
+    assert result.events[0].date == result.signal.index[3]
+    assert result.events[0].details["value"] == pytest.approx(2.0001)
+    assert result.events[0].details["threshold"] == 2.0
+
+
+def test_exit_needs_the_lower_threshold_and_minimum_time() -> None:
+    #         0    1    2    3    4    5    6    7
+    values = [3.0, 0.5, 0.5, 1.5, 1.5, 0.9, 0.5, 2.5]
+    result = path(values)
+    # entered at 0; below 1 at 1-2 but the minimum of 3 days holds it; 1.5 is above
+    # the exit threshold (hysteresis); exits at 5; re-entry at 7 waits 3 days: no
+    assert list(result.risk_off) == [True, True, True, True, True, False, False, False]
+    assert [e.kind for e in result.events] == ["trigger_enter", "trigger_exit"]
+
+
+def test_cut_is_immediate_and_reentry_is_staged() -> None:
+    result = path([3.0, 3.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    expected = [0.5, 0.5, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0]
+    np.testing.assert_allclose(result.multiplier, expected, rtol=1e-12)
+
+
+def test_daily_change_cap_slows_the_cut() -> None:
+    spec = TriggerSpec(**{**SPEC.__dict__, "max_daily_change": 0.2})
+    result = path([3.0, 3.0, 3.0, 3.0], spec)
+    np.testing.assert_allclose(result.multiplier, [0.8, 0.6, 0.5, 0.5], rtol=1e-12)
+
+
+def test_nan_signal_never_changes_state() -> None:
+    result = path([np.nan, np.nan, 3.0, np.nan, 0.0, 0.0, 0.0])
+    assert list(result.risk_off) == [False, False, True, True, True, False, False]
+
+
+def test_signal_is_point_in_time_and_aggregates_by_max() -> None:
+    index = pd.bdate_range("2020-01-01", periods=400)
+    rng = np.random.default_rng(1)
+    vol = pd.DataFrame(
+        {"GLD": 0.01 + 0.001 * rng.random(400), "SLV": 0.02 + 0.001 * rng.random(400)},
+        index=index,
+    )
+    vol.iloc[300:, 1] *= 3.0  # silver's vol triples
+    returns = vol * 0 + 0.001
+    sleeves = {"GLD": "safe_haven", "SLV": "safe_haven"}
+    spec = TriggerSpec(**{**SPEC.__dict__, "signal": "vol_ratio", "lookback_days": 252})
+    signal = trigger_signal(spec, vol, returns, sleeves)
+    assert signal.iloc[:251].isna().all()
+    assert signal.iloc[310] == pytest.approx(
+        (vol["SLV"].iloc[310] / vol["SLV"].iloc[59:311].median()), rel=1e-12
+    )
+    perturbed = vol.copy()
+    perturbed.iloc[320:] *= 5
+    moved = trigger_signal(spec, perturbed, returns, sleeves)
+    pd.testing.assert_series_equal(signal.iloc[:320], moved.iloc[:320])
+
+
+def test_multipliers_apply_to_acted_on_sleeves_only() -> None:
+    result = path([3.0, 3.0, 3.0])
+    out = sleeve_multipliers(
+        [result], {"BTC": "crypto", "SPY": "dm_equity"}, ["BTC", "SPY"], 3
+    )
+    np.testing.assert_allclose(out[:, 0], 0.5)
+    np.testing.assert_allclose(out[:, 1], 1.0)
