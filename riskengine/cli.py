@@ -65,12 +65,14 @@ def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
     """Policies side by side (columns), metrics and first risk cut (rows)."""
     labels = {
         **{key: label for key, (label, _) in METRIC_LABELS.items()},
+        "first_trigger": "First trigger fired",
         "first_cut": f"First cut of {'+'.join(cut_sleeves)}",
         "cut_from": "  their weight before",
         "cut_to": "  their weight after",
     }
     formats = {key: fmt for key, (_, fmt) in METRIC_LABELS.items()}
-    formats |= {"first_cut": "{}", "cut_from": "{:.1%}", "cut_to": "{:.1%}"}
+    formats |= {"first_trigger": "{}", "first_cut": "{}"}
+    formats |= {"cut_from": "{:.1%}", "cut_to": "{:.1%}"}
     width = max(len(label) for label in labels.values())
     column = max(12, *(len(name) for name in table.columns))
     lines = [" " * width + "".join(f"  {name:>{column}}" for name in table.columns)]

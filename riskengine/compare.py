@@ -67,15 +67,17 @@ def compare(
     -------
     pd.DataFrame
         One column per policy; rows are the metrics of `summarize`, then
-        ``first_cut`` (date), ``cut_from`` and ``cut_to`` (combined weight of
-        `cut_sleeves`).
+        ``first_trigger`` (date a trigger first entered risk-off), ``first_cut``
+        (date), ``cut_from`` and ``cut_to`` (combined weight of `cut_sleeves`).
     """
     columns = {}
     for policy in policies:
         result = run_backtest(policy, market, start=start, end=end)
         cut = first_cut(result, market.sleeves, cut_sleeves)
+        fired = result.events[result.events["kind"] == "trigger_enter"]
         columns[policy.name] = {
             **result.metrics(),
+            "first_trigger": None if fired.empty else str(fired["date"].iloc[0].date()),
             "first_cut": None if cut.date is None else str(cut.date.date()),
             "cut_from": cut.before,
             "cut_to": cut.after,
