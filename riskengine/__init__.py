@@ -7,6 +7,7 @@ event log, report.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from riskengine.allocate import allocate
 from riskengine.api import backtest, default_market
 from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.data import Market, load_market, make_market
@@ -37,6 +38,7 @@ __all__ = [
     "SpecError",
     "VolForecast",
     "__version__",
+    "allocate",
     "backtest",
     "default_market",
     "forecast_variance",

@@ -18,10 +18,10 @@ import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray, IndexArray
 from riskengine.covariance import EwmaCorrelation
-from riskengine.data import Market
+from riskengine.data import Market, periods_per_year
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
-from riskengine.metrics import periods_per_year, summarize
+from riskengine.metrics import summarize
 from riskengine.policy import Decision, PolicyAllocator, check_feasibility
 from riskengine.specs import PolicySpec
 from riskengine.triggers import sleeve_multipliers, trigger_path, trigger_signal
@@ -62,7 +62,7 @@ class BacktestResult:
     events : pd.DataFrame
         The event log (see `riskengine.events`).
     periods_per_year : float
-        Trading days per year of the calendar.
+        Trading days per year used to annualise (see `data.periods_per_year`).
     timings : Mapping
         Seconds spent in each stage.
     """
@@ -124,7 +124,7 @@ def run_backtest(
     first = 0 if start is None else int(returns.index.searchsorted(pd.Timestamp(start)))
     if first >= len(returns) - 1:
         raise DataError(f"{market.source}: no trading days in the requested period")
-    ppy = periods_per_year(returns.index)
+    ppy = periods_per_year(assets, market.daily_columns)
     check_feasibility(policy, [market.sleeves[a] for a in assets])
     timings["setup"] = time.perf_counter() - clock
 
@@ -362,8 +362,12 @@ def _decision_rows(
     if frequency == "daily":
         scheduled = np.ones(len(index), dtype=bool)
     else:
-        period = index.to_period("W" if frequency == "weekly" else "M").asi8
-        scheduled = np.append(period[1:] != period[:-1], True)
+        # the last trading day of each week or month; for the final row, whose
+        # successor is not in the data, the next business day decides
+        code = "W" if frequency == "weekly" else "M"
+        following = index[-1] + pd.offsets.BDay(1)
+        period = index.append(pd.DatetimeIndex([following])).to_period(code).asi8
+        scheduled = period[1:] != period[:-1]
     changed = np.append(True, (eligible[1:] != eligible[:-1]).any(axis=1))
     changed |= np.append(False, (multipliers[1:] != multipliers[:-1]).any(axis=1))
     scheduled[first] = True

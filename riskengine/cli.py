@@ -1,4 +1,4 @@
-"""Command line: ``riskengine backtest | compare | calibrate-simulator``.
+"""Command line: ``riskengine backtest | compare | allocate | calibrate-simulator``.
 
 Results go to files and a summary to stdout (``--json`` for machines); every error
 is one line on stderr with the exit code of its class (see `riskengine.errors`).
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskengine.allocate import allocate, write_json
 from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
 from riskengine.compare import HIGH_BETA_SLEEVES, compare
@@ -119,6 +120,14 @@ def _parser() -> argparse.ArgumentParser:
         help="sleeves whose first cut is reported (comma-separated)",
     )
     side.add_argument("--json", action="store_true", help="print the table as JSON")
+    job = commands.add_parser(
+        "allocate", help="today's target weights for an allocation job (JSON)"
+    )
+    job.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
+    job.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
+    job.add_argument("--policy", default=DEFAULT_POLICY, help="name or TOML path")
+    job.add_argument("--asof", help="close to decide at (default: last date)")
+    job.add_argument("--out", help="write the JSON here (atomically) instead of stdout")
     calibrate = commands.add_parser(
         "calibrate-simulator",
         help="re-derive the simulator's parameters from a real price file",
@@ -138,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "compare":
             return _compare(args)
+        if args.command == "allocate":
+            return _allocate(args)
         result = backtest(
             args.policy,
             args.prices,
@@ -161,6 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(format_summary(result))
         print(f"\nresults written to {out}/")
+    return 0
+
+
+def _allocate(args: argparse.Namespace) -> int:
+    market = market_from(args.prices, args.sleeves)
+    payload = allocate(load_policy(args.policy), market, asof=args.asof)
+    if args.out:
+        write_json(payload, args.out)
+    else:
+        print(json.dumps(payload, indent=2))
     return 0
 
 

@@ -1,0 +1,120 @@
+"""Today's target weights for an allocation job, as versioned JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskengine.backtest import BacktestResult, run_backtest
+from riskengine.data import Market
+from riskengine.errors import DataError
+from riskengine.report import SIMULATED_NOTE, versions
+from riskengine.specs import PolicySpec
+
+SCHEMA = "riskengine.allocation/1"
+
+
+def allocate(
+    policy: PolicySpec, market: Market, *, asof: str | pd.Timestamp | None = None
+) -> dict[str, Any]:
+    """The weights to hold after the close of `asof`, and the trades to get there.
+
+    The policy is walked forward on data up to `asof` (never beyond), so the answer is
+    exactly the backtest's decision at that close: a new target on a decision day,
+    the drifted holdings otherwise.
+
+    Parameters
+    ----------
+    policy : PolicySpec
+        The policy.
+    market : Market
+        Validated prices.
+    asof : str or Timestamp, optional
+        The close to decide at (default: the last date of the data).
+
+    Returns
+    -------
+    dict
+        JSON-ready: schema, asof, policy, weights, trades, whether it is a rebalance
+        day, ex-ante vol, today's events, data fingerprint, versions.
+
+    Raises
+    ------
+    DataError
+        If `asof` is not a trading date of the data (stale or future input).
+    """
+    calendar = market.returns.index
+    date = calendar[-1] if asof is None else pd.Timestamp(asof)
+    if date not in calendar:
+        last = calendar[calendar <= date]
+        seen = (
+            f"last trading date on or before it is {last[-1].date()}"
+            if len(last)
+            else "no data before it"
+        )
+        raise DataError(
+            f"{market.source}: --asof {date.date()} is not a trading date of the data "
+            f"({seen}): stale or future input"
+        )
+    result = run_backtest(policy, market, end=date)
+    held = result.weights.iloc[-1]
+    rebalance = bool(result.turnover.iloc[-1] > 0)
+    trades = held - _drifted_holdings(
+        result.weights, market.returns.loc[date], result, date
+    )
+    decision = result.decisions.iloc[-1]
+    today = result.events[result.events["date"] == date]
+    return {
+        "schema": SCHEMA,
+        "asof": str(date.date()),
+        "policy": policy.name,
+        "simulated": market.simulated,
+        "note": SIMULATED_NOTE if market.simulated else "",
+        "rebalance_day": rebalance,
+        "weights": {a: float(w) for a, w in held.items()},
+        "trades": {a: float(w) for a, w in trades.items()} if rebalance else {},
+        "cash": float(1.0 - held.sum()),
+        "ex_ante_vol_annual": float(decision["ex_ante_vol_annual"]),
+        "decided_at": str(result.decisions.index[-1].date()),
+        "events": [
+            {"kind": e.kind, "subject": e.subject, "message": e.message}
+            for e in today.itertuples()
+        ],
+        "data": {"source": market.source, "sha256": market.fingerprint},
+        "versions": versions(),
+    }
+
+
+def _drifted_holdings(
+    weights: pd.DataFrame,
+    returns: pd.Series,
+    result: BacktestResult,
+    date: pd.Timestamp,
+) -> pd.Series:
+    """Yesterday's holdings carried through today's returns (a trade's start)."""
+    if len(weights) < 2:
+        return weights.iloc[-1] * 0.0
+    before = weights.iloc[-2]
+    moves = returns.reindex(weights.columns).fillna(0.0)
+    gross = float(before @ moves) + float(result.financing[date])
+    return before * (1.0 + moves) / (1.0 + gross)
+
+
+def write_json(payload: dict[str, Any], path: str | Path) -> None:
+    """Write JSON to `path` atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(payload, stream, indent=2)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
