@@ -159,3 +159,50 @@ def test_stale_asset_is_sold_and_logged(tmp_path: Path, market) -> None:
     assert pd.Timestamp("2025-09-27") < when <= pd.Timestamp("2025-10-06")
     assert (result.weights.loc[when:, "IEF"] == 0.0).all()
     assert result.weights.loc[:"2025-09-26", "IEF"].iloc[-1] > 0
+
+
+def test_columns_with_too_little_history_are_reported(tmp_path: Path, market) -> None:
+    prices = market.prices.loc["2019-01-01":"2019-12-31", ["SPY", "TLT"]].copy()
+    prices.loc[: prices.index[-20], "TLT"] = np.nan  # TLT: only 19 returns
+    result = backtest(
+        policy_file(tmp_path, SPY_VOL_TARGET),
+        make_market(prices, source="short", sleeves=market.sleeves),
+    )
+    short = result.events[result.events["kind"] == "insufficient_history"]
+    assert list(short["subject"]) == ["TLT"]
+    assert "never has 63 returns" in short["message"].iloc[0]
+    assert (result.weights["TLT"] == 0).all()
+
+
+@pytest.mark.parametrize("on_failure", ["raise", "hold"])
+def test_solver_failure_raises_or_holds_and_is_logged(
+    tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch, on_failure: str
+) -> None:
+    import riskengine.optimizers
+
+    policy = policy_file(
+        tmp_path,
+        SPY_VOL_TARGET
+        + f'[limits]\nmax_asset_weight = 0.5\non_solver_failure = "{on_failure}"\n',
+    )
+    m = sub_market(market, ["SPY", "TLT", "GLD"], "2018-01-01", "2019-12-31")
+
+    def failing(self, *args, **kwargs):
+        raise riskengine.optimizers.InfeasibleError(
+            "constrained allocation: no solution (CLARABEL: infeasible; SCS: infeasible)"
+        )
+
+    monkeypatch.setattr(riskengine.optimizers.ConstrainedProblem, "solve", failing)
+    if on_failure == "raise":
+        with pytest.raises(
+            riskengine.optimizers.InfeasibleError,
+            match=r"policy 'test' @ 2018-\d\d-\d\d: constrained allocation",
+        ):
+            backtest(policy, m)
+        return
+    result = backtest(policy, m)
+    holds = result.events[result.events["kind"] == "solver_hold"]
+    assert len(holds) > 0
+    assert "previous weights held" in holds["message"].iloc[0]
+    held_on = holds["date"].iloc[-1]
+    assert result.turnover.loc[held_on] == pytest.approx(0.0, abs=1e-12)
