@@ -207,16 +207,15 @@ class PolicyAllocator:
         budgets = budgets * budget_multipliers
         if not (budgets > 0).any():
             return np.zeros_like(vol)
-        if target.risk_budget_solver == "cvxpy":
-            n = int((budgets > 0).sum())
-            problem = self._risk_budget_problems.setdefault(n, RiskBudgetProblem(n))
-            return problem.solve(cov, budgets)
-        try:
-            return risk_budget_weights(cov, budgets)
-        except InfeasibleError:
-            n = int((budgets > 0).sum())
-            problem = self._risk_budget_problems.setdefault(n, RiskBudgetProblem(n))
-            return problem.solve(cov, budgets)
+        if target.risk_budget_solver == "fast":
+            try:
+                return risk_budget_weights(cov, budgets)
+            except InfeasibleError:
+                pass  # Newton did not converge: the same problem in cvxpy below
+        n = int((budgets > 0).sum())
+        if n not in self._risk_budget_problems:
+            self._risk_budget_problems[n] = RiskBudgetProblem(n)
+        return self._risk_budget_problems[n].solve(cov, budgets)
 
     def _project(
         self,

@@ -257,3 +257,26 @@ def test_every_limit_holds_property(
         shares = risk_contributions(w, cov)
         for sleeve, cap in limits["sleeve_max_risk"].items():
             assert shares[labels == sleeve].sum() <= cap + tol
+
+
+def test_cvxpy_risk_budget_path_agrees_with_the_fast_path() -> None:
+    def spec(solver: str) -> PolicySpec:
+        return policy(
+            target=TargetSpec(
+                base="risk_budget",
+                risk_budgets={
+                    "dm_equity": 2.0,
+                    "rates": 1.0,
+                    "credit": 1.0,
+                    "crypto": 0.5,
+                    "safe_haven": 1.0,
+                },
+                target_vol_annual=0.10,
+                max_gross_leverage=10.0,
+                risk_budget_solver=solver,
+            )
+        )
+
+    fast, _ = decide(spec("fast"))
+    reference, _ = decide(spec("cvxpy"))
+    np.testing.assert_allclose(reference.weights, fast.weights, rtol=1e-5, atol=1e-9)
