@@ -48,6 +48,9 @@ class BacktestResult:
         (n_days, n_assets); they earn the next day's returns.
     targets : pd.DataFrame
         Target weights by decision date, shape (n_decisions, n_assets).
+    volatility : pd.DataFrame
+        Daily vol forecast for the next day made at each close, shape
+        (n_days, n_assets), from the policy's model.
     decisions : pd.DataFrame
         Per decision date: the trade date, ex-ante annual vol, scale, gross leverage,
         whether the leverage cap bound, and the number of assets held.
@@ -73,6 +76,7 @@ class BacktestResult:
     simulated: bool
     weights: pd.DataFrame
     targets: pd.DataFrame
+    volatility: pd.DataFrame
     decisions: pd.DataFrame
     returns: pd.Series
     turnover: pd.Series
@@ -187,6 +191,7 @@ def run_backtest(
         simulated=market.simulated,
         weights=pd.DataFrame(walk.weights, index=index, columns=assets),
         targets=targets,
+        volatility=forecast.volatility.iloc[first:],
         decisions=decisions,
         returns=pd.Series(walk.returns, index=index, name="return"),
         turnover=pd.Series(walk.turnover, index=index, name="turnover"),
