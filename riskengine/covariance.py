@@ -1,9 +1,14 @@
-"""Covariance forecasts: vol forecasts times an EWMA correlation, always PSD."""
+"""Covariance forecasts: vol forecasts times an EWMA or DCC correlation, always PSD."""
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 import pandas as pd
+from numba import njit
+from scipy import optimize
 
 from riskengine._typing import FloatArray, ReturnPanel
 
@@ -42,6 +47,179 @@ class EwmaCorrelation:
     def matrix(self) -> FloatArray:
         """Current correlation: symmetric PSD, unit diagonal; 0 for unseen pairs."""
         return _correlation(self.products, self.weights)
+
+
+class DccCorrelation:
+    """DCC(1,1) correlation of standardised residuals, updated one row at a time.
+
+    Engle's (2002) dynamic conditional correlation with correlation targeting::
+
+        Q_t+1 = (1 - a - b) S + a z_t z_t' + b Q_t,
+        R_t+1 = diag(Q_t+1)^-1/2 Q_t+1 diag(Q_t+1)^-1/2,
+
+    where z_t are standardised residuals (returns over their own one-day vol
+    forecast). Every `refit_every_days` rows, S becomes the pairwise correlation
+    of the last `window_days` rows, and (a, b) are re-estimated by quasi maximum
+    likelihood (the second DCC stage) on the rows of that window where every
+    asset is observed, once there are `min_window_days` of them. Until then
+    ``a = b = 0``: a constant correlation S. Between refits the recursion runs
+    with fixed parameters; an asset without a residual on a row leaves its row
+    and column of Q unchanged. The matrix is projected onto the correlation
+    matrices (see `nearest_correlation`), so it is always symmetric PSD with a
+    unit diagonal.
+
+    Parameters
+    ----------
+    n_assets : int
+        Number of assets.
+    window_days : int
+        Rows in the trailing estimation window.
+    refit_every_days : int
+        Rows between refits.
+    min_window_days : int
+        Complete rows (every asset observed) needed to estimate (a, b).
+
+    Attributes
+    ----------
+    a_, b_ : float
+        Current parameters; ``a_ >= 0``, ``b_ >= 0``, ``a_ + b_ < 1``.
+    n_fits_ : int
+        Successful estimations so far.
+    """
+
+    def __init__(
+        self,
+        n_assets: int,
+        *,
+        window_days: int = 1000,
+        refit_every_days: int = 21,
+        min_window_days: int = 250,
+    ) -> None:
+        if not 2 <= min_window_days <= window_days or refit_every_days < 1:
+            raise ValueError(
+                "need 2 <= min_window_days <= window_days and refit_every_days >= 1,"
+                f" got {min_window_days}, {window_days}, {refit_every_days}"
+            )
+        self.window_days = window_days
+        self.refit_every_days = refit_every_days
+        self.min_window_days = min_window_days
+        self.a_, self.b_, self.n_fits_ = 0.0, 0.0, 0
+        self._rows: deque[FloatArray] = deque(maxlen=window_days)
+        self._target = np.eye(n_assets)
+        self._q = np.eye(n_assets)
+        self._since_refit = 0
+
+    def update(self, residuals: FloatArray) -> None:
+        """Add one row of standardised residuals (NaN where an asset has none)."""
+        row = np.asarray(residuals, dtype=float)
+        self._rows.append(row)
+        self._since_refit += 1
+        if self._since_refit >= self.refit_every_days:
+            self._since_refit = 0
+            self._refit()
+        observed = ~np.isnan(row)
+        filled = np.where(observed, row, 0.0)
+        updated = (1.0 - self.a_ - self.b_) * self._target
+        updated += self.a_ * np.outer(filled, filled) + self.b_ * self._q
+        self._q = np.where(np.outer(observed, observed), updated, self._q)
+
+    def matrix(self) -> FloatArray:
+        """Correlation forecast for the next row: symmetric PSD, unit diagonal."""
+        scale = np.sqrt(np.diag(self._q))
+        return nearest_correlation(self._q / np.outer(scale, scale))
+
+    def _refit(self) -> None:
+        window = np.array(self._rows)
+        observed = ~np.isnan(window)
+        filled = np.where(observed, window, 0.0)
+        pairs = observed.T.astype(float) @ observed
+        products = filled.T @ filled
+        self._target = _correlation(products, pairs)
+        complete = window[observed.all(axis=1)]
+        if complete.shape[0] < self.min_window_days:
+            return
+        fitted = fit_dcc(complete, start=(self.a_, self.b_))
+        if fitted is not None:
+            self.a_, self.b_ = fitted
+            self.n_fits_ += 1
+
+
+def fit_dcc(
+    residuals: FloatArray, start: tuple[float, float] = (0.0, 0.0)
+) -> tuple[float, float] | None:
+    """Quasi-ML estimate of DCC(1,1)'s (a, b) with correlation targeting.
+
+    Maximises ``-1/2 sum_t (log det R_t + z_t' R_t^-1 z_t)`` with Q started at
+    and targeted to the sample correlation of the residuals, over
+    ``a = p s``, ``b = p (1 - s)`` with persistence ``p`` in [0, 0.999] and
+    share ``s`` in [0, 1] (so ``a, b >= 0`` and ``a + b < 1``).
+
+    Parameters
+    ----------
+    residuals : ndarray
+        Standardised residuals without NaN, shape (n_rows, n_assets).
+    start : tuple of float
+        Starting (a, b), e.g. the previous estimate; (0, 0) starts from
+        (0.02, 0.95).
+
+    Returns
+    -------
+    tuple of float or None
+        (a, b), or None if the optimiser fails.
+    """
+    z = np.ascontiguousarray(residuals, dtype=float)
+    scale = np.sqrt(np.mean(z * z, axis=0))
+    target = (z.T @ z / z.shape[0]) / np.outer(scale, scale)
+    a0, b0 = start if sum(start) > 0 else (0.02, 0.95)
+    x0 = np.array([min(a0 + b0, 0.998), a0 / (a0 + b0)])
+
+    def objective(x: FloatArray) -> float:
+        return _dcc_negative_loglik(x[0] * x[1], x[0] * (1.0 - x[1]), z, target)
+
+    result = optimize.minimize(
+        objective, x0, method="L-BFGS-B", bounds=[(0.0, 0.999), (0.0, 1.0)]
+    )
+    if not (result.success and np.isfinite(result.fun)):
+        return None
+    persistence, share = map(float, result.x)
+    return persistence * share, persistence * (1.0 - share)
+
+
+@njit(cache=True)
+def _dcc_negative_loglik(
+    a: float, b: float, z: FloatArray, target: FloatArray
+) -> float:
+    """``1/2 sum_t (log det R_t + z_t' R_t^-1 z_t)``, inf if some R_t is not PD."""
+    n_rows, n = z.shape
+    q = target.copy()
+    lower = np.zeros((n, n))
+    solved, scale = np.empty(n), np.empty(n)
+    total = 0.0
+    for t in range(n_rows):
+        for i in range(n):
+            scale[i] = math.sqrt(q[i, i])
+        for i in range(n):  # Cholesky factor of R_t, then L y = z_t
+            for j in range(i + 1):
+                value = q[i, j] / (scale[i] * scale[j])
+                for k in range(j):
+                    value -= lower[i, k] * lower[j, k]
+                if i == j:
+                    if value <= 0.0:
+                        return math.inf
+                    lower[i, i] = math.sqrt(value)
+                else:
+                    lower[i, j] = value / lower[j, j]
+            value = z[t, i]
+            for k in range(i):
+                value -= lower[i, k] * solved[k]
+            solved[i] = value / lower[i, i]
+            total += 2.0 * math.log(lower[i, i]) + solved[i] * solved[i]
+        for i in range(n):
+            for j in range(n):
+                q[i, j] = (
+                    (1.0 - a - b) * target[i, j] + a * z[t, i] * z[t, j] + b * q[i, j]
+                )
+    return 0.5 * total
 
 
 def ewma_correlations(

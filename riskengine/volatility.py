@@ -1,32 +1,48 @@
-"""One-day-ahead variance forecasts for a whole return panel, point in time.
+"""Point-in-time variance forecasts for a whole return panel, 1 to H days ahead.
 
-Row t of a forecast is the variance of the return of t+1 as known at the close of t,
-from the asset's own returns up to t. Each asset is modelled on its own observations
-(days without a new price do not update it), so assets that start late or miss an
-exchange holiday need no special case.
+Row t of a forecast is the variance of the return of t+1 (for H days, the sum of
+the variances of t+1..t+H) as known at the close of t, from the asset's own
+returns up to t. Each asset is modelled on its own observations (days without a
+new price do not update it), so assets that start late or miss an exchange
+holiday need no special case.
+
+GARCH-family models are refitted every `refit_every_days` observations on a
+trailing (or expanding) window, warm-started from the previous fit, and filtered
+with fixed parameters in between. GARCH(1,1) and GJR(1,1) with normal or t errors
+are fitted by `riskengine.garch_fast`; every other combination, and any fit the
+fast path does not converge, by arch itself. A fit that fails, is
+non-stationary or ends on a bound is recorded as an event and replaced by the
+spec's fallback until the next refit.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from arch import arch_model
 from arch.univariate.base import ARCHModel
+from scipy import signal
 
+from riskengine import _garch_kernels as kernels
+from riskengine import garch_fast
 from riskengine._typing import FloatArray, ReturnPanel
+from riskengine.errors import DataError
 from riskengine.events import Event
 from riskengine.specs import ModelSpec
 
 PERCENT = 100.0
-"""arch is fitted on percent returns (its data-scale advice); forecasts return /1e4."""
+"""GARCH models are fitted on percent returns (arch's data-scale advice)."""
+FIT_COLUMNS = ["asset", "date", "observations", "method", "status", "reason"]
+_ARCH_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, RuntimeError)
 
 
 @dataclass(frozen=True)
 class VolForecast:
-    """Variance forecasts of a panel and the fallbacks taken to produce them.
+    """Variance forecasts of a panel, and how they were produced.
 
     Attributes
     ----------
@@ -36,17 +52,97 @@ class VolForecast:
     model : ModelSpec
         The model that produced it.
     events : tuple of Event
-        One ``model_fallback`` event per refit that fell back to EWMA.
+        ``model_fallback`` (a refit replaced by the fallback, or an asset with
+        too little history for any fit) and ``model_boundary`` (a fit on a bound
+        kept, with ``on_boundary = "keep"``) events.
+    horizon_days : int
+        Horizon H of `horizon_variance`.
+    horizon_variance : pd.DataFrame
+        Variance of the sum of the returns of t+1..t+H known at the close of t:
+        the sum of the 1..H-step variance forecasts, shape (n_days, n_assets).
+    fits : pd.DataFrame
+        One row per GARCH refit: asset, date (end of the window), observations,
+        method (``fast`` or ``arch``), status (``ok``, ``boundary`` or
+        ``fallback``), reason, log-likelihood, evaluations (fast path) and the
+        parameters by arch's names. Empty for EWMA and realised variance.
     """
 
     variance: pd.DataFrame
     model: ModelSpec
     events: tuple[Event, ...]
+    horizon_days: int
+    horizon_variance: pd.DataFrame
+    fits: pd.DataFrame
 
     @property
     def volatility(self) -> pd.DataFrame:
         """Daily volatility forecasts (square root of `variance`)."""
         return np.sqrt(self.variance)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """One refit, judged: parameters by arch's names, forecast in percent^2."""
+
+    method: str
+    names: tuple[str, ...]
+    params: FloatArray
+    loglikelihood: float
+    forecast: float
+    n_evals: int
+    problem: str  # why the fit is replaced by the fallback; "" if it is used
+    boundary: str  # the bounds it lies on; "" if none
+    core: tuple[float, float, float, float, float]  # mu, omega, alpha, gamma, beta
+    converged: bool  # a maximum was found: the next refit may start from it
+    inverse_hessian: FloatArray | None = None
+    # EGARCH: log E exp(beta^k (alpha (|z| - E|z|) + gamma z)), k = 0..H-2
+    log_mgf: FloatArray = field(default_factory=lambda: np.empty(0))
+
+
+_CORE = ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]")
+
+
+def _judged(
+    spec: ModelSpec,
+    method: str,
+    names: tuple[str, ...],
+    params: FloatArray,
+    results: tuple[float, float, int],
+    problem: str,
+    boundary: str,
+    inverse_hessian: FloatArray | None = None,
+    log_mgf: FloatArray | None = None,
+) -> _Fit:
+    """A `_Fit`, with why it cannot be used (failure, non-stationary, a bound)."""
+    loglikelihood, forecast, n_evals = results
+    named = dict(zip(names, map(float, params), strict=True))
+    mu, omega, alpha, gamma, beta = (named.get(name, 0.0) for name in _CORE)
+    unit_root = beta if spec.family == "egarch" else alpha + 0.5 * gamma + beta
+    if method == "arch" and spec.family != "egarch":
+        if abs(unit_root - 1.0) <= garch_fast.BOUND_TOL:
+            boundary = ", ".join(filter(None, (boundary, "persistence 1")))
+    finite = np.isfinite(params).all() and math.isfinite(forecast) and forecast > 0
+    converged = bool(finite) and not problem
+    if converged and unit_root > 1.0 + garch_fast.BOUND_TOL:
+        problem = f"non-stationary (persistence {unit_root:.6f})"
+    elif converged and boundary and spec.on_boundary == "fallback":
+        problem = f"converged on a bound ({boundary})"
+    elif not problem and not finite:
+        problem = "non-finite parameters or forecast"
+    return _Fit(
+        method,
+        names,
+        params,
+        loglikelihood,
+        forecast,
+        n_evals,
+        problem,
+        boundary,
+        (mu, omega, alpha, gamma, beta),
+        converged,
+        inverse_hessian,
+        np.empty(0) if log_mgf is None else log_mgf,
+    )
 
 
 def ewma_variance(returns: FloatArray, decay: float) -> FloatArray:
@@ -69,22 +165,47 @@ def ewma_variance(returns: FloatArray, decay: float) -> FloatArray:
         Shape (n_days, n_assets): the forecast after each day's close, NaN before an
         asset's first observation, unchanged on days without an observation.
     """
-    observed = ~np.isnan(returns)
-    squared = np.where(observed, returns, 0.0) ** 2
-    weighted_sum = np.zeros(returns.shape[1])
-    weight_total = np.zeros(returns.shape[1])
-    out = np.full_like(squared, np.nan)
-    for t in range(returns.shape[0]):
-        mask = observed[t]
-        weighted_sum[mask] = decay * weighted_sum[mask] + squared[t, mask]
-        weight_total[mask] = decay * weight_total[mask] + 1.0
-        started = weight_total > 0
-        out[t, started] = weighted_sum[started] / weight_total[started]
+    out = np.full(returns.shape, np.nan)
+    for j in range(returns.shape[1]):
+        rows = np.flatnonzero(~np.isnan(returns[:, j]))
+        if rows.size:
+            recursion = ([1.0], [1.0, -decay])
+            weighted_sum = signal.lfilter(*recursion, returns[rows, j] ** 2)
+            weight_total = signal.lfilter(*recursion, np.ones(rows.size))
+            out[rows, j] = weighted_sum / weight_total
+            out[rows[0] :, j] = pd.Series(out[rows[0] :, j]).ffill().to_numpy()
     return out
 
 
-def forecast_variance(returns: ReturnPanel, spec: ModelSpec) -> VolForecast:
-    """Point-in-time one-day-ahead variance forecasts of every asset of a panel.
+def realised_variance(returns: FloatArray, window_days: int) -> FloatArray:
+    """Mean squared return over each asset's last `window_days` observations.
+
+    Parameters
+    ----------
+    returns : ndarray
+        Returns, shape (n_days, n_assets); NaN where an asset has no observation.
+    window_days : int
+        Observations averaged; fewer (all so far) until an asset has that many.
+
+    Returns
+    -------
+    ndarray
+        Shape (n_days, n_assets), NaN on days without an observation.
+    """
+    out = np.full(returns.shape, np.nan)
+    for j in range(returns.shape[1]):
+        rows = np.flatnonzero(~np.isnan(returns[:, j]))
+        total = np.concatenate(([0.0], np.cumsum(returns[rows, j] ** 2)))
+        ends = np.arange(1, rows.size + 1)
+        starts = np.maximum(ends - window_days, 0)
+        out[rows, j] = (total[ends] - total[starts]) / (ends - starts)
+    return out
+
+
+def forecast_variance(
+    returns: ReturnPanel, spec: ModelSpec, *, horizon_days: int = 1
+) -> VolForecast:
+    """Point-in-time variance forecasts of every asset of a panel.
 
     Parameters
     ----------
@@ -92,157 +213,287 @@ def forecast_variance(returns: ReturnPanel, spec: ModelSpec) -> VolForecast:
         Simple returns, shape (n_days, n_assets), NaN where an asset has no new price.
     spec : ModelSpec
         The volatility model.
+    horizon_days : int
+        H for `VolForecast.horizon_variance`: 1..H-day variance forecasts summed
+        (GARCH and GJR in closed form through the persistence, EGARCH through the
+        empirical distribution of the fit's standardised residuals; flat for
+        EWMA, realised variance and the fallback).
 
     Returns
     -------
     VolForecast
-        Forecasts aligned with `returns`, and the fallback events.
+        Forecasts aligned with `returns`, carried over days without a new price.
+
+    Raises
+    ------
+    ValueError
+        If `horizon_days` is not a positive integer.
     """
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int):
+        raise ValueError(f"horizon_days: expected an integer, got {horizon_days!r}")
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days: must be at least 1, got {horizon_days}")
     values = returns.to_numpy(float)
+    events: tuple[Event, ...] = ()
+    fits = pd.DataFrame(columns=FIT_COLUMNS)
     if spec.family == "ewma":
-        return VolForecast(
-            _as_frame(ewma_variance(values, spec.decay), returns), spec, ()
-        )
-    fallback = ewma_variance(values, spec.fallback_decay)
-    variance = np.full_like(values, np.nan)
-    events: list[Event] = []
-    for j, asset in enumerate(returns.columns):
-        rows = np.flatnonzero(~np.isnan(values[:, j]))
-        path = fallback[rows, j].copy()
-        for fit_end, reason in _garch_path(values[rows, j], spec, path):
-            date = returns.index[rows[fit_end]]
-            events.append(
-                Event(
-                    date,
-                    "model_fallback",
-                    str(asset),
-                    f"{spec.name} fit on {asset} at {date.date()} failed ({reason}): "
-                    f"EWMA {spec.fallback_decay} used until the next refit",
-                    {"model": spec.name, "reason": reason},
-                )
-            )
-        variance[rows, j] = path
-    filled = pd.DataFrame(
-        variance, index=returns.index, columns=returns.columns
-    ).ffill()
-    return VolForecast(filled, spec, tuple(events))
-
-
-def _as_frame(values: FloatArray, like: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(values, index=like.index, columns=like.columns)
-
-
-def _garch_path(
-    returns: FloatArray, spec: ModelSpec, path: FloatArray
-) -> list[tuple[int, str]]:
-    """Overwrite `path` (pre-filled with the EWMA fallback) with GARCH forecasts.
-
-    Refits on a trailing window every `spec.refit_every_days` observations, warm
-    started from the previous good fit, and filters with fixed parameters in between.
-    Segments whose fit failed keep the fallback.
-
-    Returns
-    -------
-    list of (int, str)
-        Observation index and reason of every refit that fell back.
-    """
-    y = returns * PERCENT
-    failures: list[tuple[int, str]] = []
-    previous: pd.Series | None = None
-    for fit_end in range(spec.min_window_days - 1, len(y), spec.refit_every_days):
-        segment_end = min(fit_end + spec.refit_every_days, len(y))
-        window = y[max(0, fit_end + 1 - spec.window_days) : fit_end + 1]
-        params, forecast, reason = fit_garch(window, spec, previous)
-        if reason:
-            failures.append((fit_end, reason))
-            continue
-        previous = params
-        path[fit_end:segment_end] = (
-            filter_garch(y[fit_end + 1 : segment_end], params, forecast) / PERCENT**2
-        )
-    return failures
-
-
-def garch_model(y: FloatArray, spec: ModelSpec) -> ARCHModel:
-    """The arch model a spec describes, on percent returns `y`."""
-    return arch_model(
-        y,
-        mean="Constant" if spec.mean == "constant" else "Zero",
-        vol="GARCH",
-        p=1,
-        o=1 if spec.family == "gjr" else 0,
-        q=1,
-        dist="t" if spec.distribution == "t" else "normal",
-        rescale=False,
-    )
-
-
-def fit_garch(
-    y: FloatArray, spec: ModelSpec, starting_values: pd.Series | None = None
-) -> tuple[pd.Series, float, str]:
-    """Fit the spec's GARCH on percent returns `y` with arch and forecast one day.
-
-    Returns
-    -------
-    params : pd.Series
-        Fitted parameters, arch's names.
-    forecast : float
-        Variance of the next observation, percent squared.
-    reason : str
-        Empty when the fit is usable; otherwise why not (failure, no convergence,
-        non-stationary, non-finite).
-    """
-    model = garch_model(y, spec)
-    start = None if starting_values is None else starting_values.to_numpy()
-    try:
-        with warnings.catch_warnings():
-            # convergence is checked below and recorded as an event, not warned
-            warnings.simplefilter("ignore")
-            result = model.fit(disp="off", starting_values=start, show_warning=False)
-            forecast = float(
-                result.forecast(horizon=1, reindex=False).variance.iloc[-1, 0]
-            )
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError, RuntimeError) as exc:
-        return pd.Series(dtype=float), np.nan, f"fit raised {type(exc).__name__}: {exc}"
-    params = result.params
-    persistence = (
-        params["alpha[1]"] + params["beta[1]"] + 0.5 * params.get("gamma[1]", 0.0)
-    )
-    if result.convergence_flag != 0:
-        reason = f"optimizer did not converge (flag {result.convergence_flag})"
-    elif not (np.isfinite(params).all() and np.isfinite(forecast) and forecast > 0):
-        reason = "non-finite parameters or forecast"
-    elif persistence >= 1.0:
-        reason = (
-            f"persistence {persistence:.6f} >= 1 (non-stationary or on the boundary)"
-        )
+        one_day = ewma_variance(values, spec.decay)
+        total = one_day * horizon_days
+    elif spec.family == "realised":
+        one_day = realised_variance(values, spec.window_days)
+        total = one_day * horizon_days
     else:
-        reason = ""
-    return params, forecast, reason
+        one_day, total, events, fits = _garch_panel(returns, spec, horizon_days)
+
+    def frame(array: FloatArray) -> pd.DataFrame:
+        return pd.DataFrame(array, index=returns.index, columns=returns.columns).ffill()
+
+    return VolForecast(frame(one_day), spec, events, horizon_days, frame(total), fits)
 
 
-def filter_garch(y: FloatArray, params: pd.Series, forecast: float) -> FloatArray:
-    """Variance forecasts with fixed parameters, starting from a one-day forecast.
+def _garch_panel(
+    returns: ReturnPanel, spec: ModelSpec, horizon: int
+) -> tuple[FloatArray, FloatArray, tuple[Event, ...], pd.DataFrame]:
+    """Forecasts, H-day sums, events and refit records of a GARCH-family spec."""
+    values = returns.to_numpy(float)
+    fallback = ewma_variance(values, spec.fallback_decay)
+    one_day, total = np.full_like(values, np.nan), np.full_like(values, np.nan)
+    events: list[Event] = []
+    records: list[dict[str, object]] = []
+    for j, asset in enumerate(map(str, returns.columns)):
+        rows = np.flatnonzero(~np.isnan(values[:, j]))
+        if rows.size == 0:
+            continue
+        dates = returns.index[rows]
+        path, path_total, refits, breakdowns = _asset_path(
+            values[rows, j] * PERCENT, fallback[rows, j] * PERCENT**2, spec, horizon
+        )
+        one_day[rows, j] = path / PERCENT**2
+        total[rows, j] = path_total / PERCENT**2
+        if rows.size < spec.min_window_days:
+            reason = (
+                f"only {rows.size} observations, fewer than min_window_days "
+                f"({spec.min_window_days})"
+            )
+            events.append(_event(spec, asset, dates[-1], reason, "none"))
+        for row in breakdowns:
+            reason = "the filtered variance is not a positive finite number"
+            events.append(_event(spec, asset, dates[row], reason, "filter"))
+        for fit_end, fit, observations in refits:
+            date = dates[fit_end]
+            status = "fallback" if fit.problem else "boundary" if fit.boundary else "ok"
+            records.append(
+                {
+                    "asset": asset,
+                    "date": date,
+                    "observations": observations,
+                    "method": fit.method,
+                    "status": status,
+                    "reason": fit.problem or fit.boundary,
+                    "loglikelihood": fit.loglikelihood,
+                    "n_evals": fit.n_evals,
+                    **dict(zip(fit.names, fit.params, strict=True)),
+                }
+            )
+            if fit.problem or fit.boundary:
+                reason = fit.problem or f"on a bound ({fit.boundary})"
+                events.append(_event(spec, asset, date, reason, fit.method))
+    fits = pd.DataFrame.from_records(records, columns=None if records else FIT_COLUMNS)
+    return one_day, total, tuple(events), fits
+
+
+def _event(
+    spec: ModelSpec, asset: str, date: pd.Timestamp, reason: str, method: str
+) -> Event:
+    """A ``model_fallback`` event, or ``model_boundary`` for a bound kept."""
+    kept = reason.startswith("on a bound")
+    action = (
+        "kept (on_boundary = 'keep')"
+        if kept
+        else f"EWMA {spec.fallback_decay} used until the next successful refit"
+    )
+    message = f"{spec.name} on {asset} at {date.date()}: {reason}; {action}"
+    details = {"model": spec.name, "reason": reason, "method": method}
+    kind = "model_boundary" if kept else "model_fallback"
+    return Event(date, kind, asset, message, details)
+
+
+def _asset_path(
+    y: FloatArray, fallback: FloatArray, spec: ModelSpec, horizon: int
+) -> tuple[FloatArray, FloatArray, list[tuple[int, _Fit, int]], list[int]]:
+    """One asset's forecasts in percent^2 on its own observations.
 
     Parameters
     ----------
     y : ndarray
-        Percent returns observed after the fit, shape (n,).
-    params : pd.Series
-        GARCH or GJR parameters with arch's names.
-    forecast : float
-        Forecast for the first of `y`, made at the end of the fit window.
+        Percent returns, shape (n,).
+    fallback : ndarray
+        The fallback's one-day forecasts, percent^2, shape (n,).
 
     Returns
     -------
-    ndarray
-        Shape (n + 1,): `forecast`, then the forecast after each of `y`.
+    one_day, horizon_sum, refits, breakdowns
+        Forecasts after each observation, their H-day sums, each refit as
+        (index of the window's last observation, fit, window length), and the
+        rows from which a filtered path was not a positive finite variance (the
+        fallback is used from there to the next refit).
     """
-    omega, alpha, beta = params["omega"], params["alpha[1]"], params["beta[1]"]
-    gamma = params.get("gamma[1]", 0.0)
-    residuals = y - params.get("mu", 0.0)
-    out = np.empty(len(y) + 1)
-    out[0] = forecast
-    for i, e in enumerate(residuals):
-        out[i + 1] = omega + (alpha + gamma * (e < 0)) * e * e + beta * out[i]
-    return out
+    one_day, total = fallback.copy(), fallback * horizon
+    refits: list[tuple[int, _Fit, int]] = []
+    breakdowns: list[int] = []
+    previous: _Fit | None = None
+    for fit_end in range(spec.min_window_days - 1, y.size, spec.refit_every_days):
+        stop = min(fit_end + spec.refit_every_days, y.size)
+        first = (
+            0 if spec.window == "expanding" else max(0, fit_end + 1 - spec.window_days)
+        )
+        fit = _fit(y[first : fit_end + 1], spec, previous, horizon)
+        refits.append((fit_end, fit, fit_end + 1 - first))
+        if fit.converged:
+            previous = fit
+        if fit.problem:
+            continue
+        segment = _filter(spec, fit, y[fit_end + 1 : stop])
+        broken = np.flatnonzero(~(np.isfinite(segment) & (segment > 0.0)))
+        if broken.size:  # from that row on only: earlier rows did not know
+            segment = segment[: broken[0]]
+            breakdowns.append(fit_end + broken[0])
+        one_day[fit_end : fit_end + segment.size] = segment
+        total[fit_end : fit_end + segment.size] = _aggregate(
+            spec, fit, segment, horizon
+        )
+    return one_day, total, refits, breakdowns
+
+
+def _fit(y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int) -> _Fit:
+    """Fit one window: the fast path where it applies and converges, else arch."""
+    if spec.family in ("garch", "gjr") and spec.distribution in ("normal", "t"):
+        hessian = None if previous is None else previous.inverse_hessian
+        try:
+            result = garch_fast.fit(
+                y,
+                vol="gjr" if spec.family == "gjr" else "garch",
+                dist="t" if spec.distribution == "t" else "normal",
+                mean=spec.mean,
+                starting_values=None if previous is None else previous.params,
+                inverse_hessian=hessian,
+            )
+        except DataError as exc:
+            return _failed("fast", f"fit failed: {exc}")
+        if result.converged:
+            return _judged(
+                spec,
+                "fast",
+                result.param_names,
+                result.params,
+                (result.loglikelihood, result.forecast_variance, result.n_evals),
+                "",
+                ", ".join(result.on_bounds),
+                result.inverse_hessian,
+            )
+        previous = None  # the reference fit starts cold
+    return _fit_arch(y, spec, previous, horizon)
+
+
+def _failed(method: str, reason: str) -> _Fit:
+    core = (0.0, 0.0, 0.0, 0.0, 0.0)
+    return _Fit(method, (), np.empty(0), -np.inf, np.nan, 0, reason, "", core, False)
+
+
+def arch_model_for(y: FloatArray, spec: ModelSpec) -> ARCHModel:
+    """The arch model a GARCH-family spec describes, on percent returns `y`."""
+    return arch_model(
+        y,
+        mean="Constant" if spec.mean == "constant" else "Zero",
+        vol="EGARCH" if spec.family == "egarch" else "GARCH",
+        p=1,
+        o=0 if spec.family == "garch" else 1,
+        q=1,
+        dist=spec.distribution,
+        rescale=False,
+    )
+
+
+def _fit_arch(
+    y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int
+) -> _Fit:
+    """Fit one window with arch, warm-started from `previous` when given."""
+    model = arch_model_for(y, spec)
+    start = None if previous is None else previous.params
+    try:
+        with warnings.catch_warnings():
+            # convergence is judged below and recorded as an event, not warned
+            warnings.simplefilter("ignore")
+            result = model.fit(disp="off", starting_values=start, show_warning=False)
+            forecast = result.forecast(horizon=1, reindex=False).variance
+    except _ARCH_ERRORS as exc:
+        return _failed("arch", f"fit raised {type(exc).__name__}: {exc}")
+    params = result.params.to_numpy()
+    names = tuple(map(str, result.params.index))
+    resids = model.resids(model.starting_values())
+    bounds = model.bounds() + model.volatility.bounds(resids)
+    bounds += model.distribution.bounds(resids)
+    next_resids = np.append(resids, 0.0)  # bounds of the forecast's row
+    lower, upper = kernels.variance_bounds(next_resids, kernels.backcast(resids))
+    on_bounds = [
+        f"{name} at {bound:g}"
+        for name, value, pair in zip(names, params, bounds, strict=True)
+        for bound in pair
+        if np.isfinite(bound)
+        and abs(value - bound) <= garch_fast.BOUND_TOL * max(1.0, abs(bound))
+    ]
+    log_mgf = np.empty(0)
+    if spec.family == "egarch":
+        z = np.asarray(result.std_resid)
+        shock = params[names.index("alpha[1]")] * (np.abs(z) - kernels.SQRT_2_OVER_PI)
+        shock += params[names.index("gamma[1]")] * z
+        beta = params[names.index("beta[1]")]
+        log_mgf = np.array(
+            [np.log(np.mean(np.exp(beta**k * shock))) for k in range(horizon - 1)]
+        )
+    value = float(forecast.iloc[-1, 0])
+    problem = ""
+    if result.convergence_flag != 0:
+        problem = f"optimizer did not converge ({result.optimization_result.message})"
+    elif not lower[-1] * (1.0 + garch_fast.BOUND_TOL) < value < upper[-1]:
+        problem = (
+            f"forecast {value:.3g} outside arch's variance bounds "
+            f"[{lower[-1]:.3g}, {upper[-1]:.3g}] (a degenerate fit)"
+        )
+    return _judged(
+        spec,
+        "arch",
+        names,
+        params,
+        (float(result.loglikelihood), value, 0),
+        problem,
+        ", ".join(on_bounds),
+        log_mgf=log_mgf,
+    )
+
+
+def _filter(spec: ModelSpec, fit: _Fit, y: FloatArray) -> FloatArray:
+    """Forecasts with the fit's parameters: its own, then one after each of `y`."""
+    mu, omega, alpha, gamma, beta = fit.core
+    path = kernels.egarch_path if spec.family == "egarch" else kernels.garch_path
+    return path(y - mu, omega, alpha, gamma, beta, fit.forecast)
+
+
+def _aggregate(
+    spec: ModelSpec, fit: _Fit, one_day: FloatArray, horizon: int
+) -> FloatArray:
+    """Sum of the 1..H-step variance forecasts, given the one-step ones."""
+    total = one_day.copy()
+    _, omega, alpha, gamma, beta = fit.core
+    if spec.family == "egarch":
+        level, log_one_day = 0.0, np.log(one_day)
+        for h in range(2, horizon + 1):
+            level += omega * beta ** (h - 2) + fit.log_mgf[h - 2]
+            total += np.exp(level + beta ** (h - 1) * log_one_day)
+        return total
+    persistence = alpha + 0.5 * gamma + beta
+    step = one_day
+    for _ in range(2, horizon + 1):
+        step = omega + persistence * step
+        total += step
+    return total

@@ -4,8 +4,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.covariance import covariance, ewma_correlations, nearest_correlation
+from riskengine.covariance import (
+    DccCorrelation,
+    _dcc_negative_loglik,
+    covariance,
+    ewma_correlations,
+    fit_dcc,
+    nearest_correlation,
+)
 from riskengine.data import load_market
+from riskengine.volatility import ewma_variance
+
+TARGET = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])
+
+
+def simulate_dcc(
+    a: float, b: float, n_rows: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Standardised residuals from a DCC(1,1) with unconditional correlation TARGET."""
+    q = TARGET.copy()
+    out = np.empty((n_rows, 3))
+    for t in range(n_rows):
+        scale = np.sqrt(np.diag(q))
+        out[t] = np.linalg.cholesky(q / np.outer(scale, scale)) @ rng.standard_normal(3)
+        q = (1 - a - b) * TARGET + a * np.outer(out[t], out[t]) + b * q
+    return out
 
 
 def test_matches_pandas_ewm_of_products_on_complete_data(
@@ -56,3 +79,83 @@ def test_covariance_scales_correlation_by_vols() -> None:
     corr = np.array([[1.0, 0.5], [0.5, 1.0]])
     cov = covariance(np.array([0.1, 0.2]), corr)
     np.testing.assert_allclose(cov, [[0.01, 0.01], [0.01, 0.04]], rtol=1e-15)
+
+
+def test_dcc_likelihood_equals_a_plain_numpy_recursion(
+    rng: np.random.Generator,
+) -> None:
+    """At fixed (a, b), 1e-10 relative, against slogdet and solve per row."""
+    z = simulate_dcc(0.05, 0.9, 300, rng)
+    target = np.corrcoef(z.T)
+    q, expected = target.copy(), 0.0
+    for row in z:
+        scale = np.sqrt(np.diag(q))
+        corr = q / np.outer(scale, scale)
+        expected += np.linalg.slogdet(corr)[1] + row @ np.linalg.solve(corr, row)
+        q = 0.05 * np.outer(row, row) + 0.9 * q + 0.05 * target
+    ours = _dcc_negative_loglik(0.05, 0.9, z, target)
+    assert ours == pytest.approx(0.5 * expected, rel=1e-10)
+
+
+def test_dcc_recovers_simulated_parameters() -> None:
+    """3000 rows of a DCC(1,1) with a = 0.05, b = 0.90: within 0.02 and 0.04.
+
+    Over 12 seeds the estimates averaged (0.048, 0.895) with standard deviations
+    (0.005, 0.014); a sample can sit 4 of them away (seed 12345: b = 0.834, the
+    sample's true maximum), so the seed is fixed.
+    """
+    z = simulate_dcc(0.05, 0.90, 3000, np.random.default_rng(0))
+    fitted = fit_dcc(z)
+    assert fitted is not None
+    a, b = fitted
+    assert a == pytest.approx(0.05, abs=0.02)
+    assert b == pytest.approx(0.90, abs=0.04)
+    assert min(a, b) >= 0
+    assert a + b < 1
+
+
+def test_dcc_streaming_refits_and_stays_a_correlation_matrix(
+    real_prices_path: Path,
+) -> None:
+    """Real residuals (returns over the lagged EWMA vol) with late listings and gaps.
+
+    Every matrix is symmetric (exactly), PSD (eigenvalues >= -1e-12) with a unit
+    diagonal (1e-12); parameters stay in a, b >= 0, a + b < 1.
+    """
+    returns = load_market(real_prices_path).returns[["SPY", "TLT", "GLD", "BTC_USD"]]
+    returns = returns.loc["2012":"2017"]
+    vol = np.sqrt(ewma_variance(returns.to_numpy(), 0.94))
+    residuals = returns.to_numpy()[1:] / vol[:-1]
+    dcc = DccCorrelation(4, window_days=500, refit_every_days=63, min_window_days=250)
+    fits = []
+    for t, row in enumerate(residuals):
+        dcc.update(row)
+        if t % 63 == 62:
+            corr = dcc.matrix()
+            np.testing.assert_array_equal(corr, corr.T)
+            assert np.linalg.eigvalsh(corr).min() >= -1e-12
+            np.testing.assert_allclose(np.diag(corr), 1.0, rtol=0, atol=1e-12)
+            assert min(dcc.a_, dcc.b_) >= 0
+            assert dcc.a_ + dcc.b_ < 1
+            fits.append(dcc.n_fits_)
+    assert fits[0] == 0 < fits[-1]
+    assert dcc.b_ > 0.5
+
+
+def test_dcc_is_a_constant_correlation_before_its_first_fit(
+    rng: np.random.Generator,
+) -> None:
+    """Before min_window_days complete rows: a = b = 0 and R = the window's target."""
+    z = simulate_dcc(0.05, 0.9, 200, rng)
+    dcc = DccCorrelation(3, window_days=500, refit_every_days=100, min_window_days=300)
+    for row in z:
+        dcc.update(row)
+    assert (dcc.a_, dcc.b_, dcc.n_fits_) == (0.0, 0.0, 0)
+    scale = np.sqrt(np.mean(z**2, axis=0))
+    expected = (z.T @ z / len(z)) / np.outer(scale, scale)
+    np.testing.assert_allclose(dcc.matrix(), expected, rtol=1e-12)
+
+
+def test_dcc_rejects_inconsistent_windows() -> None:
+    with pytest.raises(ValueError, match="min_window_days <= window_days"):
+        DccCorrelation(3, window_days=100, min_window_days=250)

@@ -16,8 +16,9 @@ import pytest
 from arch import arch_model
 from arch.data import sp500
 from arch.univariate.base import ARCHModel
+from scipy import special
 
-from riskengine import garch_fast
+from riskengine import _garch_kernels, garch_fast
 from riskengine.errors import DataError
 
 WINDOW = 1000
@@ -190,7 +191,11 @@ def test_filter_variance_starts_from_a_given_backcast(
 def test_warm_start_from_neighbouring_window_reaches_the_same_optimum(
     real_prices_raw: pd.DataFrame,
 ) -> None:
-    """Loglikelihood to 1e-10 relative, parameters to 1e-4 (nu to 1e-3) absolute."""
+    """Loglikelihood to 1e-10 relative, parameters to 1e-4 (nu to 1e-3) absolute.
+
+    GJR's maximum here has alpha = 0 (gamma carries all the ARCH effect): a warm
+    fit ending on that bound is checked from the cold start, so it costs more.
+    """
     returns = (100.0 * real_prices_raw["SPY"].dropna().pct_change().dropna()).to_numpy()
     for vol in ("garch", "gjr"):
         previous = garch_fast.fit(returns[-WINDOW - 5 : -5], vol=vol)
@@ -199,7 +204,12 @@ def test_warm_start_from_neighbouring_window_reaches_the_same_optimum(
             returns[-WINDOW:], vol=vol, starting_values=previous.params
         )
         assert warm.converged, warm.message
-        assert warm.n_evals < cold.n_evals
+        if vol == "garch":
+            assert (warm.message, warm.on_bounds) == ("warm start", ())
+            assert warm.n_evals < cold.n_evals
+        else:
+            assert warm.on_bounds == ("alpha[1] >= 0",)
+            assert "warm start ended on a bound" in warm.message
         assert warm.loglikelihood == pytest.approx(cold.loglikelihood, rel=1e-10)
         atol = np.where(np.array(warm.param_names) == "nu", 1e-3, 1e-4)
         assert np.all(np.abs(warm.params - cold.params) <= atol), (warm, cold)
@@ -208,23 +218,83 @@ def test_warm_start_from_neighbouring_window_reaches_the_same_optimum(
 def test_warm_start_stuck_at_alpha_zero_is_rechecked_from_the_cold_start(
     real_prices_raw: pd.DataFrame,
 ) -> None:
-    """SLV, window to 2018-10-17: the previous refit's alpha = 0 maximum is local.
+    """SLV, window to 2018-10-17: a warm start at alpha = 0 is held at a local maximum.
 
-    From it SLSQP stays there (llf -1652.25); fit also runs arch's cold start
-    and keeps the better, interior maximum (-1651.78, arch's too), to 1e-10.
+    From there the optimiser stays on the alpha >= 0 bound (llf -1652.25); fit
+    then also runs arch's cold start and keeps the better, interior maximum
+    (-1651.78, arch's too), to 1e-10.
     """
     returns = 100.0 * real_prices_raw["SLV"].dropna().pct_change().dropna()
     end = returns.index.get_loc(pd.Timestamp("2018-10-17")) + 1
     y = returns.to_numpy()[end - WINDOW : end]
     stuck = np.array([0.00319, 0.00343, 0.0, 0.99672, 3.9241])
-    likelihood = garch_fast._Likelihood(y, [0, 1, 2, 4, 5])
-    local, _ = garch_fast._maximise(likelihood, stuck)
+    free = garch_fast._free_positions("garch", "t", "constant")
+    a_mat, b_fixed, b_scaled, _ = garch_fast._constraint_template(tuple(free))
+    hessian = _garch_kernels.hessian(y, free, True, stuck)
+    local = _garch_kernels.fit_from(
+        y,
+        free,
+        True,
+        stuck,
+        garch_fast._positive_inverse(hessian),
+        a_mat,
+        (b_fixed, b_scaled),
+        garch_fast._TOLERANCES,
+        200,
+    )
     warm = garch_fast.fit(y, starting_values=stuck)
     cold = garch_fast.fit(y)
-    assert local[2] < 1e-6
-    assert likelihood(local)[0] < warm.loglikelihood - 0.4
+    assert local[0][2] < 1e-6
+    assert local[1] < warm.loglikelihood - 0.4
+    assert warm.message.startswith("cold start (warm start ended on a bound)")
     assert warm.loglikelihood == pytest.approx(cold.loglikelihood, rel=1e-10)
     assert warm.params[2] > 0.01
+    assert warm.on_bounds == ()
+
+
+def test_fit_reports_the_bounds_it_ends_on(windows: dict[str, np.ndarray]) -> None:
+    """BTC's third window: the maximum is on the unit root (to 1e-12), as arch's.
+
+    TLT's first: on omega's and alpha's lower bounds (a constant variance).
+    """
+    y = windows["BTC_USD/2"]
+    result = arch_reference(y, "garch", "t", "constant").fit(disp="off")
+    fit = garch_fast.fit(y)
+    assert fit.on_bounds == ("alpha[1] + gamma[1]/2 + beta[1] <= 1",)
+    assert fit.params[2] + fit.params[3] == pytest.approx(1.0, abs=1e-12)
+    assert result.params["alpha[1]"] + result.params["beta[1]"] > 1.0 - 1e-6
+    assert fit.loglikelihood >= result.loglikelihood - 1e-6 * abs(result.loglikelihood)
+    assert garch_fast.fit(windows["TLT/0"]).on_bounds == (
+        "omega >= 1e-08 * mean(resid**2)",
+        "alpha[1] >= 0",
+    )
+
+
+def test_warm_start_with_the_previous_inverse_hessian_needs_few_evaluations(
+    real_prices_raw: pd.DataFrame,
+) -> None:
+    """Weekly refits of SPY: the same optimum (1e-10 relative) in <= 8 evaluations."""
+    returns = (100.0 * real_prices_raw["SPY"].dropna().pct_change().dropna()).to_numpy()
+    previous = garch_fast.fit(returns[-WINDOW - 25 : -25])
+    for end in range(returns.size - 20, returns.size + 1, 5):
+        y = returns[end - WINDOW : end]
+        warm = garch_fast.fit(
+            y,
+            starting_values=previous.params,
+            inverse_hessian=previous.inverse_hessian,
+        )
+        cold = garch_fast.fit(y)
+        assert warm.message == "warm start"
+        assert warm.n_evals <= 8
+        assert warm.loglikelihood == pytest.approx(cold.loglikelihood, rel=1e-10)
+        previous = warm
+
+
+def test_digamma_matches_scipy() -> None:
+    """To 1e-13 relative over the range nu / 2 takes (nu in [2.05, 500])."""
+    points = np.geomspace(1.0, 300.0, 60)
+    ours = np.array([_garch_kernels.digamma(x) for x in points])
+    np.testing.assert_allclose(ours, special.digamma(points), rtol=1e-13, atol=1e-15)
 
 
 def test_infeasible_starting_values_fall_back_to_the_cold_start(
