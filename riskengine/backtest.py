@@ -24,7 +24,12 @@ from riskengine.events import Event, events_frame
 from riskengine.metrics import summarize
 from riskengine.policy import Decision, PolicyAllocator, check_feasibility
 from riskengine.specs import PolicySpec
-from riskengine.triggers import sleeve_multipliers, trigger_path, trigger_signal
+from riskengine.triggers import (
+    SHORT_WINDOW_DAYS,
+    sleeve_multipliers,
+    trigger_path,
+    trigger_signal,
+)
 from riskengine.volatility import forecast_variance
 
 DAYS_PER_YEAR = 365.0
@@ -133,7 +138,17 @@ def run_backtest(
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    forecast = forecast_variance(returns, policy.model)
+    scheduled = _scheduled(returns.index, policy.rebalance.frequency)
+    # forecasts are needed from the first day, and earlier for the triggers' lookback
+    lookback = max(
+        (t.lookback_days + 2 * SHORT_WINDOW_DAYS for t in policy.triggers), default=0
+    )
+    forecast = forecast_variance(
+        returns,
+        policy.model,
+        start=returns.index[max(first - lookback, 0)],
+        refit_dates=returns.index[scheduled],
+    )
     vol = np.sqrt(forecast.variance.to_numpy())
     timings["volatility"] = time.perf_counter() - clock
 
@@ -146,7 +161,7 @@ def run_backtest(
     ]
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, len(returns))
     eligible = _eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
-    decision_rows = _decision_rows(returns.index, eligible, multipliers, policy, first)
+    decision_rows = _decision_rows(scheduled, eligible, multipliers, first)
     timings["triggers"] = time.perf_counter() - clock
 
     inputs = _WalkInputs(
@@ -351,28 +366,29 @@ def _eligibility(returns: pd.DataFrame, policy: PolicySpec) -> BoolArray:
     return (history >= policy.rebalance.min_history_days) & recent
 
 
+def _scheduled(index: pd.DatetimeIndex, frequency: str) -> BoolArray:
+    """Rows of the rebalance schedule: every day, or the last of each week or month.
+
+    For the final row, whose successor is not in the data, the next business day
+    decides whether it ends its week or month.
+    """
+    if frequency == "daily":
+        return np.ones(len(index), dtype=bool)
+    code = "W" if frequency == "weekly" else "M"
+    following = index[-1] + pd.offsets.BDay(1)
+    period = index.append(pd.DatetimeIndex([following])).to_period(code).asi8
+    return np.asarray(period[1:] != period[:-1])
+
+
 def _decision_rows(
-    index: pd.DatetimeIndex,
-    eligible: BoolArray,
-    multipliers: FloatArray,
-    policy: PolicySpec,
-    first: int,
+    scheduled: BoolArray, eligible: BoolArray, multipliers: FloatArray, first: int
 ) -> IndexArray:
     """Rows at which the policy decides: its schedule, universe changes, triggers.
 
     Triggers are checked daily: a change of a trigger multiplier at the close of t
     forces a decision at t even between scheduled rebalances.
     """
-    frequency = policy.rebalance.frequency
-    if frequency == "daily":
-        scheduled = np.ones(len(index), dtype=bool)
-    else:
-        # the last trading day of each week or month; for the final row, whose
-        # successor is not in the data, the next business day decides
-        code = "W" if frequency == "weekly" else "M"
-        following = index[-1] + pd.offsets.BDay(1)
-        period = index.append(pd.DatetimeIndex([following])).to_period(code).asi8
-        scheduled = period[1:] != period[:-1]
+    scheduled = scheduled.copy()
     changed = np.append(True, (eligible[1:] != eligible[:-1]).any(axis=1))
     changed |= np.append(False, (multipliers[1:] != multipliers[:-1]).any(axis=1))
     scheduled[first] = True

@@ -67,6 +67,9 @@ class ModelSpec:
     refit_every_days : int
         Observations between GARCH refits; in between the last fit is filtered
         with fixed parameters.
+    refit_on : {"schedule", "rebalance"}
+        Refit every `refit_every_days` observations, or at the policy's scheduled
+        rebalance dates (each asset's last observation at or before each).
     fallback : {"ewma"}
         What replaces a GARCH fit that fails or is rejected, until the next refit.
     fallback_decay : float
@@ -87,6 +90,7 @@ class ModelSpec:
     window_days: int = 1000
     min_window_days: int = 250
     refit_every_days: int = 21
+    refit_on: Literal["schedule", "rebalance"] = "schedule"
     fallback: Literal["ewma"] = "ewma"
     fallback_decay: float = 0.94
     on_boundary: Literal["fallback", "keep"] = "keep"

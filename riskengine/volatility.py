@@ -203,7 +203,12 @@ def realised_variance(returns: FloatArray, window_days: int) -> FloatArray:
 
 
 def forecast_variance(
-    returns: ReturnPanel, spec: ModelSpec, *, horizon_days: int = 1
+    returns: ReturnPanel,
+    spec: ModelSpec,
+    *,
+    horizon_days: int = 1,
+    start: pd.Timestamp | None = None,
+    refit_dates: pd.DatetimeIndex | None = None,
 ) -> VolForecast:
     """Point-in-time variance forecasts of every asset of a panel.
 
@@ -218,6 +223,13 @@ def forecast_variance(
         (GARCH and GJR in closed form through the persistence, EGARCH through the
         empirical distribution of the fit's standardised residuals; flat for
         EWMA, realised variance and the fallback).
+    start : Timestamp, optional
+        First date whose forecast is needed: GARCH refits whose forecasts all
+        precede it are skipped (rows before it hold the fallback), and the first
+        refit kept starts cold.
+    refit_dates : DatetimeIndex, optional
+        For ``refit_on = "rebalance"``: refit each asset at its last observation
+        at or before each of these dates, instead of every `refit_every_days`.
 
     Returns
     -------
@@ -243,7 +255,9 @@ def forecast_variance(
         one_day = realised_variance(values, spec.window_days)
         total = one_day * horizon_days
     else:
-        one_day, total, events, fits = _garch_panel(returns, spec, horizon_days)
+        one_day, total, events, fits = _garch_panel(
+            returns, spec, horizon_days, start, refit_dates
+        )
 
     def frame(array: FloatArray) -> pd.DataFrame:
         return pd.DataFrame(array, index=returns.index, columns=returns.columns).ffill()
@@ -252,7 +266,11 @@ def forecast_variance(
 
 
 def _garch_panel(
-    returns: ReturnPanel, spec: ModelSpec, horizon: int
+    returns: ReturnPanel,
+    spec: ModelSpec,
+    horizon: int,
+    start: pd.Timestamp | None,
+    refit_dates: pd.DatetimeIndex | None,
 ) -> tuple[FloatArray, FloatArray, tuple[Event, ...], pd.DataFrame]:
     """Forecasts, H-day sums, events and refit records of a GARCH-family spec."""
     values = returns.to_numpy(float)
@@ -265,8 +283,13 @@ def _garch_panel(
         if rows.size == 0:
             continue
         dates = returns.index[rows]
+        ends = _refit_ends(dates, spec, start, refit_dates)
         path, path_total, refits, breakdowns = _asset_path(
-            values[rows, j] * PERCENT, fallback[rows, j] * PERCENT**2, spec, horizon
+            values[rows, j] * PERCENT,
+            fallback[rows, j] * PERCENT**2,
+            spec,
+            horizon,
+            ends,
         )
         one_day[rows, j] = path / PERCENT**2
         total[rows, j] = path_total / PERCENT**2
@@ -318,8 +341,38 @@ def _event(
     return Event(date, kind, asset, message, details)
 
 
+def _refit_ends(
+    dates: pd.DatetimeIndex,
+    spec: ModelSpec,
+    start: pd.Timestamp | None,
+    refit_dates: pd.DatetimeIndex | None,
+) -> list[int]:
+    """Indices (in the asset's own observations) of the last observation of each fit.
+
+    Every `refit_every_days` observations from the first full window, or the last
+    observation at or before each of `refit_dates`; fits whose forecasts all
+    precede `start` are dropped.
+    """
+    first = spec.min_window_days - 1
+    if spec.refit_on == "rebalance" and refit_dates is not None:
+        positions = dates.searchsorted(refit_dates, side="right") - 1
+        ends = sorted({int(p) for p in positions if p >= first})
+    else:
+        ends = list(range(first, len(dates), spec.refit_every_days))
+    if start is not None and ends:
+        needed = int(dates.searchsorted(start))  # first observation on or after start
+        keep = [k for k, end in enumerate(ends) if end >= needed]
+        begin = max(keep[0] - 1, 0) if keep else len(ends) - 1
+        ends = ends[begin:]
+    return ends
+
+
 def _asset_path(
-    y: FloatArray, fallback: FloatArray, spec: ModelSpec, horizon: int
+    y: FloatArray,
+    fallback: FloatArray,
+    spec: ModelSpec,
+    horizon: int,
+    ends: list[int],
 ) -> tuple[FloatArray, FloatArray, list[tuple[int, _Fit, int]], list[int]]:
     """One asset's forecasts in percent^2 on its own observations.
 
@@ -342,8 +395,7 @@ def _asset_path(
     refits: list[tuple[int, _Fit, int]] = []
     breakdowns: list[int] = []
     previous: _Fit | None = None
-    for fit_end in range(spec.min_window_days - 1, y.size, spec.refit_every_days):
-        stop = min(fit_end + spec.refit_every_days, y.size)
+    for fit_end, stop in zip(ends, [*ends[1:], y.size], strict=False):
         first = (
             0 if spec.window == "expanding" else max(0, fit_end + 1 - spec.window_days)
         )
