@@ -399,3 +399,36 @@ def test_model_contract(real_returns: pd.DataFrame, name: str) -> None:
     assert np.isnan(base.variance.to_numpy()[~started]).all()
     clone = pickle.loads(pickle.dumps(base))
     pd.testing.assert_frame_equal(clone.variance, base.variance)
+
+
+def test_refits_can_follow_the_rebalance_dates(real_returns: pd.DataFrame) -> None:
+    panel = real_returns[["SPY", "BTC_USD"]].loc["2016":"2019"]
+    fridays = panel.index[panel.index.day_of_week == 4][::4]
+    spec = replace(GARCH, refit_on="rebalance")
+    forecast = forecast_variance(panel, spec, refit_dates=fridays)
+    for asset in panel:
+        own = panel[asset].dropna().index
+        expected = {
+            own[own <= d][-1]
+            for d in fridays
+            if (own <= d).sum() >= spec.min_window_days
+        }
+        assert (
+            set(forecast.fits.loc[forecast.fits["asset"] == asset, "date"]) == expected
+        )
+
+
+def test_skipping_refits_before_start_keeps_the_forecasts_from_start(
+    real_returns: pd.DataFrame,
+) -> None:
+    """Refits whose forecasts all precede `start` are skipped; from `start` on the
+    forecasts are the full run's up to the optimiser's tolerance (the first kept refit
+    starts cold rather than warm: 1e-4 relative)."""
+    panel = real_returns[["SPY", "GLD"]].loc["2012":"2019"]
+    start = pd.Timestamp("2018-01-02")
+    full = forecast_variance(panel, GARCH)
+    trimmed = forecast_variance(panel, GARCH, start=start)
+    assert len(trimmed.fits) < len(full.fits) / 2
+    np.testing.assert_allclose(
+        trimmed.variance.loc[start:], full.variance.loc[start:], rtol=1e-4
+    )
