@@ -26,7 +26,7 @@ _BIG, _SMALL = 1e150, 1e-150
 _ARMIJO = 1e-4
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def backcast(resids: FloatArray) -> float:
     """Backcast as arch computes it: 0.94-weighted mean of the first <= 75 squares."""
     num = den = 0.0
@@ -38,7 +38,7 @@ def backcast(resids: FloatArray) -> float:
     return num / den
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def variance_bounds(resids: FloatArray, start: float) -> tuple[FloatArray, FloatArray]:
     """Loose lower and upper clipping bounds of sigma^2_t, as arch sets them."""
     n = resids.shape[0]
@@ -60,7 +60,7 @@ def variance_bounds(resids: FloatArray, start: float) -> tuple[FloatArray, Float
     return lower, upper
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def clipped_filter(
     resids: FloatArray,
     theta: FloatArray,
@@ -85,7 +85,7 @@ def clipped_filter(
     return sigma2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def garch_path(
     resids: FloatArray,
     omega: float,
@@ -103,7 +103,7 @@ def garch_path(
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def egarch_path(
     resids: FloatArray,
     omega: float,
@@ -127,7 +127,7 @@ def egarch_path(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def digamma(x: float) -> float:
     """psi(x) for x > 0: recurrence up to x >= 10, then the asymptotic series."""
     shift = 0.0
@@ -150,7 +150,7 @@ def digamma(x: float) -> float:
     return shift + math.log(x) - 0.5 / x - series
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 def loglik_grad(
     theta: FloatArray,
     y: FloatArray,
@@ -242,7 +242,7 @@ def loglik_grad(
     return n * const - 0.5 * (log_s + nu1 * log_z)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cold_start(y: FloatArray, free: IndexArray) -> FloatArray:
     """Starting values as arch picks them: best Gaussian fit of a grid, nu by kurtosis.
 
@@ -284,7 +284,7 @@ def cold_start(y: FloatArray, free: IndexArray) -> FloatArray:
     return theta[free]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _objective(
     x: FloatArray,
     free: IndexArray,
@@ -304,7 +304,7 @@ def _objective(
     return -value
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def hessian(
     y: FloatArray, free: IndexArray, student: bool, x: FloatArray
 ) -> FloatArray:
@@ -325,7 +325,7 @@ def hessian(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _solve_psd(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
     """A solution of ``matrix @ x = rhs`` for a small symmetric PSD matrix (LDL').
 
@@ -356,7 +356,7 @@ def _solve_psd(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
     return z
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _direction(
     inv_hess: FloatArray, g: FloatArray, a_mat: FloatArray, active: BoolArray
 ) -> tuple[FloatArray, FloatArray, IndexArray]:
@@ -370,7 +370,7 @@ def _direction(
     return -(inv_hess @ g + h_at @ multipliers), multipliers, rows
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def maximise(
     x0: FloatArray,
     inv_hess0: FloatArray,
@@ -465,7 +465,7 @@ def maximise(
     return x, -f, inv_hess, False, evals, -f_start
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fit_from(
     y: FloatArray,
     free: IndexArray,

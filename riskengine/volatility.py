@@ -18,7 +18,9 @@ spec's fallback until the next refit.
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -278,19 +280,23 @@ def _garch_panel(
     one_day, total = np.full_like(values, np.nan), np.full_like(values, np.nan)
     events: list[Event] = []
     records: list[dict[str, object]] = []
+    observed = [np.flatnonzero(~np.isnan(values[:, j])) for j in range(values.shape[1])]
+
+    def asset_path(j: int) -> _AssetPath:
+        rows = observed[j]
+        ends = _refit_ends(returns.index[rows], spec, start, refit_dates)
+        y, base = values[rows, j] * PERCENT, fallback[rows, j] * PERCENT**2
+        return _asset_path(y, base, spec, horizon, ends)
+
+    # assets are independent, and the compiled fits release the GIL: one thread a core
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        paths = list(pool.map(asset_path, range(values.shape[1])))
     for j, asset in enumerate(map(str, returns.columns)):
-        rows = np.flatnonzero(~np.isnan(values[:, j]))
+        rows = observed[j]
         if rows.size == 0:
             continue
         dates = returns.index[rows]
-        ends = _refit_ends(dates, spec, start, refit_dates)
-        path, path_total, refits, breakdowns = _asset_path(
-            values[rows, j] * PERCENT,
-            fallback[rows, j] * PERCENT**2,
-            spec,
-            horizon,
-            ends,
-        )
+        path, path_total, refits, breakdowns = paths[j]
         one_day[rows, j] = path / PERCENT**2
         total[rows, j] = path_total / PERCENT**2
         if rows.size < spec.min_window_days:
@@ -341,6 +347,10 @@ def _event(
     return Event(date, kind, asset, message, details)
 
 
+_AssetPath = tuple[FloatArray, FloatArray, list[tuple[int, "_Fit", int]], list[int]]
+"""One asset's forecasts, H-day sums, refits and filter breakdowns (`_asset_path`)."""
+
+
 def _refit_ends(
     dates: pd.DatetimeIndex,
     spec: ModelSpec,
@@ -373,7 +383,7 @@ def _asset_path(
     spec: ModelSpec,
     horizon: int,
     ends: list[int],
-) -> tuple[FloatArray, FloatArray, list[tuple[int, _Fit, int]], list[int]]:
+) -> _AssetPath:
     """One asset's forecasts in percent^2 on its own observations.
 
     Parameters
