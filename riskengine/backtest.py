@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray, IndexArray
-from riskengine.covariance import EwmaCorrelation
+from riskengine.covariance import DccCorrelation, EwmaCorrelation
 from riskengine.data import Market, periods_per_year
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
@@ -273,16 +273,14 @@ def _walk_forward(
     pending: dict[int, FloatArray] = {}
     weights = np.zeros(n_assets)
     nav, peak, traded_before = 1.0, 1.0, False
-    raw = returns.to_numpy(float)
-    correlation = EwmaCorrelation(
-        n_assets, policy.covariance.correlation_half_life_days
-    )
+    observations = _correlation_inputs(returns.to_numpy(float), inputs.vol, policy)
+    correlation = _correlation_model(policy, n_assets)
     for t in range(first):
-        correlation.update(raw[t])
+        correlation.update(observations[t])
     ladder, ladder_level = policy.drawdown_control, 1.0
     for i, t in enumerate(range(first, len(returns))):
         clock = time.perf_counter()
-        correlation.update(raw[t])
+        correlation.update(observations[t])
         walk.correlation_seconds += time.perf_counter() - clock
         clock = time.perf_counter()
         cash = 1.0 - weights.sum()
@@ -394,6 +392,35 @@ def _decision_rows(
     scheduled[first] = True
     rows = np.flatnonzero(scheduled | changed)
     return rows[rows >= first]
+
+
+def _correlation_model(
+    policy: PolicySpec, n_assets: int
+) -> EwmaCorrelation | DccCorrelation:
+    spec = policy.covariance
+    if spec.correlation == "dcc":
+        return DccCorrelation(
+            n_assets,
+            window_days=spec.dcc_window_days,
+            refit_every_days=spec.dcc_refit_every_days,
+            min_window_days=min(250, spec.dcc_window_days),
+        )
+    return EwmaCorrelation(n_assets, spec.correlation_half_life_days)
+
+
+def _correlation_inputs(
+    returns: FloatArray, vol: FloatArray, policy: PolicySpec
+) -> FloatArray:
+    """Rows the correlation model reads at each close.
+
+    Returns for the EWMA correlation; for DCC, returns standardised by the vol
+    forecast made at the close before.
+    """
+    if policy.covariance.correlation != "dcc":
+        return returns
+    previous = np.vstack([np.full(vol.shape[1], np.nan), vol[:-1]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(previous > 0, returns / previous, np.nan)
 
 
 @dataclass(frozen=True)

@@ -481,15 +481,25 @@ class CovarianceSpec:
 
     Attributes
     ----------
+    correlation : {"ewma", "dcc"}
+        Zero-mean EWMA correlation of returns, or DCC(1,1) of the returns
+        standardised by the model's own vol forecasts (see `riskengine.covariance`).
     correlation_half_life_days : float
         Half-life of the EWMA correlation, in observations.
+    dcc_window_days, dcc_refit_every_days : int
+        DCC estimation window and refit interval, in rows.
     """
 
+    correlation: Literal["ewma", "dcc"] = "ewma"
     correlation_half_life_days: float = 63.0
+    dcc_window_days: int = 1000
+    dcc_refit_every_days: int = 21
 
     def __post_init__(self) -> None:
         half_life = self.correlation_half_life_days
         _require(half_life >= 1.0, "correlation_half_life_days", "must be at least 1")
+        _require(self.dcc_window_days >= 250, "dcc_window_days", "must be >= 250")
+        _require(self.dcc_refit_every_days >= 1, "dcc_refit_every_days", "must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -115,10 +115,11 @@ def test_information_lag_delays_trades_not_decisions(tmp_path: Path, market) -> 
     )
 
 
-@pytest.mark.parametrize("model", ["ewma-0.94", "garch"])
+@pytest.mark.parametrize("model", ["ewma-0.94", "garch", "garch-dcc"])
 def test_no_look_ahead_whole_pipeline(tmp_path: Path, market, model: str) -> None:
     """Perturbing prices after t leaves every decision and holding up to t unchanged."""
-    if model == "garch":
+    correlation = "dcc" if model.endswith("dcc") else "ewma"
+    if model.startswith("garch"):
         (tmp_path / "garch.toml").write_text(
             'name = "g"\nfamily = "garch"\nwindow_days = 400\nmin_window_days = 200\n'
             "refit_every_days = 40\n"
@@ -127,7 +128,8 @@ def test_no_look_ahead_whole_pipeline(tmp_path: Path, market, model: str) -> Non
     policy = policy_file(
         tmp_path,
         '[target]\nbase = "sleeve_equal_risk"\ntarget_vol_annual = 0.1\n'
-        'max_gross_leverage = 2.0\n[rebalance]\nfrequency = "weekly"\n',
+        'max_gross_leverage = 2.0\n[rebalance]\nfrequency = "weekly"\n'
+        f'[covariance]\ncorrelation = "{correlation}"\ndcc_window_days = 300\n',
         model=model,
     )
     prices = market.prices.loc[
