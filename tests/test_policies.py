@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,3 +106,14 @@ def test_compare_prints_policies_side_by_side(
     assert overlay["first_cut"] <= "2026-01-31"
     assert overlay["cut_to"] < 0.75 * overlay["cut_from"]
     assert overlay["annual_vol"] < table["risk-parity-fund"]["annual_vol"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", builtin_names("policies"))
+def test_every_policy_over_the_whole_real_file(name: str, market) -> None:
+    """Slow: all 12 columns from 1990, with their own starts, ends and calendars."""
+    result = backtest(name, market)
+    assert np.isfinite(result.returns).all()
+    assert result.returns.index[0] == market.returns.index[0]
+    vol = result.metrics()["annual_vol"]
+    assert 0.02 < vol < 0.3
