@@ -185,8 +185,8 @@ def main() -> None:
         f"riskengine fits: {statuses} (boundary = on a bound, kept and "
         f"recorded); methods {methods}; "
         f"median evaluations {forecast.fits['n_evals'].median():.0f}\n"
-        f"with the shipped on_boundary = 'fallback', {fallback_share:.1%} of refits "
-        f"are replaced by EWMA and recorded as model_fallback events"
+        f"with on_boundary = 'fallback' instead, {fallback_share:.1%} of refits "
+        f"would be replaced by EWMA (recorded as model_fallback events)"
     )
 
 
