@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -149,14 +150,13 @@ def run_backtest(
         start=returns.index[max(first - lookback, 0)],
         refit_dates=returns.index[scheduled],
     )
-    vol = np.sqrt(forecast.variance.to_numpy())
+    volatility = forecast.volatility
+    vol = volatility.to_numpy()
     timings["volatility"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     paths = [
-        trigger_path(
-            spec, trigger_signal(spec, forecast.volatility, returns, market.sleeves)
-        )
+        trigger_path(spec, trigger_signal(spec, volatility, returns, market.sleeves))
         for spec in policy.triggers
     ]
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, len(returns))
@@ -185,8 +185,9 @@ def run_backtest(
         index=decision_dates,
         columns=assets,
     )
+    by_sleeve = targets.T.groupby(inputs.sleeve_array).sum().T
     trigger_events = [
-        _with_sleeve_weights(e, targets, inputs.sleeves, path.spec.act_on_sleeves)
+        _with_sleeve_weights(e, by_sleeve, path.spec.act_on_sleeves)
         for path in paths
         for e in path.events
         if e.date >= index[0]
@@ -206,7 +207,7 @@ def run_backtest(
         simulated=market.simulated,
         weights=pd.DataFrame(walk.weights, index=index, columns=assets),
         targets=targets,
-        volatility=forecast.volatility.iloc[first:],
+        volatility=volatility.iloc[first:],
         decisions=decisions,
         returns=pd.Series(walk.returns, index=index, name="return"),
         turnover=pd.Series(walk.turnover, index=index, name="turnover"),
@@ -227,6 +228,16 @@ class _WalkInputs:
     decision_rows: frozenset[int]
     sleeves: list[str]
     first: int
+
+    @cached_property
+    def sleeve_array(self) -> np.ndarray:
+        """Sleeves as an array, for masking by the active assets."""
+        return np.asarray(self.sleeves)
+
+    @cached_property
+    def asset_array(self) -> np.ndarray:
+        """Asset names as an array, for masking by the active assets."""
+        return np.asarray(self.returns.columns)
 
 
 @dataclass
@@ -450,13 +461,12 @@ def _decide(
     weights = np.zeros(len(current))
     if not active.any():
         return _Target(weights, None, 0, drawdown)
-    names = np.asarray(inputs.returns.columns)
     try:
         decision = allocator.decide(
             inputs.vol[t, active],
             correlation[np.ix_(active, active)],
-            list(np.asarray(inputs.sleeves)[active]),
-            list(names[active]),
+            list(inputs.sleeve_array[active]),
+            list(inputs.asset_array[active]),
             multipliers=inputs.multipliers[t, active],
             drawdown=drawdown,
             previous=current[active],
@@ -504,10 +514,9 @@ def _decision_row(
 
 
 def _with_sleeve_weights(
-    event: Event, targets: pd.DataFrame, sleeves: list[str], acted: tuple[str, ...]
+    event: Event, by_sleeve: pd.DataFrame, acted: tuple[str, ...]
 ) -> Event:
     """A trigger event completed with the acted-on sleeves' weights before and after."""
-    by_sleeve = targets.T.groupby(np.asarray(sleeves)).sum().T
     position = int(by_sleeve.index.searchsorted(event.date))
     if position >= len(by_sleeve):
         return event

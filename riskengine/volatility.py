@@ -405,7 +405,8 @@ def _asset_path(
     refits: list[tuple[int, _Fit, int]] = []
     breakdowns: list[int] = []
     previous: _Fit | None = None
-    for fit_end, stop in zip(ends, [*ends[1:], y.size], strict=False):
+    stops = [*ends[1:], y.size] if ends else []
+    for fit_end, stop in zip(ends, stops, strict=True):
         first = (
             0 if spec.window == "expanding" else max(0, fit_end + 1 - spec.window_days)
         )
