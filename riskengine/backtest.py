@@ -313,7 +313,7 @@ def _walk_forward(
                 inputs,
                 allocator,
                 t,
-                correlation.matrix(),
+                correlation,
                 weights,
                 drawdown,
                 first_trade=not traded_before,
@@ -450,7 +450,7 @@ def _decide(
     inputs: _WalkInputs,
     allocator: PolicyAllocator,
     t: int,
-    correlation: FloatArray,
+    correlation: EwmaCorrelation | DccCorrelation,
     current: FloatArray,
     drawdown: float,
     *,
@@ -464,7 +464,7 @@ def _decide(
     try:
         decision = allocator.decide(
             inputs.vol[t, active],
-            correlation[np.ix_(active, active)],
+            correlation.matrix(active),
             list(inputs.sleeve_array[active]),
             list(inputs.asset_array[active]),
             multipliers=inputs.multipliers[t, active],

@@ -10,7 +10,7 @@ import pandas as pd
 from numba import njit
 from scipy import optimize
 
-from riskengine._typing import FloatArray, ReturnPanel
+from riskengine._typing import BoolArray, FloatArray, ReturnPanel
 
 
 class EwmaCorrelation:
@@ -44,9 +44,14 @@ class EwmaCorrelation:
         self.weights *= self.decay
         self.weights += np.outer(mask, mask)
 
-    def matrix(self) -> FloatArray:
-        """Current correlation: symmetric PSD, unit diagonal; 0 for unseen pairs."""
-        return _correlation(self.products, self.weights)
+    def matrix(self, assets: BoolArray | None = None) -> FloatArray:
+        """Current correlation of `assets` (default all): PSD, unit diagonal.
+
+        Unseen pairs are 0. Only the selected block is projected, so an asset left
+        out (say one with two days of history) cannot move the others.
+        """
+        block = np.ix_(assets, assets) if assets is not None else np.s_[:, :]
+        return nearest_correlation(_pairwise(self.products[block], self.weights[block]))
 
 
 class DccCorrelation:
@@ -123,10 +128,14 @@ class DccCorrelation:
         updated += self.a_ * np.outer(filled, filled) + self.b_ * self._q
         self._q = np.where(np.outer(observed, observed), updated, self._q)
 
-    def matrix(self) -> FloatArray:
-        """Correlation forecast for the next row: symmetric PSD, unit diagonal."""
-        scale = np.sqrt(np.diag(self._q))
-        return nearest_correlation(self._q / np.outer(scale, scale))
+    def matrix(self, assets: BoolArray | None = None) -> FloatArray:
+        """Correlation forecast of `assets` (default all) for the next row.
+
+        Symmetric PSD with a unit diagonal; only the selected block is projected.
+        """
+        q = self._q[np.ix_(assets, assets)] if assets is not None else self._q
+        scale = np.sqrt(np.diag(q))
+        return nearest_correlation(q / np.outer(scale, scale))
 
     def _refit(self) -> None:
         window = np.array(self._rows)
@@ -134,7 +143,7 @@ class DccCorrelation:
         filled = np.where(observed, window, 0.0)
         pairs = observed.T.astype(float) @ observed
         products = filled.T @ filled
-        self._target = _correlation(products, pairs)
+        self._target = _pairwise(products, pairs)
         complete = window[observed.all(axis=1)]
         if complete.shape[0] < self.min_window_days:
             return
@@ -255,14 +264,15 @@ def ewma_correlations(
     return out
 
 
-def _correlation(products: FloatArray, weights: FloatArray) -> FloatArray:
+def _pairwise(products: FloatArray, weights: FloatArray) -> FloatArray:
+    """Pairwise correlations from (weighted) sums of products, 0 where undefined."""
     with np.errstate(invalid="ignore", divide="ignore"):
         moments = np.where(weights > 0, products / weights, 0.0)
         scale = np.sqrt(np.diag(moments))
         corr = moments / np.outer(scale, scale)
     corr = np.where(np.isfinite(corr), corr, 0.0)
     np.fill_diagonal(corr, 1.0)
-    return nearest_correlation(corr)
+    return corr
 
 
 def nearest_correlation(matrix: FloatArray, floor: float = 0.0) -> FloatArray:

@@ -6,7 +6,9 @@ import pytest
 
 from riskengine.covariance import (
     DccCorrelation,
+    EwmaCorrelation,
     _dcc_negative_loglik,
+    _pairwise,
     covariance,
     ewma_correlations,
     fit_dcc,
@@ -55,6 +57,23 @@ def test_matches_pandas_ewm_of_products_on_complete_data(
             expected = value / np.sqrt(moments[i, i] * moments[j, j])
             a, b = returns.columns.get_loc(i), returns.columns.get_loc(j)
             assert ours[k, a, b] == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_an_asset_left_out_does_not_move_the_others(rng: np.random.Generator) -> None:
+    # a newcomer with two returns has pairwise correlations of +-1 with the rest,
+    # which makes the whole matrix indefinite; the block of the assets held must
+    # be the one computed without it (once, the projection of the whole matrix
+    # moved the other weights by 2e-2 on 2014-09-19, BTC's third day)
+    held = rng.standard_normal((400, 4)) * 0.01
+    newcomer = np.full((400, 1), np.nan)
+    newcomer[-2:, 0] = [0.05, -0.04]
+    with_newcomer, without = EwmaCorrelation(5, 63.0), EwmaCorrelation(4, 63.0)
+    for row in np.hstack([held, newcomer]):
+        with_newcomer.update(row)
+        without.update(row[:4])
+    assert np.linalg.eigvalsh(_pairwise(with_newcomer.products, with_newcomer.weights))[0] < 0
+    mask = np.array([True, True, True, True, False])
+    np.testing.assert_allclose(with_newcomer.matrix(mask), without.matrix(), atol=1e-15)
 
 
 def test_psd_with_staggered_starts_and_gaps(real_prices_path: Path) -> None:
