@@ -36,13 +36,7 @@ class EwmaCorrelation:
 
     def update(self, returns: FloatArray) -> None:
         """Add one row of returns (NaN where an asset has none)."""
-        observed = ~np.isnan(returns)
-        filled = np.where(observed, returns, 0.0)
-        mask = observed.astype(float)
-        self.products *= self.decay
-        self.products += np.outer(filled, filled)
-        self.weights *= self.decay
-        self.weights += np.outer(mask, mask)
+        _ewma_update(self.products, self.weights, returns, self.decay)
 
     def matrix(self, assets: BoolArray | None = None) -> FloatArray:
         """Current correlation of `assets` (default all): PSD, unit diagonal.
@@ -192,6 +186,21 @@ def fit_dcc(
         return None
     persistence, share = map(float, result.x)
     return persistence * share, persistence * (1.0 - share)
+
+
+@njit(cache=True)
+def _ewma_update(
+    products: FloatArray, weights: FloatArray, returns: FloatArray, decay: float
+) -> None:
+    """Decay both sums in place, then add the row's products over observed pairs."""
+    n = returns.size
+    for i in range(n):
+        for j in range(n):
+            products[i, j] *= decay
+            weights[i, j] *= decay
+            if not (np.isnan(returns[i]) or np.isnan(returns[j])):
+                products[i, j] += returns[i] * returns[j]
+                weights[i, j] += 1.0
 
 
 @njit(cache=True)

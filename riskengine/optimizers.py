@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import cvxpy as cp
 import numpy as np
+from numba import njit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
@@ -69,27 +70,33 @@ def risk_budget_weights(
     vol = np.sqrt(np.diag(cov)[held])
     corr = cov[np.ix_(held, held)] / np.outer(vol, vol)
     b = budgets[held] / budgets[held].sum()
-    y = np.sqrt(b)
-    y /= np.sqrt(y @ corr @ y)
-    for _ in range(max_iterations):
-        cy = corr @ y
-        gradient = cy - b / y
-        if np.max(np.abs(y * cy - b) / b) < NEWTON_TOLERANCE:
-            break
-        hessian = corr + np.diag(b / y**2)
-        step = -np.linalg.solve(hessian, gradient)
-        shrink = step < 0
-        alpha = (
-            min(1.0, 0.95 * float(np.min(-y[shrink] / step[shrink])))
-            if shrink.any()
-            else 1.0
-        )
-        y = y + alpha * step
-    else:
+    y, converged = _newton(corr, b, max_iterations, NEWTON_TOLERANCE)
+    if not converged:
         raise InfeasibleError("risk budgeting: Newton's method did not converge")
     weights = np.zeros_like(budgets, dtype=float)
     weights[held] = y / vol
     return weights / weights.sum()
+
+
+@njit(cache=True)
+def _newton(
+    corr: FloatArray, b: FloatArray, max_iterations: int, tolerance: float
+) -> tuple[FloatArray, bool]:
+    """Damped Newton on 1/2 y'Cy - b'log y from y ~ sqrt(b); True if converged."""
+    y = np.sqrt(b)
+    y = y / np.sqrt(y @ corr @ y)
+    for _ in range(max_iterations):
+        cy = corr @ y
+        if np.max(np.abs(y * cy - b) / b) < tolerance:
+            return y, True
+        hessian = corr + np.diag(b / y**2)
+        step = -np.linalg.solve(hessian, cy - b / y)
+        alpha = 1.0
+        for i in range(y.size):  # stay inside y > 0
+            if step[i] < 0:
+                alpha = min(alpha, -0.95 * y[i] / step[i])
+        y = y + alpha * step
+    return y, False
 
 
 class RiskBudgetProblem:

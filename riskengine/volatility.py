@@ -308,8 +308,8 @@ def _garch_panel(
         for row in breakdowns:
             reason = "the filtered variance is not a positive finite number"
             events.append(_event(spec, asset, dates[row], reason, "filter"))
-        for fit_end, fit, observations in refits:
-            date = dates[fit_end]
+        fit_dates = dates[[fit_end for fit_end, _, _ in refits]]  # boxed at once
+        for (_, fit, observations), date in zip(refits, fit_dates, strict=True):
             status = "fallback" if fit.problem else "boundary" if fit.boundary else "ok"
             records.append(
                 {

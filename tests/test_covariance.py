@@ -71,7 +71,10 @@ def test_an_asset_left_out_does_not_move_the_others(rng: np.random.Generator) ->
     for row in np.hstack([held, newcomer]):
         with_newcomer.update(row)
         without.update(row[:4])
-    assert np.linalg.eigvalsh(_pairwise(with_newcomer.products, with_newcomer.weights))[0] < 0
+    assert (
+        np.linalg.eigvalsh(_pairwise(with_newcomer.products, with_newcomer.weights))[0]
+        < 0
+    )
     mask = np.array([True, True, True, True, False])
     np.testing.assert_allclose(with_newcomer.matrix(mask), without.matrix(), atol=1e-15)
 
