@@ -208,3 +208,59 @@ def test_solver_failure_raises_or_holds_and_is_logged(
     assert "previous weights held" in holds["message"].iloc[0]
     held_on = holds["date"].iloc[-1]
     assert result.turnover.loc[held_on] == pytest.approx(0.0, abs=1e-12)
+
+
+ERC_WEEKLY = """
+[target]
+base = "risk_budget"
+target_vol_annual = 0.10
+max_gross_leverage = 2.0
+[rebalance]
+frequency = "weekly"
+min_history_days = 60
+[covariance]
+correlation_half_life_days = 63
+"""
+
+
+def test_erc_targets_match_a_hand_rolled_pandas_and_cvxpy_loop(
+    tmp_path: Path, market
+) -> None:
+    # the notebook loop on riskengine's own vol forecasts: pandas EWMA correlation of
+    # the assets held, a fresh cvxpy ERC problem, scaled to 10% and capped at 2x;
+    # the period spans BTC's first weeks, when it has returns but is not yet held
+    import cvxpy as cp
+
+    assets = ["GLD", "SPY", "EEM", "HYG", "TLT", "BTC_USD"]
+    data = sub_market(market, assets, "2013-06-01", "2015-06-30")
+    result = backtest(policy_file(tmp_path, ERC_WEEKLY), data, start="2014-06-01")
+    returns = data.returns
+    gaps = []
+    for date, target in result.targets.iterrows():
+        held = list(target.index[target > 0])
+        window = returns.loc[:date, held]
+        second = np.array(
+            [
+                [
+                    (window[a] * window[b]).ewm(halflife=63.0).mean().iloc[-1]
+                    for b in held
+                ]
+                for a in held
+            ]
+        )
+        corr = second / np.sqrt(np.outer(np.diag(second), np.diag(second)))
+        vol = result.volatility.loc[date, held].to_numpy()
+        y = cp.Variable(len(held), pos=True)
+        cp.Problem(
+            cp.Minimize(cp.sum_squares(np.linalg.cholesky(corr).T @ y)),
+            [cp.sum(cp.log(y)) >= 0],
+        ).solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10)
+        weights = y.value / vol / (y.value / vol).sum()
+        ex_ante = np.sqrt(weights @ (corr * np.outer(vol, vol)) @ weights * 252)
+        weights *= min(0.10 / ex_ante, 2.0)
+        gaps.append(np.abs(target[held].to_numpy() - weights).max())
+    # BTC has returns from 2014-09-18 but too short a history to be held until later
+    assert returns.loc["2014-09-18":"2014-10-31", "BTC_USD"].notna().all()
+    assert (result.targets.loc[:"2014-10-31", "BTC_USD"] == 0).all()
+    assert result.targets["BTC_USD"].gt(0).any()
+    assert max(gaps) < 1e-5  # the accuracy of Clarabel's solution, not ours
