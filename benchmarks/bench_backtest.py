@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -171,7 +172,11 @@ def main() -> int:
     print(f"riskengine run_backtest, median of {args.repeat}: {seconds:8.2f} s")
     for stage, value in result.timings.items():
         print(f"  {stage:<12} {value:8.3f} s")
-    print(f"peak traced memory (riskengine): {peak:.0f} MiB")
+    resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    print(
+        f"peak memory: {peak:.0f} MiB traced in run_backtest, "
+        f"{resident:.0f} MiB resident for the whole process so far"
+    )
     if sample == 0:
         return 0
 
