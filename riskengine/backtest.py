@@ -487,7 +487,18 @@ def _decide(
         )
         return _Target(current.copy(), None, int(active.sum()), drawdown, (event,))
     weights[active] = decision.weights
-    return _Target(weights, decision, int(active.sum()), drawdown)
+    events: tuple[Event, ...] = ()
+    if decision.broken_limits:
+        date = inputs.returns.index[t]
+        fields = ", ".join(decision.broken_limits)
+        message = (
+            f"{policy.name} @ {date.date()}: the sleeve risk caps "
+            f"(limits.sleeve_max_risk) could not be met together with {fields}; "
+            "the risk caps were kept"
+        )
+        details = {"broken": list(decision.broken_limits)}
+        events = (Event(date, "limit_conflict", policy.name, message, details),)
+    return _Target(weights, decision, int(active.sum()), drawdown, events)
 
 
 def _decision_row(

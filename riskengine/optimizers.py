@@ -34,6 +34,8 @@ SOLVERS: dict[str, dict[str, float]] = {
 NEWTON_TOLERANCE = 1e-12
 RIDGE = 1e-8
 """Small identity term that makes the projection's optimum unique."""
+INACCURATE_TOL = 1e-7
+"""A solution flagged inaccurate is kept only if no constraint is broken by more."""
 
 
 def risk_contributions(weights: FloatArray, cov: FloatArray) -> FloatArray:
@@ -223,6 +225,14 @@ class ConstrainedProblem:
         return np.asarray(self.weights.value, dtype=float)
 
 
+def _largest_violation(problem: cp.Problem) -> float:
+    """Largest violation of any constraint at the current solution (inf if none)."""
+    try:
+        return max(float(np.max(c.violation())) for c in problem.constraints)
+    except (ValueError, TypeError):  # no value: nothing to measure
+        return float("inf")
+
+
 def _solve(problem: cp.Problem, what: str) -> None:
     """Solve with the primary solver, then the fallback; raise if both fail."""
     failures = []
@@ -235,7 +245,10 @@ def _solve(problem: cp.Problem, what: str) -> None:
         except cp.SolverError as exc:
             failures.append(f"{solver}: {exc}")
             continue
-        if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        if problem.status == cp.OPTIMAL or (
+            problem.status == cp.OPTIMAL_INACCURATE
+            and _largest_violation(problem) <= INACCURATE_TOL
+        ):
             return
         failures.append(f"{solver}: {problem.status}")
     raise InfeasibleError(f"{what}: no solution ({'; '.join(failures)})")

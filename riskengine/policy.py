@@ -48,6 +48,8 @@ RISK_CAP_ROUNDS = 8
 CUT_ITERATIONS = 1000
 """Rounds of sleeve cuts until every capped share is within its cap."""
 LARGE = 1e6
+BROKEN_TOL = 1e-7
+"""A limit broken by less than this (solver accuracy) is not reported as broken."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class Decision:
         Factors that brought VaR/ES and margin within their limits (1 when slack).
     projected : bool
         Whether bounds or the turnover cap changed the weights (cvxpy step).
+    broken_limits : tuple of str
+        Policy fields (e.g. ``limits.sleeve_min_weight.crypto``) the weights break
+        because a sleeve risk cap, which takes precedence, could not be met with
+        them; empty when every limit holds.
     """
 
     weights: FloatArray
@@ -80,6 +86,7 @@ class Decision:
     risk_limit_scale: float
     margin_scale: float
     projected: bool
+    broken_limits: tuple[str, ...] = ()
 
 
 class PolicyAllocator:
@@ -173,6 +180,12 @@ class PolicyAllocator:
         weights = self._cap_sleeve_risk(
             weights, cov, sleeves, assets, previous, first_trade
         )
+        # sleeve risk caps win: what they had to break is reported, never hidden
+        broken = (
+            _violates(weights, previous, sleeves, policy, first_trade, BROKEN_TOL)
+            if policy.limits.sleeve_max_risk
+            else ()
+        )
         ex_ante = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
         return Decision(
             weights,
@@ -183,6 +196,7 @@ class PolicyAllocator:
             risk_scale,
             margin_scale,
             projected,
+            broken,
         )
 
     def _base_weights(
@@ -239,26 +253,49 @@ class PolicyAllocator:
         upper_cap = (
             LARGE if limits.max_asset_weight is None else limits.max_asset_weight
         )
-        sleeve_upper = {**limits.sleeve_max_weight, **(sleeve_upper_override or {})}
+        override = sleeve_upper_override or {}
+        sleeve_upper = {**limits.sleeve_max_weight, **override}
+        # a sleeve cut to its risk cap may fall below its minimum: the cap wins
+        sleeve_lower = {
+            s: min(low, override.get(s, LARGE))
+            for s, low in limits.sleeve_min_weight.items()
+        }
         names = problem.sleeve_names
         vol_now = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
         turnover = (
             LARGE if first_trade or limits.max_turnover is None else limits.max_turnover
         )
-        return problem.solve(
-            weights,
-            cov,
-            lower=np.full(n, limits.min_asset_weight),
-            upper=np.full(n, upper_cap),
-            sleeve_lower=np.array(
-                [limits.sleeve_min_weight.get(s, -LARGE) for s in names]
-            ),
-            sleeve_upper=np.array([sleeve_upper.get(s, LARGE) for s in names]),
-            gross=self.policy.target.max_gross_leverage,
-            vol_cap=max(vol_now, 1e-12) * (1 + 1e-9),
-            previous=previous,
-            turnover=turnover,
-        )
+
+        def solve(vol_cap: float) -> FloatArray:
+            return problem.solve(
+                weights,
+                cov,
+                lower=np.full(n, limits.min_asset_weight),
+                upper=np.full(n, upper_cap),
+                sleeve_lower=np.array([sleeve_lower.get(s, -LARGE) for s in names]),
+                sleeve_upper=np.array([sleeve_upper.get(s, LARGE) for s in names]),
+                gross=self.policy.target.max_gross_leverage,
+                vol_cap=vol_cap,
+                previous=previous,
+                turnover=turnover,
+            )
+
+        try:
+            return solve(max(vol_now, 1e-12) * (1 + 1e-9))
+        except InfeasibleError as exc:
+            fields = ", ".join(_limit_fields(self.policy, sleeves, first_trade))
+            try:  # is it the vol of the targeted weights that the limits cannot fit?
+                solve(LARGE)
+            except InfeasibleError:
+                raise InfeasibleError(
+                    f"the weight limits ({fields}) cannot hold together: {exc}"
+                ) from exc
+            annual = vol_now / self.daily
+            raise InfeasibleError(
+                f"the weight limits ({fields}) need more ex-ante vol than the "
+                f"{annual:.2%} a year of the vol-targeted weights (target."
+                "target_vol_annual, target.max_gross_leverage, and the risk scales)"
+            ) from exc
 
     def _cap_sleeve_risk(
         self,
@@ -412,35 +449,56 @@ def _margin_scale(weights: FloatArray, vol: FloatArray, margin: MarginSpec) -> f
     return 1.0 if usage <= margin.max_margin_usage else margin.max_margin_usage / usage
 
 
+def _limit_fields(
+    policy: PolicySpec, sleeves: Sequence[str], first_trade: bool
+) -> list[str]:
+    """Dotted policy fields of the weight limits that apply to these sleeves."""
+    limits, present = policy.limits, set(sleeves)
+    fields = ["target.max_gross_leverage"]
+    if limits.min_asset_weight != 0.0:
+        fields.append("limits.min_asset_weight")
+    if limits.max_asset_weight is not None:
+        fields.append("limits.max_asset_weight")
+    for table in ("sleeve_min_weight", "sleeve_max_weight"):
+        bounds = getattr(limits, table)
+        fields += [f"limits.{table}.{s}" for s in bounds if s in present]
+    if limits.max_turnover is not None and not first_trade:
+        fields.append("limits.max_turnover")
+    return fields
+
+
 def _violates(
     weights: FloatArray,
     previous: FloatArray,
     sleeves: Sequence[str],
     policy: PolicySpec,
     first_trade: bool,
-) -> bool:
-    """Whether any bound or the turnover cap is broken (beyond 1e-12)."""
-    limits, tol = policy.limits, 1e-12
+    tol: float = 1e-12,
+) -> tuple[str, ...]:
+    """The policy fields of the bounds and turnover cap `weights` break (beyond tol)."""
+    limits, broken = policy.limits, []
     if (weights < limits.min_asset_weight - tol).any():
-        return True
+        broken.append("limits.min_asset_weight")
     if (
         limits.max_asset_weight is not None
         and (weights > limits.max_asset_weight + tol).any()
     ):
-        return True
+        broken.append("limits.max_asset_weight")
     labels = np.asarray(sleeves)
     for sleeve, low in limits.sleeve_min_weight.items():
         if (labels == sleeve).any() and weights[labels == sleeve].sum() < low - tol:
-            return True
+            broken.append(f"limits.sleeve_min_weight.{sleeve}")
     for sleeve, high in limits.sleeve_max_weight.items():
         if weights[labels == sleeve].sum() > high + tol:
-            return True
+            broken.append(f"limits.sleeve_max_weight.{sleeve}")
     turnover = float(np.abs(weights - previous).sum())
-    return (
+    if (
         not first_trade
         and limits.max_turnover is not None
         and turnover > limits.max_turnover + tol
-    )
+    ):
+        broken.append("limits.max_turnover")
+    return tuple(broken)
 
 
 def _sleeve_factor_for_share(

@@ -198,7 +198,9 @@ def test_solver_failure_raises_or_holds_and_is_logged(
     if on_failure == "raise":
         with pytest.raises(
             riskengine.optimizers.InfeasibleError,
-            match=r"policy 'test' @ 2018-\d\d-\d\d: constrained allocation",
+            match=r"policy 'test' @ 2018-\d\d-\d\d: the weight limits "
+            r"\(target.max_gross_leverage, limits.max_asset_weight\) cannot hold "
+            r"together: constrained allocation",
         ):
             backtest(policy, m)
         return
@@ -264,3 +266,31 @@ def test_erc_targets_match_a_hand_rolled_pandas_and_cvxpy_loop(
     assert (result.targets.loc[:"2014-10-31", "BTC_USD"] == 0).all()
     assert result.targets["BTC_USD"].gt(0).any()
     assert max(gaps) < 1e-5  # the accuracy of Clarabel's solution, not ours
+
+
+def test_limit_conflicts_are_logged_with_the_fields(tmp_path: Path, market) -> None:
+    # crypto must hold 5% of NAV but carry at most 5% of the risk: BTC's vol makes
+    # that impossible; the risk cap is kept and each such decision is logged
+    body = """
+[target]
+base = "inverse_vol"
+target_vol_annual = 0.10
+max_gross_leverage = 2.0
+[rebalance]
+frequency = "monthly"
+[limits]
+sleeve_min_weight = { crypto = 0.05 }
+sleeve_max_risk = { crypto = 0.05 }
+"""
+    data = sub_market(
+        market, ["SPY", "TLT", "GLD", "BTC_USD"], "2019-01-01", "2021-12-31"
+    )
+    result = backtest(policy_file(tmp_path, body), data, start="2021-01-01")
+    conflicts = result.events[result.events["kind"] == "limit_conflict"]
+    assert len(conflicts) > 0
+    first = conflicts.iloc[0]
+    assert "limits.sleeve_min_weight.crypto" in first["message"]
+    assert str(first["date"].date()) in first["message"]
+    assert first["details"]["broken"] == ["limits.sleeve_min_weight.crypto"]
+    held = result.targets.loc[conflicts["date"], "BTC_USD"]
+    assert (held < 0.05).all()

@@ -218,6 +218,10 @@ limit_sets = st.fixed_dictionaries(
             max_size=2,
         ),
         "max_turnover": st.one_of(st.none(), st.floats(0.2, 1.5)),
+        # a sleeve minimum as a fraction of what the vol budget can carry (below)
+        "sleeve_min_weight": st.dictionaries(
+            st.sampled_from(["safe_haven", "rates"]), st.floats(0.0, 0.5), max_size=1
+        ),
     }
 )
 
@@ -232,7 +236,11 @@ limit_sets = st.fixed_dictionaries(
 def test_every_limit_holds_property(
     seed: int, base: str, limits: dict, gross: float, target_vol: float
 ) -> None:
-    """Random covariances, budgets and limits: every constraint holds (tolerance 1e-6)."""
+    """Random covariances, budgets and limits: every constraint holds (tolerance 1e-6).
+
+    Sleeve risk caps always hold; any other limit either holds or is named in the
+    decision's `broken_limits` (the risk caps take precedence).
+    """
     rng = np.random.default_rng(seed)
     previous = rng.dirichlet(np.ones(len(ASSETS))) * 0.1  # within any turnover cap
     spec = policy(
@@ -241,8 +249,24 @@ def test_every_limit_holds_property(
         ),
         limits=LimitsSpec(**limits),
     )
+    if limits["sleeve_min_weight"]:
+        # positions at the minimums alone (at most 10% of NAV) carry at most half
+        # the ex-ante vol of the decision without them: feasible with any of the
+        # other limits drawn here
+        unbounded = LimitsSpec(**{**limits, "sleeve_min_weight": {}})
+        free = policy(target=spec.target, limits=unbounded)
+        carried = decide(free, seed, previous=previous, first_trade=False)[0]
+        vol, _ = market_state(seed)
+        labels = np.array(SLEEVES)
+        limits["sleeve_min_weight"] = {
+            s: min(0.1, f * carried.ex_ante_vol / vol[labels == s].sum())
+            for s, f in limits["sleeve_min_weight"].items()
+        }
+        spec = policy(target=spec.target, limits=LimitsSpec(**limits))
     decision, cov = decide(spec, seed, previous=previous, first_trade=False)
     w, tol = decision.weights, 1e-6
+    broken = set(decision.broken_limits)
+    assert not broken or limits["sleeve_max_risk"]
     assert (w >= -tol).all()
     assert np.abs(w).sum() <= gross + tol
     assert decision.ex_ante_vol * np.sqrt(PPY) <= target_vol * (1 + tol)
@@ -250,13 +274,74 @@ def test_every_limit_holds_property(
         assert (w <= limits["max_asset_weight"] + tol).all()
     labels = np.array(SLEEVES)
     for sleeve, cap in limits["sleeve_max_weight"].items():
-        assert w[labels == sleeve].sum() <= cap + tol
+        held = w[labels == sleeve].sum() <= cap + tol
+        assert held or f"limits.sleeve_max_weight.{sleeve}" in broken
+    for sleeve, low in limits["sleeve_min_weight"].items():
+        held = w[labels == sleeve].sum() >= low - tol
+        assert held or f"limits.sleeve_min_weight.{sleeve}" in broken
     if limits["max_turnover"] is not None:
-        assert np.abs(w - previous).sum() <= limits["max_turnover"] + tol
+        held = np.abs(w - previous).sum() <= limits["max_turnover"] + tol
+        assert held or "limits.max_turnover" in broken
     if w.any():
         shares = risk_contributions(w, cov)
         for sleeve, cap in limits["sleeve_max_risk"].items():
             assert shares[labels == sleeve].sum() <= cap + tol
+
+
+def test_a_sleeve_risk_cap_wins_over_a_sleeve_minimum_and_says_so() -> None:
+    # crypto must hold 5% of NAV yet carry at most 5% of the risk: impossible at
+    # these vols, so the risk cap is kept and the minimum is reported broken
+    vol = np.array([0.01, 0.01, 0.006, 0.004, 0.04, 0.009])
+    corr = np.full((6, 6), 0.2) + 0.8 * np.eye(6)
+    spec = policy(
+        target=TargetSpec(
+            base="inverse_vol", target_vol_annual=0.10, max_gross_leverage=2.0
+        ),
+        limits=LimitsSpec(
+            sleeve_min_weight={"crypto": 0.05}, sleeve_max_risk={"crypto": 0.05}
+        ),
+    )
+    decision = PolicyAllocator(spec, PPY).decide(
+        vol,
+        corr,
+        SLEEVES,
+        ASSETS,
+        multipliers=np.ones(6),
+        drawdown=0.0,
+        previous=np.zeros(6),
+        first_trade=True,
+    )
+    share = risk_contributions(decision.weights, covariance(vol, corr))[4]
+    assert share == pytest.approx(0.05, rel=1e-6)
+    assert decision.weights[4] < 0.05
+    assert decision.broken_limits == ("limits.sleeve_min_weight.crypto",)
+
+
+def test_a_minimum_the_vol_target_cannot_carry_is_a_clear_error() -> None:
+    # 30% of NAV in gold at 2.5% daily vol is 12% a year alone, above a 3% target
+    vol = np.array([0.01, 0.01, 0.006, 0.004, 0.04, 0.025])
+    corr = np.full((6, 6), 0.2) + 0.8 * np.eye(6)
+    spec = policy(
+        target=TargetSpec(
+            base="inverse_vol", target_vol_annual=0.03, max_gross_leverage=2.0
+        ),
+        limits=LimitsSpec(sleeve_min_weight={"safe_haven": 0.3}),
+    )
+    with pytest.raises(InfeasibleError) as caught:
+        PolicyAllocator(spec, PPY).decide(
+            vol,
+            corr,
+            SLEEVES,
+            ASSETS,
+            multipliers=np.ones(6),
+            drawdown=0.0,
+            previous=np.zeros(6),
+            first_trade=True,
+        )
+    message = str(caught.value)
+    assert "limits.sleeve_min_weight.safe_haven" in message
+    assert "3.00% a year" in message
+    assert "target.target_vol_annual" in message
 
 
 def test_cvxpy_risk_budget_path_agrees_with_the_fast_path() -> None:
