@@ -22,8 +22,9 @@ from riskengine.covariance import DccCorrelation, EwmaCorrelation
 from riskengine.data import Market, periods_per_year
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
+from riskengine.limits import check_feasibility
 from riskengine.metrics import summarize
-from riskengine.policy import Decision, PolicyAllocator, check_feasibility
+from riskengine.policy import Decision, PolicyAllocator
 from riskengine.specs import PolicySpec
 from riskengine.triggers import (
     SHORT_WINDOW_DAYS,

@@ -10,14 +10,16 @@ The steps, in order (each documented in README "How a policy decides"):
 4. VaR / ES limits and exchange margin: gross exposure scaled down to fit;
 5. weight bounds, sleeve bounds and the turnover cap: projection with cvxpy;
 6. sleeve risk-contribution caps: the sleeve's weight is cut until its share of
-   variance is within its cap (re-projected when step 5 applies).
+   variance is within its cap (re-projected when step 5 applies); the caps take
+   precedence, and the limits they break are reported.
+
+How each limit is checked and met lives in `riskengine.limits`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
@@ -30,26 +32,24 @@ from riskengine.allocators import (
 )
 from riskengine.covariance import covariance
 from riskengine.errors import InfeasibleError
+from riskengine.limits import (
+    BROKEN_TOL,
+    broken_limits,
+    cut_to_risk_caps,
+    limit_fields,
+    margin_limit_scale,
+    risk_limit_scale,
+)
 from riskengine.optimizers import (
     ConstrainedProblem,
     RiskBudgetProblem,
     risk_budget_weights,
-    risk_contributions,
 )
-from riskengine.specs import LimitsSpec, MarginSpec, PolicySpec, TargetSpec
+from riskengine.specs import LimitsSpec, PolicySpec, TargetSpec
 
-VAR_99_Z = NormalDist().inv_cdf(0.99)
-ES_975_FACTOR = float(
-    np.exp(-0.5 * NormalDist().inv_cdf(0.975) ** 2) / np.sqrt(2 * np.pi) / 0.025
-)
-"""Normal expected shortfall at 97.5% per unit of vol (about 2.338)."""
 RISK_CAP_ROUNDS = 8
 """Re-projections when risk caps and weight bounds interact."""
-CUT_ITERATIONS = 1000
-"""Rounds of sleeve cuts until every capped share is within its cap."""
 LARGE = 1e6
-BROKEN_TOL = 1e-7
-"""A limit broken by less than this (solver accuracy) is not reported as broken."""
 
 
 @dataclass(frozen=True)
@@ -164,13 +164,15 @@ class PolicyAllocator:
         ladder = policy.drawdown_control
         drawdown_multiplier = 1.0 if ladder is None else ladder.multiplier(drawdown)
         weights = weights * drawdown_multiplier
-        risk_scale = _risk_limit_scale(weights, cov, policy.limits)
+        risk_scale = risk_limit_scale(weights, cov, policy.limits)
         weights = weights * risk_scale
         margin = policy.margin
-        margin_scale = 1.0 if margin is None else _margin_scale(weights, vol, margin)
+        margin_scale = (
+            1.0 if margin is None else margin_limit_scale(weights, vol, margin)
+        )
         weights = weights * margin_scale
         projected = False
-        if policy.limits.needs_optimiser and _violates(
+        if policy.limits.needs_optimiser and broken_limits(
             weights, previous, sleeves, policy, first_trade
         ):
             weights = self._project(
@@ -182,7 +184,7 @@ class PolicyAllocator:
         )
         # sleeve risk caps win: what they had to break is reported, never hidden
         broken = (
-            _violates(weights, previous, sleeves, policy, first_trade, BROKEN_TOL)
+            broken_limits(weights, previous, sleeves, policy, first_trade, BROKEN_TOL)
             if policy.limits.sleeve_max_risk
             else ()
         )
@@ -283,7 +285,7 @@ class PolicyAllocator:
         try:
             return solve(max(vol_now, 1e-12) * (1 + 1e-9))
         except InfeasibleError as exc:
-            fields = ", ".join(_limit_fields(self.policy, sleeves, first_trade))
+            fields = ", ".join(limit_fields(self.policy, sleeves, first_trade))
             try:  # is it the vol of the targeted weights that the limits cannot fit?
                 solve(LARGE)
             except InfeasibleError:
@@ -318,49 +320,15 @@ class PolicyAllocator:
         labels = np.asarray(sleeves)
         override: dict[str, float] = {}
         for _ in range(RISK_CAP_ROUNDS):
-            weights = _cut_to_risk_caps(weights, cov, labels, caps, override)
-            if not self.policy.limits.needs_optimiser or not _violates(
+            weights = cut_to_risk_caps(weights, cov, labels, caps, override)
+            if not self.policy.limits.needs_optimiser or not broken_limits(
                 weights, previous, sleeves, self.policy, first_trade
             ):
                 return weights
             weights = self._project(
                 weights, cov, sleeves, assets, previous, first_trade, override
             )
-        return _cut_to_risk_caps(weights, cov, labels, caps, override)
-
-
-def _cut_to_risk_caps(
-    weights: FloatArray,
-    cov: FloatArray,
-    labels: np.ndarray,
-    caps: Mapping[str, float],
-    cut_weights: dict[str, float],
-) -> FloatArray:
-    """Scale down over-cap sleeves until every share is within its cap.
-
-    Records the cut sleeves' resulting gross weights in `cut_weights`.
-    """
-    for _ in range(CUT_ITERATIONS):
-        over = _sleeves_over_cap(weights, cov, labels, caps)
-        if not over:
-            break
-        for sleeve in over:
-            members = labels == sleeve
-            factor = _sleeve_factor_for_share(weights, cov, members, caps[sleeve])
-            weights = np.where(members, weights * factor, weights)
-            cut_weights[sleeve] = float(np.abs(weights[members]).sum())
-    return weights
-
-
-def _sleeves_over_cap(
-    weights: FloatArray, cov: FloatArray, labels: np.ndarray, caps: Mapping[str, float]
-) -> list[str]:
-    if not weights.any():
-        return []
-    shares = risk_contributions(weights, cov)
-    return [
-        s for s, cap in caps.items() if shares[labels == s].sum() > cap * (1 + 1e-9)
-    ]
+        return cut_to_risk_caps(weights, cov, labels, caps, override)
 
 
 def asset_budgets(
@@ -423,148 +391,3 @@ def _apply_weight_triggers(
     if freed > 0 and receivers.any():
         cut[receivers] += freed * cut[receivers] / cut[receivers].sum()
     return cut
-
-
-def _risk_limit_scale(
-    weights: FloatArray, cov: FloatArray, limits: LimitsSpec
-) -> float:
-    """Factor that brings one-day 99% VaR and 97.5% ES within their caps."""
-    vol = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
-    factor = 1.0
-    if limits.var_99_max is not None and vol > 0:
-        factor = min(factor, limits.var_99_max / (VAR_99_Z * vol))
-    if limits.es_975_max is not None and vol > 0:
-        factor = min(factor, limits.es_975_max / (ES_975_FACTOR * vol))
-    return factor
-
-
-def margin_rates(vol: FloatArray, margin: MarginSpec) -> FloatArray:
-    """Initial margin per unit of notional, rising with forecast vol."""
-    z = NormalDist().inv_cdf(margin.confidence)
-    return np.maximum(margin.floor_rate, z * vol * np.sqrt(margin.horizon_days))
-
-
-def _margin_scale(weights: FloatArray, vol: FloatArray, margin: MarginSpec) -> float:
-    usage = float(np.abs(weights) @ margin_rates(vol, margin))
-    return 1.0 if usage <= margin.max_margin_usage else margin.max_margin_usage / usage
-
-
-def _limit_fields(
-    policy: PolicySpec, sleeves: Sequence[str], first_trade: bool
-) -> list[str]:
-    """Dotted policy fields of the weight limits that apply to these sleeves."""
-    limits, present = policy.limits, set(sleeves)
-    fields = ["target.max_gross_leverage"]
-    if limits.min_asset_weight != 0.0:
-        fields.append("limits.min_asset_weight")
-    if limits.max_asset_weight is not None:
-        fields.append("limits.max_asset_weight")
-    for table in ("sleeve_min_weight", "sleeve_max_weight"):
-        bounds = getattr(limits, table)
-        fields += [f"limits.{table}.{s}" for s in bounds if s in present]
-    if limits.max_turnover is not None and not first_trade:
-        fields.append("limits.max_turnover")
-    return fields
-
-
-def _violates(
-    weights: FloatArray,
-    previous: FloatArray,
-    sleeves: Sequence[str],
-    policy: PolicySpec,
-    first_trade: bool,
-    tol: float = 1e-12,
-) -> tuple[str, ...]:
-    """The policy fields of the bounds and turnover cap `weights` break (beyond tol)."""
-    limits, broken = policy.limits, []
-    if (weights < limits.min_asset_weight - tol).any():
-        broken.append("limits.min_asset_weight")
-    if (
-        limits.max_asset_weight is not None
-        and (weights > limits.max_asset_weight + tol).any()
-    ):
-        broken.append("limits.max_asset_weight")
-    labels = np.asarray(sleeves)
-    for sleeve, low in limits.sleeve_min_weight.items():
-        if (labels == sleeve).any() and weights[labels == sleeve].sum() < low - tol:
-            broken.append(f"limits.sleeve_min_weight.{sleeve}")
-    for sleeve, high in limits.sleeve_max_weight.items():
-        if weights[labels == sleeve].sum() > high + tol:
-            broken.append(f"limits.sleeve_max_weight.{sleeve}")
-    turnover = float(np.abs(weights - previous).sum())
-    if (
-        not first_trade
-        and limits.max_turnover is not None
-        and turnover > limits.max_turnover + tol
-    ):
-        broken.append("limits.max_turnover")
-    return tuple(broken)
-
-
-def _sleeve_factor_for_share(
-    weights: FloatArray, cov: FloatArray, members: np.ndarray, cap: float
-) -> float:
-    """Largest factor on a sleeve's weights that brings its variance share to `cap`."""
-    low, high = 0.0, 1.0
-    for _ in range(60):
-        middle = 0.5 * (low + high)
-        trial = np.where(members, weights * middle, weights)
-        if not trial.any() or risk_contributions(trial, cov)[members].sum() <= cap:
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-def check_feasibility(policy: PolicySpec, sleeves: Sequence[str]) -> None:
-    """Report limits that cannot all hold on this universe, before any date runs.
-
-    Parameters
-    ----------
-    policy : PolicySpec
-        The policy.
-    sleeves : sequence of str
-        Sleeve of every asset the policy may hold.
-
-    Raises
-    ------
-    InfeasibleError
-        Naming the conflicting fields, e.g. ``limits.sleeve_min_weight.rates (0.6)
-        > limits.sleeve_max_weight.rates (0.4)``.
-    """
-    limits, gross = policy.limits, policy.target.max_gross_leverage
-    counts = {s: list(sleeves).count(s) for s in set(sleeves)}
-    conflicts = []
-    for sleeve, low in limits.sleeve_min_weight.items():
-        high = limits.sleeve_max_weight.get(sleeve)
-        if high is not None and low > high:
-            conflicts.append(
-                f"limits.sleeve_min_weight.{sleeve} ({low:g}) > "
-                f"limits.sleeve_max_weight.{sleeve} ({high:g})"
-            )
-        if low > 0 and sleeve not in counts:
-            conflicts.append(
-                f"limits.sleeve_min_weight.{sleeve} ({low:g}) but the data has no "
-                f"{sleeve} asset"
-            )
-        cap = limits.max_asset_weight
-        if cap is not None and sleeve in counts and low > cap * counts[sleeve]:
-            conflicts.append(
-                f"limits.sleeve_min_weight.{sleeve} ({low:g}) > "
-                f"limits.max_asset_weight ({cap:g}) x {counts[sleeve]} {sleeve} assets"
-            )
-    total_min = sum(limits.sleeve_min_weight.values())
-    if total_min > gross:
-        conflicts.append(
-            f"sum of limits.sleeve_min_weight ({total_min:g}) > "
-            f"target.max_gross_leverage ({gross:g})"
-        )
-    capped = [s for s in counts if s in limits.sleeve_max_risk]
-    if capped and len(capped) == len(counts):
-        total = sum(limits.sleeve_max_risk[s] for s in capped)
-        if total < 1.0:
-            conflicts.append(
-                f"limits.sleeve_max_risk caps every sleeve and sums to {total:g} < 1"
-            )
-    if conflicts:
-        raise InfeasibleError(f"policy '{policy.name}': " + "; ".join(conflicts))

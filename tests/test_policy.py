@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from riskengine.covariance import covariance, nearest_correlation
 from riskengine.errors import InfeasibleError
+from riskengine.limits import check_feasibility, margin_rates
 from riskengine.optimizers import risk_contributions
-from riskengine.policy import PolicyAllocator, check_feasibility, margin_rates
+from riskengine.policy import PolicyAllocator
 from riskengine.specs import (
     DrawdownSpec,
     LimitsSpec,
