@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from riskengine.covariance import covariance, nearest_correlation
 from riskengine.errors import InfeasibleError
-from riskengine.limits import check_feasibility, margin_rates
+from riskengine.limits import margin_rates
 from riskengine.optimizers import risk_contributions
 from riskengine.policy import PolicyAllocator
 from riskengine.specs import (
@@ -172,37 +172,6 @@ def test_per_asset_vol_sizes_each_asset_alone() -> None:
     decision, _ = decide(spec)
     vol, _ = market_state(0)
     np.testing.assert_allclose(decision.weights * vol * np.sqrt(PPY), 0.05, rtol=1e-12)
-
-
-@pytest.mark.parametrize(
-    ("limits", "match"),
-    [
-        (
-            LimitsSpec(
-                sleeve_min_weight={"rates": 0.6}, sleeve_max_weight={"rates": 0.4}
-            ),
-            r"limits\.sleeve_min_weight\.rates \(0\.6\) > limits\.sleeve_max_weight\.rates \(0\.4\)",
-        ),
-        (
-            LimitsSpec(sleeve_min_weight={"commodity": 0.1}),
-            r"sleeve_min_weight\.commodity .* no commodity asset",
-        ),
-        (
-            LimitsSpec(sleeve_min_weight={"dm_equity": 0.5}, max_asset_weight=0.2),
-            r"sleeve_min_weight\.dm_equity \(0\.5\) > limits\.max_asset_weight \(0\.2\) x 2",
-        ),
-        (
-            LimitsSpec(sleeve_min_weight={"dm_equity": 0.7, "rates": 0.7}),
-            r"sum of limits\.sleeve_min_weight \(1\.4\) > target\.max_gross_leverage \(1\)",
-        ),
-    ],
-    ids=["min-above-max", "missing-sleeve", "asset-cap", "gross"],
-)
-def test_infeasible_limits_are_reported_before_running(
-    limits: LimitsSpec, match: str
-) -> None:
-    with pytest.raises(InfeasibleError, match=match):
-        check_feasibility(policy(limits=limits), SLEEVES)
 
 
 limit_sets = st.fixed_dictionaries(
