@@ -75,6 +75,8 @@ class BacktestResult:
         Trading days per year used to annualise (see `data.periods_per_year`).
     timings : Mapping
         Seconds spent in each stage.
+    sleeves : Mapping
+        Sleeve of each asset of the universe.
     """
 
     policy: PolicySpec
@@ -92,6 +94,7 @@ class BacktestResult:
     events: pd.DataFrame
     periods_per_year: float
     timings: Mapping[str, float]
+    sleeves: Mapping[str, str]
 
     def metrics(self) -> dict[str, float]:
         """Summary metrics of the net returns (see `riskengine.metrics.summarize`)."""
@@ -217,6 +220,7 @@ def run_backtest(
         events=events_frame(events),
         periods_per_year=ppy,
         timings=timings,
+        sleeves={a: market.sleeves[a] for a in assets},
     )
 
 

@@ -19,22 +19,10 @@ from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
 from riskengine.compare import HIGH_BETA_SLEEVES, compare
 from riskengine.errors import RiskEngineError, SpecError
+from riskengine.metrics import METRIC_LABELS
 from riskengine.report import SIMULATED_NOTE, write_results
 from riskengine.scenarios import write_calibration
 from riskengine.specs import load_policy
-
-METRIC_LABELS = {
-    "annual_return": ("Annual return", "{:.2%}"),
-    "annual_vol": ("Annual volatility", "{:.2%}"),
-    "sharpe": ("Sharpe ratio", "{:.2f}"),
-    "sortino": ("Sortino ratio", "{:.2f}"),
-    "max_drawdown": ("Max drawdown", "{:.2%}"),
-    "worst_month": ("Worst month", "{:.2%}"),
-    "vol_of_vol": ("Vol of vol (1y window)", "{:.2%}"),
-    "cvar_95": ("CVaR 95% (daily loss)", "{:.2%}"),
-    "turnover_annual": ("Turnover per year", "{:.2f}x"),
-    "costs_annual": ("Trading costs per year", "{:.2%}"),
-}
 
 
 def format_summary(result: BacktestResult) -> str:

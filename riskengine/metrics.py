@@ -300,3 +300,18 @@ def summarize(
         "turnover_annual": _annual_sum(turnover, "turnover", span_years),
         "costs_annual": _annual_sum(costs, "costs", span_years),
     }
+
+
+METRIC_LABELS = {
+    "annual_return": ("Annual return", "{:.2%}"),
+    "annual_vol": ("Annual volatility", "{:.2%}"),
+    "sharpe": ("Sharpe ratio", "{:.2f}"),
+    "sortino": ("Sortino ratio", "{:.2f}"),
+    "max_drawdown": ("Max drawdown", "{:.2%}"),
+    "worst_month": ("Worst month", "{:.2%}"),
+    "vol_of_vol": ("Vol of vol (1y window)", "{:.2%}"),
+    "cvar_95": ("CVaR 95% (daily loss)", "{:.2%}"),
+    "turnover_annual": ("Turnover per year", "{:.2f}x"),
+    "costs_annual": ("Trading costs per year", "{:.2%}"),
+}
+"""Label and format of each metric of `summarize`, for tables."""

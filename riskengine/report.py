@@ -1,4 +1,4 @@
-"""Write a backtest's results and manifest to a folder, atomically."""
+"""Write a backtest's results, manifest and HTML report to a folder, atomically."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from riskengine.backtest import BacktestResult
+from riskengine.html_report import SIMULATED_BANNER, render_html
 
-SIMULATED_NOTE = "SIMULATED DATA: figures come from the riskengine market simulator"
+SIMULATED_NOTE = SIMULATED_BANNER
 MANIFEST_VERSION = 1
 
 
@@ -91,6 +92,7 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         events = result.events.assign(details=result.events["details"].map(json.dumps))
         events.to_csv(staging / "events.csv", index=False)
         (staging / "manifest.json").write_text(json.dumps(manifest(result), indent=2))
+        (staging / "report.html").write_text(render_html(result), encoding="utf-8")
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -28,6 +28,7 @@ def test_default_run_on_simulated_market(
         "decisions.parquet",
         "events.csv",
         "manifest.json",
+        "report.html",
         "targets.parquet",
         "weights.parquet",
     ]
