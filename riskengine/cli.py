@@ -23,6 +23,7 @@ from riskengine.metrics import METRIC_LABELS
 from riskengine.report import SIMULATED_NOTE, write_results
 from riskengine.scenarios import write_calibration
 from riskengine.specs import load_policy
+from riskengine.sweep import plan_sweep, run_sweep
 
 
 def format_summary(result: BacktestResult) -> str:
@@ -48,6 +49,19 @@ def format_summary(result: BacktestResult) -> str:
         listed = ", ".join(f"{kind} {n}" for kind, n in counts.items())
         lines += ["", f"events  {listed}"]
     return "\n".join(lines)
+
+
+def format_sweep(summary: pd.DataFrame) -> str:
+    """One line per run: its definition, then the main metrics."""
+    if summary.empty:
+        return "no completed runs"
+    grid = [c for c in summary.columns if c.startswith("grid.")]
+    shown = summary[["policy", "universe", *grid]].copy()
+    for key in ("annual_return", "annual_vol", "sharpe", "max_drawdown"):
+        label, fmt = METRIC_LABELS[key]
+        shown[label] = summary[key].map(fmt.format)
+    shown.columns = [c.removeprefix("grid.") for c in shown.columns]
+    return shown.to_string(index=False)
 
 
 def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
@@ -116,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("--policy", default=DEFAULT_POLICY, help="name or TOML path")
     job.add_argument("--asof", help="close to decide at (default: last date)")
     job.add_argument("--out", help="write the JSON here (atomically) instead of stdout")
+    sweep = commands.add_parser(
+        "sweep", help="many policy x parameter x universe runs on Dask, resumable"
+    )
+    sweep.add_argument("file", help="sweep TOML (policies, grid, universes)")
+    sweep.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
+    sweep.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
+    sweep.add_argument("--out", help="datasets folder (default: results/sweeps/NAME)")
+    sweep.add_argument("--scheduler", help="Dask scheduler address (default: local)")
+    sweep.add_argument("--workers", type=int, help="local workers (default: cores)")
     calibrate = commands.add_parser(
         "calibrate-simulator",
         help="re-derive the simulator's parameters from a real price file",
@@ -137,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _compare(args)
         if args.command == "allocate":
             return _allocate(args)
+        if args.command == "sweep":
+            return _sweep(args)
         result = backtest(
             args.policy,
             args.prices,
@@ -171,6 +196,25 @@ def _allocate(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(payload, indent=2))
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    market = market_from(args.prices, args.sleeves)
+    sweep = plan_sweep(args.file, market)
+    out = Path(args.out or Path("results") / "sweeps" / sweep.name)
+    report = run_sweep(
+        sweep.runs, market, out, scheduler=args.scheduler, workers=args.workers
+    )
+    if market.simulated:
+        print(f"*** {SIMULATED_NOTE} ***")
+    print(format_sweep(report.summary))
+    print(
+        f"\n{len(sweep.runs)} runs: {len(report.done)} run now, "
+        f"{len(report.skipped)} already done; datasets in {out}/runs and {out}/returns"
+    )
+    for run_id, reason in report.failed.items():
+        print(f"riskengine: run {run_id} failed: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def _compare(args: argparse.Namespace) -> int:

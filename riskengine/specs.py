@@ -587,14 +587,27 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     return _build(ModelSpec, table, path, "")
 
 
-def load_policy(name_or_path: str | Path) -> PolicySpec:
+def load_policy(
+    name_or_path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> PolicySpec:
     """Load and validate a policy spec and the model it names.
 
     The ``model`` field is a built-in model name (``"ewma-0.94"``) or a path ending
     in ``.toml``, relative to the policy file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A built-in policy name or a TOML path.
+    overrides : Mapping, optional
+        Values replacing fields of the file before validation, by dotted field
+        (``"target.target_vol_annual"``; an integer picks an item of a list, as in
+        ``"triggers.0.enter_above"``), so a bad one is reported like a bad file.
     """
     path = resolve_spec_path(name_or_path, "policies")
     table = _read_toml(path)
+    for field_name, value in (overrides or {}).items():
+        _override(table, field_name, value, path)
     model_ref = table.get("model")
     if not isinstance(model_ref, str):
         raise SpecError(f"{path}: model: expected the name or path of a model spec")
@@ -606,6 +619,28 @@ def load_policy(name_or_path: str | Path) -> PolicySpec:
     except SpecError as exc:
         raise SpecError(f"{path}: model: {exc}") from exc
     return _build(PolicySpec, table, path, "")
+
+
+def _override(table: dict[str, Any], dotted: str, value: Any, path: Path) -> None:
+    """Set the field `dotted` of a parsed TOML table (tables created as needed)."""
+    *parents, last = dotted.split(".")
+    node: Any = table
+    for depth, key in enumerate(parents):
+        where = ".".join(parents[: depth + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise SpecError(f"{path}: {where}: no such item ({len(node)} in list)")
+            node = node[int(key)]
+        else:
+            node = node.setdefault(key, {})
+        if not isinstance(node, dict | list):
+            raise SpecError(f"{path}: {where}: not a table, cannot set {dotted}")
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise SpecError(f"{path}: {dotted}: no such item ({len(node)} in list)")
+        node[int(last)] = value
+    else:
+        node[last] = value
 
 
 def _build(cls: type, table: Mapping[str, Any], path: Path, prefix: str) -> Any:

@@ -1,0 +1,292 @@
+"""Sweeps: many policy x parameter x universe backtests on Dask, resumable.
+
+A sweep file (TOML) names the policies, a grid of policy fields and the universes::
+
+    name = "overlay-thresholds"
+    policies = ["risk-parity-fund", "safe-haven-risk-off"]
+    start = "2025-06-01"                     # optional, as is end
+    [grid]                                   # dotted policy field -> values
+    "target.target_vol_annual" = [0.08, 0.10, 0.12]
+    [universes]                              # name -> assets ([] = every asset)
+    all = []
+    no_crypto = ["GLD", "SLV", "SPY", "EEM", "HYG", "LQD", "TLT", "IEF"]
+
+The runs are every policy x grid point x universe; every grid field must be valid
+for every policy listed (an invalid one is an error naming the policy's field).
+Each run is identified by a hash of what defines it (the resolved policy, the
+universe, the period and the data's SHA-256) and writes one partition of two Parquet
+datasets under the output folder, atomically: ``runs/run_id=<id>/`` (one row: the
+run's definition and metrics) and ``returns/run_id=<id>/`` (its daily net returns).
+A run whose partition exists is skipped, so an interrupted sweep resumes where it
+stopped; a run that fails is reported and retried next time.
+
+Runs execute on Dask distributed: a `LocalCluster` (one single-threaded worker
+process per core) by default, or the scheduler at ``scheduler`` to use a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from distributed import Client, LocalCluster, as_completed
+
+from riskengine.backtest import run_backtest
+from riskengine.data import Market, make_market
+from riskengine.errors import RiskEngineError, SpecError
+from riskengine.specs import PolicySpec, load_policy
+
+SWEEP_FIELDS = {"name", "policies", "start", "end", "grid", "universes"}
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One backtest of a sweep: a policy with overrides, on a universe and period."""
+
+    run_id: str
+    policy: PolicySpec
+    overrides: dict[str, Any]
+    universe: str
+    assets: tuple[str, ...]
+    start: str | None
+    end: str | None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep file, expanded: its name and its runs."""
+
+    name: str
+    runs: tuple[SweepRun, ...]
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep did: runs done now, skipped as already done, and failures."""
+
+    done: tuple[str, ...]
+    skipped: tuple[str, ...]
+    failed: dict[str, str]
+    summary: pd.DataFrame
+
+
+def plan_sweep(path: str | Path, market: Market) -> Sweep:
+    """Expand a sweep file into its runs, validating every policy they use.
+
+    Raises
+    ------
+    SpecError
+        Naming the sweep file and the field for a bad sweep, and the policy's field
+        for a grid value the policy rejects.
+    """
+    path = Path(path)
+    table = _read(path)
+    grid = table.get("grid", {})
+    universes = table.get("universes", {"all": []})
+    start, end = table.get("start"), table.get("end")
+    for name, assets in universes.items():
+        unknown = sorted(set(assets) - set(market.prices.columns))
+        if unknown:
+            raise SpecError(f"{path}: universes.{name}: no such asset {unknown[0]!r}")
+    fields = list(grid)
+    runs = []
+    for policy_name in table["policies"]:
+        for point in itertools.product(*(grid[f] for f in fields)):
+            overrides = dict(zip(fields, point, strict=True))
+            try:
+                policy = load_policy(policy_name, overrides)
+            except SpecError as exc:
+                raise SpecError(f"{path}: grid {overrides}: {exc}") from exc
+            for universe, assets in universes.items():
+                chosen = tuple(assets) or tuple(market.prices.columns)
+                runs.append(
+                    SweepRun(
+                        _run_id(policy, chosen, start, end, market.fingerprint),
+                        policy,
+                        overrides,
+                        universe,
+                        chosen,
+                        start,
+                        end,
+                    )
+                )
+    return Sweep(str(table.get("name", path.stem)), tuple(runs))
+
+
+def run_sweep(
+    runs: Sequence[SweepRun],
+    market: Market,
+    out_dir: str | Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    processes: bool = True,
+) -> SweepReport:
+    """Run the runs not yet in `out_dir` on Dask, and summarise all of them.
+
+    Parameters
+    ----------
+    runs : sequence of SweepRun
+        From `plan_sweep`.
+    market : Market
+        The prices every run reads (sent once to each worker).
+    out_dir : str or Path
+        Folder of the ``runs`` and ``returns`` datasets.
+    scheduler : str, optional
+        Address of a Dask scheduler; by default a `LocalCluster` is started.
+    workers : int, optional
+        Workers of the local cluster (default: one per core).
+    processes : bool
+        Local workers as processes (parallel) or threads (cheap to start).
+    """
+    out = Path(out_dir)
+    pending = [r for r in runs if not _partition(out, "runs", r.run_id).is_file()]
+    skipped = tuple(r.run_id for r in runs if r not in pending)
+    done, failed = [], {}
+    if pending:
+        with _client(scheduler, workers, processes) as client:
+            shared = client.scatter(market, broadcast=True)
+            futures = [
+                client.submit(_run_one, run, shared, str(out), key=f"run-{run.run_id}")
+                for run in pending
+            ]
+            for future in as_completed(futures):
+                run_id = future.key.removeprefix("run-")
+                try:
+                    future.result()
+                    done.append(run_id)
+                except RiskEngineError as exc:
+                    failed[run_id] = str(exc)
+    summary = _summary(out, [r.run_id for r in runs])
+    return SweepReport(tuple(done), skipped, failed, summary)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            table = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such sweep file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
+    unknown = sorted(set(table) - SWEEP_FIELDS)
+    if unknown:
+        expected = ", ".join(sorted(SWEEP_FIELDS))
+        raise SpecError(
+            f"{path}: unknown field {unknown[0]!r} (expected one of: {expected})"
+        )
+    policies = table.get("policies")
+    if not (isinstance(policies, list) and policies):
+        raise SpecError(f"{path}: policies: expected a non-empty list of policies")
+    if not isinstance(table.get("name", ""), str):
+        raise SpecError(f"{path}: name: expected a string")
+    for key in ("grid", "universes"):
+        value = table.get(key, {})
+        if not isinstance(value, dict) or not all(
+            isinstance(v, list) for v in value.values()
+        ):
+            raise SpecError(f"{path}: {key}: expected a table of lists")
+    for field, values in table.get("grid", {}).items():
+        if not values:
+            raise SpecError(f"{path}: grid.{field}: expected at least one value")
+    return table
+
+
+def _run_id(
+    policy: PolicySpec,
+    assets: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    fingerprint: str,
+) -> str:
+    definition = {
+        "policy": policy.to_dict(),
+        "assets": assets,
+        "period": [start, end],
+        "data": fingerprint,
+    }
+    text = json.dumps(definition, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _client(
+    scheduler: str | None, workers: int | None, processes: bool
+) -> Iterator[Client]:
+    """A client of the given scheduler, or of a local cluster closed after use."""
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=processes,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _run_one(run: SweepRun, market: Market, out_dir: str) -> str:
+    """Backtest one run on a worker and write its two partitions."""
+    prices = market.prices[list(run.assets)].dropna(how="all")
+    universe = make_market(
+        prices,
+        source=f"{market.source} [{run.universe}]",
+        sleeves=market.sleeves,
+        simulated=market.simulated,
+    )
+    result = run_backtest(run.policy, universe, start=run.start, end=run.end)
+    row = {
+        "policy": run.policy.name,
+        "universe": run.universe,
+        "start": str(result.returns.index[0].date()),
+        "end": str(result.returns.index[-1].date()),
+        "simulated": result.simulated,
+        **{f"grid.{k}": v for k, v in run.overrides.items()},
+        **result.metrics(),
+        "events": len(result.events),
+    }
+    returns = result.returns.rename_axis("date").reset_index()
+    out = Path(out_dir)
+    _write_atomically(returns, _partition(out, "returns", run.run_id))
+    _write_atomically(pd.DataFrame([row]), _partition(out, "runs", run.run_id))
+    return run.run_id
+
+
+def _partition(out: Path, dataset: str, run_id: str) -> Path:
+    return out / dataset / f"run_id={run_id}" / "part-0.parquet"
+
+
+def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    try:
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _summary(out: Path, run_ids: list[str]) -> pd.DataFrame:
+    frames = [
+        pd.read_parquet(_partition(out, "runs", run_id)).assign(run_id=run_id)
+        for run_id in run_ids
+        if _partition(out, "runs", run_id).is_file()
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,148 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskengine.api import default_market
+from riskengine.backtest import run_backtest
+from riskengine.cli import main
+from riskengine.errors import SpecError
+from riskengine.sweep import plan_sweep, run_sweep
+
+SWEEP = """
+name = "t"
+policies = ["static-60-40", "vol-target-fund"]
+start = "2025-01-01"
+[grid]
+"costs.default_bps" = [0.0, 10.0]
+[universes]
+all = []
+no_crypto = ["SPY", "EEM", "TLT", "HYG", "GLD"]
+"""
+
+
+@pytest.fixture(scope="module")
+def market():
+    return default_market()
+
+
+def sweep_file(tmp_path: Path, text: str = SWEEP) -> Path:
+    path = tmp_path / "sweep.toml"
+    path.write_text(text)
+    return path
+
+
+def test_plan_is_every_policy_grid_point_and_universe(tmp_path: Path, market) -> None:
+    sweep = plan_sweep(sweep_file(tmp_path), market)
+    assert sweep.name == "t"
+    assert len(sweep.runs) == 2 * 2 * 2
+    assert len({r.run_id for r in sweep.runs}) == 8
+    first = sweep.runs[0]
+    assert (first.policy.name, first.universe) == ("static-60-40", "all")
+    assert first.policy.costs.default_bps == 0.0
+    assert sweep.runs[2].policy.costs.default_bps == 10.0
+    # the same file on the same data gives the same ids: that is how runs resume
+    assert [r.run_id for r in plan_sweep(sweep_file(tmp_path), market).runs] == [
+        r.run_id for r in sweep.runs
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (
+            ('"costs.default_bps"', '"costs.default_bsp"'),
+            r"unknown field 'costs\.default_bsp'",
+        ),
+        (("[0.0, 10.0]", '["cheap"]'), r"costs\.default_bps: expected a number"),
+        (
+            ('"SPY", "EEM"', '"SPY", "XYZ"'),
+            r"universes\.no_crypto: no such asset 'XYZ'",
+        ),
+        (('name = "t"', 'nmae = "t"'), r"unknown field 'nmae'"),
+        (
+            ('policies = ["static-60-40", "vol-target-fund"]', "policies = []"),
+            r"policies",
+        ),
+    ],
+    ids=["field", "value", "asset", "sweep-field", "no-policy"],
+)
+def test_bad_sweeps_name_the_file_and_field(
+    tmp_path: Path, market, change: tuple[str, str], match: str
+) -> None:
+    path = sweep_file(tmp_path, SWEEP.replace(*change))
+    with pytest.raises(SpecError, match=match) as caught:
+        plan_sweep(path, market)
+    assert str(path) in str(caught.value)
+
+
+def test_runs_match_direct_backtests_and_resume(tmp_path: Path, market) -> None:
+    sweep = plan_sweep(sweep_file(tmp_path), market)
+    runs = [r for r in sweep.runs if r.universe == "no_crypto"][:2]
+    out = tmp_path / "out"
+    report = run_sweep(runs, market, out, workers=1, processes=False)
+    assert sorted(report.done) == sorted(r.run_id for r in runs)
+    assert report.skipped == ()
+    assert report.failed == {}
+    dataset = pd.read_parquet(out / "runs")
+    assert len(dataset) == 2
+    for run in runs:
+        direct = run_backtest(run.policy, _sub(market, run.assets), start=run.start)
+        row = report.summary.set_index("run_id").loc[run.run_id]
+        assert row["sharpe"] == direct.metrics()["sharpe"]
+        returns = pd.read_parquet(out / "returns" / f"run_id={run.run_id}")
+        pd.testing.assert_series_equal(
+            returns.set_index("date")["return"], direct.returns, check_freq=False
+        )
+    # a second call skips both; a lost partition is the only run redone
+    assert run_sweep(runs, market, out, workers=1, processes=False).skipped == tuple(
+        r.run_id for r in runs
+    )
+    (out / "runs" / f"run_id={runs[0].run_id}" / "part-0.parquet").unlink()
+    again = run_sweep(runs, market, out, workers=1, processes=False)
+    assert again.done == (runs[0].run_id,)
+    assert again.skipped == (runs[1].run_id,)
+
+
+def _sub(market, assets):
+    from riskengine.data import make_market
+
+    return make_market(
+        market.prices[list(assets)].dropna(how="all"),
+        source=market.source,
+        sleeves=market.sleeves,
+        simulated=market.simulated,
+    )
+
+
+def test_a_failing_run_is_reported_and_the_others_complete(
+    tmp_path: Path, market
+) -> None:
+    # a crypto minimum cannot hold on the universe without crypto
+    text = SWEEP.replace(
+        '"costs.default_bps" = [0.0, 10.0]',
+        '"limits.sleeve_min_weight" = [{crypto = 0.05}]',
+    ).replace('"static-60-40", "vol-target-fund"', '"vol-target-fund"')
+    sweep = plan_sweep(sweep_file(tmp_path, text), market)
+    report = run_sweep(sweep.runs, market, tmp_path / "out", workers=1, processes=False)
+    by_universe = {r.universe: r.run_id for r in sweep.runs}
+    assert report.done == (by_universe["all"],)
+    assert list(report.failed) == [by_universe["no_crypto"]]
+    assert "limits.sleeve_min_weight.crypto" in report.failed[by_universe["no_crypto"]]
+    assert list(report.summary["run_id"]) == [by_universe["all"]]
+
+
+def test_cli_runs_a_sweep_on_worker_processes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SWEEP.replace('"static-60-40", "vol-target-fund"', '"static-60-40"')
+    text = text.replace("[0.0, 10.0]", "[5.0]")
+    out = tmp_path / "out"
+    argv = ["sweep", str(sweep_file(tmp_path, text)), "--out", str(out)]
+    assert main([*argv, "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "SIMULATED DATA" in printed
+    assert "2 runs: 2 run now, 0 already done" in printed
+    assert len(pd.read_parquet(out / "runs")) == 2
+    assert main([*argv, "--workers", "1"]) == 0
+    assert "2 runs: 0 run now, 2 already done" in capsys.readouterr().out
