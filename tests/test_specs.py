@@ -109,3 +109,20 @@ def test_valid_policy_round_trips(tmp_path: Path) -> None:
 def test_unknown_policy_name_lists_builtins() -> None:
     with pytest.raises(SpecError, match=r"built-in: .*vol-target-fund"):
         load_policy("no-such-policy")
+
+
+def test_overrides_replace_fields_before_validation() -> None:
+    policy = load_policy(
+        "safe-haven-risk-off",
+        {"target.target_vol_annual": 0.08, "triggers.0.enter_above": 3},
+    )
+    assert policy.target.target_vol_annual == 0.08
+    assert policy.triggers[0].enter_above == 3.0
+    with pytest.raises(SpecError, match=r"safe-haven-risk-off\.toml: triggers\.2: no"):
+        load_policy("safe-haven-risk-off", {"triggers.2.scale": 0.5})
+    with pytest.raises(SpecError, match=r"unknown field 'target\.target_vol'"):
+        load_policy("safe-haven-risk-off", {"target.target_vol": 0.08})
+    with pytest.raises(
+        SpecError, match=r"target\.target_vol_annual: expected a number"
+    ):
+        load_policy("safe-haven-risk-off", {"target.target_vol_annual": "high"})
