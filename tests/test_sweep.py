@@ -146,3 +146,14 @@ def test_cli_runs_a_sweep_on_worker_processes(
     assert len(pd.read_parquet(out / "runs")) == 2
     assert main([*argv, "--workers", "1"]) == 0
     assert "2 runs: 0 run now, 2 already done" in capsys.readouterr().out
+
+
+def test_runs_on_an_existing_scheduler(tmp_path: Path, market) -> None:
+    from distributed import LocalCluster
+
+    runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        report = run_sweep(
+            runs, market, tmp_path / "out", scheduler=cluster.scheduler_address
+        )
+    assert report.done == (runs[0].run_id,)
