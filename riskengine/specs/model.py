@@ -1,0 +1,83 @@
+"""The volatility-model spec (``models/*.toml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from riskengine.specs._validation import _require
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A volatility model: EWMA, realised variance or a GARCH family fitted as arch.
+
+    Attributes
+    ----------
+    name, description : str
+        Identifier and one-line description.
+    family : {"ewma", "realised", "garch", "gjr", "egarch"}
+        EWMA of squared returns (RiskMetrics); realised variance (mean squared
+        return over the last `window_days` observations); or GARCH(1,1),
+        GJR-GARCH(1,1,1), EGARCH(1,1,1) fitted by maximum likelihood on percent
+        returns, as `arch` fits them.
+    decay : float
+        EWMA decay lambda (daily); `half_life_days` in the file is an alias.
+    distribution : {"normal", "t", "skewt"}
+        GARCH error distribution (skewt is Hansen's skewed Student-t).
+    mean : {"zero", "constant"}
+        GARCH mean model.
+    window : {"trailing", "expanding"}
+        GARCH estimation sample: the last `window_days` observations, or every
+        observation of the asset so far.
+    window_days : int
+        Trailing GARCH estimation window, or the realised-variance window, in
+        observations of the asset.
+    min_window_days : int
+        Fewest observations for a first GARCH fit; the fallback is used before.
+    refit_every_days : int
+        Observations between GARCH refits; in between the last fit is filtered
+        with fixed parameters.
+    refit_on : {"schedule", "rebalance"}
+        Refit every `refit_every_days` observations, or at the policy's scheduled
+        rebalance dates (each asset's last observation at or before each).
+    fallback : {"ewma"}
+        What replaces a GARCH fit that fails or is rejected, until the next refit.
+    fallback_decay : float
+        Decay of the fallback EWMA.
+    on_boundary : {"fallback", "keep"}
+        A fit that converged onto a bound (persistence within 1e-6 of 1, or a
+        parameter at the edge of its range, as arch bounds it) is replaced by the
+        fallback, or kept; either way it is recorded as an event.
+    """
+
+    name: str
+    description: str = ""
+    family: Literal["ewma", "realised", "garch", "gjr", "egarch"] = "ewma"
+    decay: float = 0.94
+    distribution: Literal["normal", "t", "skewt"] = "t"
+    mean: Literal["zero", "constant"] = "constant"
+    window: Literal["trailing", "expanding"] = "trailing"
+    window_days: int = 1000
+    min_window_days: int = 250
+    refit_every_days: int = 21
+    refit_on: Literal["schedule", "rebalance"] = "schedule"
+    fallback: Literal["ewma"] = "ewma"
+    fallback_decay: float = 0.94
+    on_boundary: Literal["fallback", "keep"] = "keep"
+
+    def __post_init__(self) -> None:
+        for name in ("decay", "fallback_decay"):
+            value = getattr(self, name)
+            _require(0.0 < value < 1.0, name, f"must be in (0, 1), got {value}")
+        _require(self.refit_every_days >= 1, "refit_every_days", "must be at least 1")
+        if self.family == "realised":
+            _require(self.window_days >= 2, "window_days", "must be at least 2")
+        elif self.family != "ewma":
+            min_days = self.min_window_days
+            _require(min_days >= 100, "min_window_days", "must be at least 100")
+            _require(
+                self.window == "expanding" or self.window_days >= min_days,
+                "window_days",
+                f"must be at least min_window_days ({min_days})",
+            )

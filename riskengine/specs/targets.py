@@ -1,0 +1,197 @@
+"""What a policy aims at and how it trades: target, rebalance, costs, universe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from riskengine.specs._validation import _require
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """How target weights are formed: base weights, then an optional vol target.
+
+    Attributes
+    ----------
+    base : {"inverse_vol", "sleeve_equal_risk", "fixed", "risk_budget", "per_asset_vol"}
+        ``inverse_vol``: weights proportional to 1 / forecast vol over all assets;
+        ``sleeve_equal_risk``: inverse vol within each sleeve, sleeves sized to
+        equal stand-alone vol; ``fixed``: `sleeve_weights`, split equally over the
+        sleeve's active assets; ``risk_budget``: risk contributions proportional to
+        `risk_budgets` (equal risk contributions when empty); ``per_asset_vol``:
+        each asset sized to `asset_vol_annual` on its own (CTA style).
+    target_vol_annual : float or None
+        Ex-ante portfolio vol target (annualised); None keeps the base weights.
+    max_gross_leverage : float
+        Cap on the sum of absolute weights, applied after the vol scaling.
+    sleeve_weights : dict
+        Fixed weight per sleeve (for ``base = "fixed"``).
+    risk_budgets : dict
+        Risk budget per sleeve (or per asset, see `risk_budget_by`), any positive
+        scale; a sleeve's budget is split equally over its active assets. Sleeves or
+        assets not listed get no allocation; empty means equal budgets for all.
+    risk_budget_by : {"sleeve", "asset"}
+        What the keys of `risk_budgets` name.
+    asset_vol_annual : float or None
+        Per-asset vol target for ``base = "per_asset_vol"``.
+    risk_budget_solver : {"fast", "cvxpy"}
+        Newton's method on the log-barrier problem (cvxpy if it fails), or cvxpy.
+    """
+
+    base: Literal[
+        "inverse_vol", "sleeve_equal_risk", "fixed", "risk_budget", "per_asset_vol"
+    ] = "inverse_vol"
+    target_vol_annual: float | None = None
+    max_gross_leverage: float = 1.0
+    sleeve_weights: dict[str, float] = field(default_factory=dict)
+    risk_budgets: dict[str, float] = field(default_factory=dict)
+    risk_budget_by: Literal["sleeve", "asset"] = "sleeve"
+    asset_vol_annual: float | None = None
+    risk_budget_solver: Literal["fast", "cvxpy"] = "fast"
+
+    def __post_init__(self) -> None:
+        vol = self.target_vol_annual
+        _require(
+            vol is None or 0.0 < vol <= 2.0, "target_vol_annual", "must be in (0, 2]"
+        )
+        _require(
+            0.0 < self.max_gross_leverage <= 20.0,
+            "max_gross_leverage",
+            f"must be in (0, 20], got {self.max_gross_leverage}",
+        )
+        fixed = self.base == "fixed"
+        _require(
+            fixed == bool(self.sleeve_weights),
+            "sleeve_weights",
+            "required when base = 'fixed', and only then",
+        )
+        for sleeve, weight in self.sleeve_weights.items():
+            _require(weight >= 0.0, f"sleeve_weights.{sleeve}", "must be >= 0")
+        _require(
+            not self.risk_budgets or self.base == "risk_budget",
+            "risk_budgets",
+            "only used with base = 'risk_budget'",
+        )
+        for key, budget in self.risk_budgets.items():
+            _require(budget > 0.0, f"risk_budgets.{key}", "must be > 0")
+        per_asset = self.asset_vol_annual
+        _require(
+            (self.base == "per_asset_vol") == (per_asset is not None),
+            "asset_vol_annual",
+            "required when base = 'per_asset_vol', and only then",
+        )
+        _require(
+            per_asset is None or 0.0 < per_asset <= 2.0,
+            "asset_vol_annual",
+            "must be in (0, 2]",
+        )
+
+
+@dataclass(frozen=True)
+class RebalanceSpec:
+    """When weights are decided and how long until they earn returns.
+
+    Attributes
+    ----------
+    frequency : {"daily", "weekly", "monthly"}
+        Decision dates: every day, or the last trading day of each week or month.
+    information_lag_days : int
+        Trading days from the close whose data decide the weights to the close at
+        which they are traded; 1 means decided at the close of t and earning t+1.
+    min_history_days : int
+        Returns an asset needs before it can be held.
+    stale_after_days : int
+        Calendar days without a new price after which an asset is dropped.
+    """
+
+    frequency: Literal["daily", "weekly", "monthly"] = "monthly"
+    information_lag_days: int = 1
+    min_history_days: int = 63
+    stale_after_days: int = 7
+
+    def __post_init__(self) -> None:
+        lag = self.information_lag_days
+        _require(1 <= lag <= 21, "information_lag_days", f"must be in 1..21, got {lag}")
+        _require(self.min_history_days >= 2, "min_history_days", "must be at least 2")
+        _require(self.stale_after_days >= 1, "stale_after_days", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    """Trading and financing costs.
+
+    Attributes
+    ----------
+    default_bps : float
+        Cost per unit of notional traded, in basis points, for sleeves not listed.
+    sleeve_bps : dict
+        Cost per sleeve, in basis points of notional traded.
+    cash_rate_annual : float
+        Rate earned on positive cash and paid on borrowed cash.
+    financing_spread_annual : float
+        Extra rate paid on borrowed cash (gross long exposure above 1).
+    """
+
+    default_bps: float = 0.0
+    sleeve_bps: dict[str, float] = field(default_factory=dict)
+    cash_rate_annual: float = 0.0
+    financing_spread_annual: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(
+            0.0 <= self.default_bps <= 1000.0, "default_bps", "must be in [0, 1000]"
+        )
+        for sleeve, bps in self.sleeve_bps.items():
+            _require(
+                0.0 <= bps <= 1000.0, f"sleeve_bps.{sleeve}", "must be in [0, 1000]"
+            )
+        _require(
+            -0.05 <= self.cash_rate_annual <= 0.5,
+            "cash_rate_annual",
+            "must be in [-0.05, 0.5]",
+        )
+        _require(
+            0.0 <= self.financing_spread_annual <= 0.5,
+            "financing_spread_annual",
+            "must be in [0, 0.5]",
+        )
+
+    def bps_for(self, sleeve: str) -> float:
+        """Trading cost of a sleeve, in basis points of notional."""
+        return self.sleeve_bps.get(sleeve, self.default_bps)
+
+
+@dataclass(frozen=True)
+class CovarianceSpec:
+    """Correlation model combined with the vol forecasts.
+
+    Attributes
+    ----------
+    correlation : {"ewma", "dcc"}
+        Zero-mean EWMA correlation of returns, or DCC(1,1) of the returns
+        standardised by the model's own vol forecasts (see `riskengine.covariance`).
+    correlation_half_life_days : float
+        Half-life of the EWMA correlation, in observations.
+    dcc_window_days, dcc_refit_every_days : int
+        DCC estimation window and refit interval, in rows.
+    """
+
+    correlation: Literal["ewma", "dcc"] = "ewma"
+    correlation_half_life_days: float = 63.0
+    dcc_window_days: int = 1000
+    dcc_refit_every_days: int = 21
+
+    def __post_init__(self) -> None:
+        half_life = self.correlation_half_life_days
+        _require(half_life >= 1.0, "correlation_half_life_days", "must be at least 1")
+        _require(self.dcc_window_days >= 250, "dcc_window_days", "must be >= 250")
+        _require(self.dcc_refit_every_days >= 1, "dcc_refit_every_days", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class UniverseSpec:
+    """Which sleeves of the data the policy may hold (empty `sleeves` means all)."""
+
+    sleeves: tuple[str, ...] = ()
+    exclude_sleeves: tuple[str, ...] = ()

@@ -1,0 +1,80 @@
+"""A policy's triggers: the signal watched, its thresholds and what the trigger does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from riskengine.specs._validation import _require
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """A cross-asset de-risking rule (see `riskengine.triggers`).
+
+    Attributes
+    ----------
+    name : str
+        Rule name, as it appears in the event log.
+    watch_sleeves, act_on_sleeves : tuple of str
+        Sleeves whose vol is watched; sleeves that are cut.
+    signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast"}
+        How the watched forecasts become a signal.
+    aggregate : {"max", "mean"}
+        How the watched assets' signals combine.
+    lookback_days : int
+        Trailing window of the signal's reference distribution.
+    enter_above, exit_below : float
+        Hysteresis thresholds: enter risk-off strictly above, leave strictly below.
+    min_days_in_state : int
+        Fewest days between two state changes.
+    scale : float
+        Multiplier on the acted-on sleeves while risk-off.
+    apply_to : {"weights", "budgets"}
+        Scale the sleeves' weights after the vol target (freed weight goes to cash or
+        `redistribute_to`), or their risk budgets before it.
+    redistribute_to : tuple of str
+        Defensive sleeves that receive the freed weight, pro rata; empty = cash.
+    reentry_days : int
+        Days over which the cut is restored, in equal steps, after exit.
+    max_daily_change : float
+        Largest change of the multiplier in one day.
+    """
+
+    name: str
+    watch_sleeves: tuple[str, ...]
+    act_on_sleeves: tuple[str, ...]
+    enter_above: float
+    exit_below: float
+    signal: Literal["vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast"] = (
+        "vol_zscore"
+    )
+    aggregate: Literal["max", "mean"] = "max"
+    lookback_days: int = 252
+    min_days_in_state: int = 5
+    scale: float = 0.5
+    apply_to: Literal["weights", "budgets"] = "weights"
+    redistribute_to: tuple[str, ...] = ()
+    reentry_days: int = 10
+    max_daily_change: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(bool(self.watch_sleeves), "watch_sleeves", "must name a sleeve")
+        _require(bool(self.act_on_sleeves), "act_on_sleeves", "must name a sleeve")
+        _require(
+            self.exit_below < self.enter_above,
+            "exit_below",
+            f"must be below enter_above ({self.enter_above}) for hysteresis",
+        )
+        _require(self.lookback_days >= 21, "lookback_days", "must be at least 21")
+        _require(self.min_days_in_state >= 1, "min_days_in_state", "must be >= 1")
+        _require(0.0 <= self.scale < 1.0, "scale", "must be in [0, 1)")
+        _require(self.reentry_days >= 1, "reentry_days", "must be >= 1")
+        _require(0.0 < self.max_daily_change <= 1.0, "max_daily_change", "in (0, 1]")
+        overlap = set(self.act_on_sleeves) & set(self.redistribute_to)
+        _require(not overlap, "redistribute_to", "must not include acted-on sleeves")
+        _require(
+            self.apply_to == "weights" or not self.redistribute_to,
+            "redistribute_to",
+            "only with apply_to = 'weights'",
+        )
