@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import riskengine.scenarios as scenarios
+import riskengine.scenarios.calibration as calibration
 from riskengine.errors import DataError, SpecError
 from riskengine.scenarios import (
     RV_DAYS,
@@ -205,7 +205,7 @@ def test_write_calibration_is_atomic_and_readable(
         seen.update(index=prices.index, source=source)
         return {"matrix": [[1.0, 0.5], [0.5, 1.0]], "source": {"file": source}}
 
-    monkeypatch.setattr(scenarios, "calibrate", fake_calibrate)
+    monkeypatch.setattr(calibration, "calibrate", fake_calibrate)
     out = tmp_path / "params.json"
     written = write_calibration(csv, out)
     assert isinstance(seen["index"], pd.DatetimeIndex)

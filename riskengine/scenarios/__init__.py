@@ -1,0 +1,36 @@
+"""Seeded multi-asset market simulator calibrated to real prices: the embedded default.
+
+Everything `simulate_market` returns is SIMULATED, not market data. Its parameters,
+shipped in ``simulator_params.json``, are derived from a real price file by
+`calibrate`; re-derive them with
+``riskengine calibrate-simulator --prices CSV --out JSON``.
+"""
+
+from riskengine.scenarios.calibration import calibrate, write_calibration
+from riskengine.scenarios.settings import (
+    DAILY_ASSETS,
+    RV_DAYS,
+    SLEEVES,
+    SPIKE_ASSETS,
+    YEAR_DAYS,
+)
+from riskengine.scenarios.simulation import (
+    SimulatedMarket,
+    SpikeEpisode,
+    default_params,
+    simulate_market,
+)
+
+__all__ = [
+    "DAILY_ASSETS",
+    "RV_DAYS",
+    "SLEEVES",
+    "SPIKE_ASSETS",
+    "YEAR_DAYS",
+    "SimulatedMarket",
+    "SpikeEpisode",
+    "calibrate",
+    "default_params",
+    "simulate_market",
+    "write_calibration",
+]
