@@ -9,7 +9,6 @@ earns the cash rate and borrowed cash pays the cash rate plus a spread.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -17,13 +16,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskengine._typing import BoolArray, FloatArray, IndexArray
+from riskengine._typing import BoolArray, FloatArray
+from riskengine.backtest.event_log import (
+    ladder_events,
+    universe_events,
+    with_sleeve_weights,
+)
+from riskengine.backtest.result import BacktestResult
+from riskengine.backtest.schedule import (
+    decision_rows,
+    eligibility,
+    scheduled_rows,
+    universe_of,
+)
 from riskengine.covariance import DccCorrelation, EwmaCorrelation
 from riskengine.data import Market, periods_per_year
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
 from riskengine.limits import check_feasibility
-from riskengine.metrics import summarize
 from riskengine.policy import Decision, PolicyAllocator
 from riskengine.specs import PolicySpec
 from riskengine.triggers import (
@@ -36,69 +46,6 @@ from riskengine.volatility import forecast_variance
 
 DAYS_PER_YEAR = 365.0
 """Day count for accruing cash and financing rates (ACT/365)."""
-
-
-@dataclass(frozen=True)
-class BacktestResult:
-    """Everything a walk-forward run produced.
-
-    Attributes
-    ----------
-    policy : PolicySpec
-        The resolved policy.
-    source, fingerprint : str
-        Where the prices came from, and their SHA-256.
-    simulated : bool
-        True when the prices are simulated.
-    weights : pd.DataFrame
-        Holdings at each close after trading, as fractions of NAV, shape
-        (n_days, n_assets); they earn the next day's returns.
-    targets : pd.DataFrame
-        Target weights by decision date, shape (n_decisions, n_assets).
-    volatility : pd.DataFrame
-        Daily vol forecast for the next day made at each close, shape
-        (n_days, n_assets), from the policy's model.
-    decisions : pd.DataFrame
-        Per decision date: the trade date, ex-ante annual vol, scale, gross leverage,
-        whether the leverage cap bound, and the number of assets held.
-    returns : pd.Series
-        Net daily portfolio returns (after costs and financing).
-    turnover : pd.Series
-        Two-sided turnover ``sum |dw|`` on each day (0 on days without a trade).
-    trading_costs : pd.Series
-        Daily trading costs, as fractions of NAV.
-    financing : pd.Series
-        Daily cash interest earned minus financing paid, as fractions of NAV.
-    events : pd.DataFrame
-        The event log (see `riskengine.events`).
-    periods_per_year : float
-        Trading days per year used to annualise (see `data.periods_per_year`).
-    timings : Mapping
-        Seconds spent in each stage.
-    sleeves : Mapping
-        Sleeve of each asset of the universe.
-    """
-
-    policy: PolicySpec
-    source: str
-    fingerprint: str
-    simulated: bool
-    weights: pd.DataFrame
-    targets: pd.DataFrame
-    volatility: pd.DataFrame
-    decisions: pd.DataFrame
-    returns: pd.Series
-    turnover: pd.Series
-    trading_costs: pd.Series
-    financing: pd.Series
-    events: pd.DataFrame
-    periods_per_year: float
-    timings: Mapping[str, float]
-    sleeves: Mapping[str, str]
-
-    def metrics(self) -> dict[str, float]:
-        """Summary metrics of the net returns (see `riskengine.metrics.summarize`)."""
-        return summarize(self.returns, self.turnover, self.trading_costs)
 
 
 def run_backtest(
@@ -131,7 +78,7 @@ def run_backtest(
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    assets = _universe(policy, market)
+    assets = universe_of(policy, market)
     returns = (
         market.returns.loc[:end, assets] if end is not None else market.returns[assets]
     )
@@ -143,7 +90,7 @@ def run_backtest(
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    scheduled = _scheduled(returns.index, policy.rebalance.frequency)
+    scheduled = scheduled_rows(returns.index, policy.rebalance.frequency)
     # forecasts are needed from the first day, and earlier for the triggers' lookback
     lookback = max(
         (t.lookback_days + 2 * SHORT_WINDOW_DAYS for t in policy.triggers), default=0
@@ -164,8 +111,8 @@ def run_backtest(
         for spec in policy.triggers
     ]
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, len(returns))
-    eligible = _eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
-    decision_rows = _decision_rows(scheduled, eligible, multipliers, first)
+    eligible = eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
+    deciding = decision_rows(scheduled, eligible, multipliers, first)
     timings["triggers"] = time.perf_counter() - clock
 
     inputs = _WalkInputs(
@@ -173,7 +120,7 @@ def run_backtest(
         vol=vol,
         eligible=eligible,
         multipliers=multipliers,
-        decision_rows=frozenset(decision_rows.tolist()),
+        decision_rows=frozenset(deciding.tolist()),
         sleeves=[market.sleeves[a] for a in assets],
         first=first,
     )
@@ -191,7 +138,7 @@ def run_backtest(
     )
     by_sleeve = targets.T.groupby(inputs.sleeve_array).sum().T
     trigger_events = [
-        _with_sleeve_weights(e, by_sleeve, path.spec.act_on_sleeves)
+        with_sleeve_weights(e, by_sleeve, path.spec.act_on_sleeves)
         for path in paths
         for e in path.events
         if e.date >= index[0]
@@ -199,9 +146,9 @@ def run_backtest(
     decisions = pd.DataFrame(walk.decisions, index=decision_dates)
     events = [
         *forecast.events,
-        *_universe_events(returns, eligible, first, policy),
+        *universe_events(returns, eligible, first, policy),
         *trigger_events,
-        *_ladder_events(decisions, policy),
+        *ladder_events(decisions, policy),
         *walk.events,
     ]
     return BacktestResult(
@@ -354,62 +301,6 @@ def _walk_forward(
     return walk
 
 
-def _universe(policy: PolicySpec, market: Market) -> list[str]:
-    wanted = set(policy.universe.sleeves) or set(market.sleeves.values())
-    wanted -= set(policy.universe.exclude_sleeves)
-    assets = [a for a in market.assets if market.sleeves[a] in wanted]
-    if not assets:
-        raise DataError(
-            f"{market.source}: no asset of this data belongs to the sleeves the policy "
-            f"'{policy.name}' may hold ({', '.join(sorted(wanted)) or 'none'})"
-        )
-    return assets
-
-
-def _eligibility(returns: pd.DataFrame, policy: PolicySpec) -> BoolArray:
-    """Which assets may be held at each close: enough history, priced recently."""
-    observed = returns.notna()
-    history = observed.cumsum().to_numpy()
-    dates = returns.index.to_numpy()
-    last_seen = observed.apply(
-        lambda c: pd.Series(np.where(c, dates, np.datetime64("NaT")))
-    )
-    last_seen = last_seen.ffill().to_numpy(dtype="datetime64[ns]")
-    age_days = (dates[:, None] - last_seen) / np.timedelta64(1, "D")
-    recent = age_days <= policy.rebalance.stale_after_days
-    return (history >= policy.rebalance.min_history_days) & recent
-
-
-def _scheduled(index: pd.DatetimeIndex, frequency: str) -> BoolArray:
-    """Rows of the rebalance schedule: every day, or the last of each week or month.
-
-    For the final row, whose successor is not in the data, the next business day
-    decides whether it ends its week or month.
-    """
-    if frequency == "daily":
-        return np.ones(len(index), dtype=bool)
-    code = "W" if frequency == "weekly" else "M"
-    following = index[-1] + pd.offsets.BDay(1)
-    period = index.append(pd.DatetimeIndex([following])).to_period(code).asi8
-    return np.asarray(period[1:] != period[:-1])
-
-
-def _decision_rows(
-    scheduled: BoolArray, eligible: BoolArray, multipliers: FloatArray, first: int
-) -> IndexArray:
-    """Rows at which the policy decides: its schedule, universe changes, triggers.
-
-    Triggers are checked daily: a change of a trigger multiplier at the close of t
-    forces a decision at t even between scheduled rebalances.
-    """
-    scheduled = scheduled.copy()
-    changed = np.append(True, (eligible[1:] != eligible[:-1]).any(axis=1))
-    changed |= np.append(False, (multipliers[1:] != multipliers[:-1]).any(axis=1))
-    scheduled[first] = True
-    rows = np.flatnonzero(scheduled | changed)
-    return rows[rows >= first]
-
-
 def _correlation_model(
     policy: PolicySpec, n_assets: int
 ) -> EwmaCorrelation | DccCorrelation:
@@ -527,87 +418,3 @@ def _decision_row(
         "gross_leverage": float(np.abs(target.weights).sum()),
         "n_assets": target.n_assets,
     }
-
-
-def _with_sleeve_weights(
-    event: Event, by_sleeve: pd.DataFrame, acted: tuple[str, ...]
-) -> Event:
-    """A trigger event completed with the acted-on sleeves' weights before and after."""
-    position = int(by_sleeve.index.searchsorted(event.date))
-    if position >= len(by_sleeve):
-        return event
-    after = by_sleeve.iloc[position]
-    before = by_sleeve.iloc[max(position - 1, 0)]
-    columns = [
-        s for s in acted if s in by_sleeve.columns and (before[s] != 0 or after[s] != 0)
-    ]
-    details = {
-        **event.details,
-        "weights_before": {s: round(float(before[s]), 6) for s in columns},
-        "weights_after": {s: round(float(after[s]), 6) for s in columns},
-    }
-    change = ", ".join(f"{s} {before[s]:.1%} -> {after[s]:.1%}" for s in columns)
-    return Event(
-        event.date, event.kind, event.subject, f"{event.message} ({change})", details
-    )
-
-
-def _ladder_events(decisions: pd.DataFrame, policy: PolicySpec) -> list[Event]:
-    """One event per change of the drawdown ladder's multiplier."""
-    if policy.drawdown_control is None or decisions.empty:
-        return []
-    level = decisions["drawdown_multiplier"]
-    changed = level.ne(level.shift(1, fill_value=1.0))
-    return [
-        Event(
-            date,
-            "drawdown_ladder",
-            policy.name,
-            f"drawdown {row.drawdown:.1%}: risk target x {row.drawdown_multiplier:g}",
-            {"drawdown": row.drawdown, "multiplier": row.drawdown_multiplier},
-        )
-        for date, row in decisions[changed].iterrows()
-    ]
-
-
-def _universe_events(
-    returns: pd.DataFrame, eligible: BoolArray, first: int, policy: PolicySpec
-) -> list[Event]:
-    """Events for assets entering or leaving the investable set, or never entering."""
-    events: list[Event] = []
-    index = returns.index
-    for j, asset in enumerate(returns.columns):
-        column = eligible[first:, j]
-        if not column.any():
-            count = int(returns[asset].notna().sum())
-            events.append(
-                Event(
-                    index[first],
-                    "insufficient_history",
-                    str(asset),
-                    f"{asset} never has {policy.rebalance.min_history_days} returns "
-                    f"and a recent price in the period ({count} returns in all)",
-                    {"returns": count},
-                )
-            )
-            continue
-        changes = np.flatnonzero(column[1:] != column[:-1]) + 1
-        for c in changes:
-            entered = bool(column[c])
-            events.append(
-                Event(
-                    index[first + c],
-                    "asset_added" if entered else "asset_stale",
-                    str(asset),
-                    f"{asset} "
-                    + (
-                        "becomes investable"
-                        if entered
-                        else f"has no price for over "
-                        f"{policy.rebalance.stale_after_days} days: sold "
-                        "at its last price"
-                    ),
-                    {},
-                )
-            )
-    return events

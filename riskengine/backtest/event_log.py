@@ -1,0 +1,94 @@
+"""Events the walk itself produces: assets added or stale, ladder moves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import BoolArray
+from riskengine.events import Event
+from riskengine.specs import PolicySpec
+
+
+def with_sleeve_weights(
+    event: Event, by_sleeve: pd.DataFrame, acted: tuple[str, ...]
+) -> Event:
+    """A trigger event completed with the acted-on sleeves' weights before and after."""
+    position = int(by_sleeve.index.searchsorted(event.date))
+    if position >= len(by_sleeve):
+        return event
+    after = by_sleeve.iloc[position]
+    before = by_sleeve.iloc[max(position - 1, 0)]
+    columns = [
+        s for s in acted if s in by_sleeve.columns and (before[s] != 0 or after[s] != 0)
+    ]
+    details = {
+        **event.details,
+        "weights_before": {s: round(float(before[s]), 6) for s in columns},
+        "weights_after": {s: round(float(after[s]), 6) for s in columns},
+    }
+    change = ", ".join(f"{s} {before[s]:.1%} -> {after[s]:.1%}" for s in columns)
+    return Event(
+        event.date, event.kind, event.subject, f"{event.message} ({change})", details
+    )
+
+
+def ladder_events(decisions: pd.DataFrame, policy: PolicySpec) -> list[Event]:
+    """One event per change of the drawdown ladder's multiplier."""
+    if policy.drawdown_control is None or decisions.empty:
+        return []
+    level = decisions["drawdown_multiplier"]
+    changed = level.ne(level.shift(1, fill_value=1.0))
+    return [
+        Event(
+            date,
+            "drawdown_ladder",
+            policy.name,
+            f"drawdown {row.drawdown:.1%}: risk target x {row.drawdown_multiplier:g}",
+            {"drawdown": row.drawdown, "multiplier": row.drawdown_multiplier},
+        )
+        for date, row in decisions[changed].iterrows()
+    ]
+
+
+def universe_events(
+    returns: pd.DataFrame, eligible: BoolArray, first: int, policy: PolicySpec
+) -> list[Event]:
+    """Events for assets entering or leaving the investable set, or never entering."""
+    events: list[Event] = []
+    index = returns.index
+    for j, asset in enumerate(returns.columns):
+        column = eligible[first:, j]
+        if not column.any():
+            count = int(returns[asset].notna().sum())
+            events.append(
+                Event(
+                    index[first],
+                    "insufficient_history",
+                    str(asset),
+                    f"{asset} never has {policy.rebalance.min_history_days} returns "
+                    f"and a recent price in the period ({count} returns in all)",
+                    {"returns": count},
+                )
+            )
+            continue
+        changes = np.flatnonzero(column[1:] != column[:-1]) + 1
+        for c in changes:
+            entered = bool(column[c])
+            events.append(
+                Event(
+                    index[first + c],
+                    "asset_added" if entered else "asset_stale",
+                    str(asset),
+                    f"{asset} "
+                    + (
+                        "becomes investable"
+                        if entered
+                        else f"has no price for over "
+                        f"{policy.rebalance.stale_after_days} days: sold "
+                        "at its last price"
+                    ),
+                    {},
+                )
+            )
+    return events

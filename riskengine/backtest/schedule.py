@@ -1,0 +1,68 @@
+"""Which assets a policy may hold, and on which rows it decides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import BoolArray, FloatArray, IndexArray
+from riskengine.data import Market
+from riskengine.errors import DataError
+from riskengine.specs import PolicySpec
+
+
+def universe_of(policy: PolicySpec, market: Market) -> list[str]:
+    """Assets of `market` in the sleeves the policy may hold, in the data's order."""
+    wanted = set(policy.universe.sleeves) or set(market.sleeves.values())
+    wanted -= set(policy.universe.exclude_sleeves)
+    assets = [a for a in market.assets if market.sleeves[a] in wanted]
+    if not assets:
+        raise DataError(
+            f"{market.source}: no asset of this data belongs to the sleeves the policy "
+            f"'{policy.name}' may hold ({', '.join(sorted(wanted)) or 'none'})"
+        )
+    return assets
+
+
+def eligibility(returns: pd.DataFrame, policy: PolicySpec) -> BoolArray:
+    """Which assets may be held at each close: enough history, priced recently."""
+    observed = returns.notna()
+    history = observed.cumsum().to_numpy()
+    dates = returns.index.to_numpy()
+    last_seen = observed.apply(
+        lambda c: pd.Series(np.where(c, dates, np.datetime64("NaT")))
+    )
+    last_seen = last_seen.ffill().to_numpy(dtype="datetime64[ns]")
+    age_days = (dates[:, None] - last_seen) / np.timedelta64(1, "D")
+    recent = age_days <= policy.rebalance.stale_after_days
+    return (history >= policy.rebalance.min_history_days) & recent
+
+
+def scheduled_rows(index: pd.DatetimeIndex, frequency: str) -> BoolArray:
+    """Rows of the rebalance schedule: every day, or the last of each week or month.
+
+    For the final row, whose successor is not in the data, the next business day
+    decides whether it ends its week or month.
+    """
+    if frequency == "daily":
+        return np.ones(len(index), dtype=bool)
+    code = "W" if frequency == "weekly" else "M"
+    following = index[-1] + pd.offsets.BDay(1)
+    period = index.append(pd.DatetimeIndex([following])).to_period(code).asi8
+    return np.asarray(period[1:] != period[:-1])
+
+
+def decision_rows(
+    scheduled: BoolArray, eligible: BoolArray, multipliers: FloatArray, first: int
+) -> IndexArray:
+    """Rows at which the policy decides: its schedule, universe changes, triggers.
+
+    Triggers are checked daily: a change of a trigger multiplier at the close of t
+    forces a decision at t even between scheduled rebalances.
+    """
+    scheduled = scheduled.copy()
+    changed = np.append(True, (eligible[1:] != eligible[:-1]).any(axis=1))
+    changed |= np.append(False, (multipliers[1:] != multipliers[:-1]).any(axis=1))
+    scheduled[first] = True
+    rows = np.flatnonzero(scheduled | changed)
+    return rows[rows >= first]
