@@ -1,19 +1,4 @@
-"""Point-in-time variance forecasts for a whole return panel, 1 to H days ahead.
-
-Row t of a forecast is the variance of the return of t+1 (for H days, the sum of
-the variances of t+1..t+H) as known at the close of t, from the asset's own
-returns up to t. Each asset is modelled on its own observations (days without a
-new price do not update it), so assets that start late or miss an exchange
-holiday need no special case.
-
-GARCH-family models are refitted every `refit_every_days` observations on a
-trailing (or expanding) window, warm-started from the previous fit, and filtered
-with fixed parameters in between. GARCH(1,1) and GJR(1,1) with normal or t errors
-are fitted by `riskengine.garch_fast`; every other combination, and any fit the
-fast path does not converge, by arch itself. A fit that fails, is
-non-stationary or ends on a bound is recorded as an event and replaced by the
-spec's fallback until the next refit.
-"""
+"""GARCH-family forecasts of a panel: refits (compiled or arch), filtering, events."""
 
 from __future__ import annotations
 
@@ -27,7 +12,6 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 from arch.univariate.base import ARCHModel
-from scipy import signal
 
 from riskengine import _garch_kernels as kernels
 from riskengine import garch_fast
@@ -35,51 +19,12 @@ from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.errors import DataError
 from riskengine.events import Event
 from riskengine.specs import ModelSpec
+from riskengine.volatility.simple import ewma_variance
 
 PERCENT = 100.0
 """GARCH models are fitted on percent returns (arch's data-scale advice)."""
 FIT_COLUMNS = ["asset", "date", "observations", "method", "status", "reason"]
 _ARCH_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, RuntimeError)
-
-
-@dataclass(frozen=True)
-class VolForecast:
-    """Variance forecasts of a panel, and how they were produced.
-
-    Attributes
-    ----------
-    variance : pd.DataFrame
-        Daily variance (decimal returns squared) of t+1 known at the close of t,
-        shape (n_days, n_assets); NaN before an asset's first return.
-    model : ModelSpec
-        The model that produced it.
-    events : tuple of Event
-        ``model_fallback`` (a refit replaced by the fallback, or an asset with
-        too little history for any fit) and ``model_boundary`` (a fit on a bound
-        kept, with ``on_boundary = "keep"``) events.
-    horizon_days : int
-        Horizon H of `horizon_variance`.
-    horizon_variance : pd.DataFrame
-        Variance of the sum of the returns of t+1..t+H known at the close of t:
-        the sum of the 1..H-step variance forecasts, shape (n_days, n_assets).
-    fits : pd.DataFrame
-        One row per GARCH refit: asset, date (end of the window), observations,
-        method (``fast`` or ``arch``), status (``ok``, ``boundary`` or
-        ``fallback``), reason, log-likelihood, evaluations (fast path) and the
-        parameters by arch's names. Empty for EWMA and realised variance.
-    """
-
-    variance: pd.DataFrame
-    model: ModelSpec
-    events: tuple[Event, ...]
-    horizon_days: int
-    horizon_variance: pd.DataFrame
-    fits: pd.DataFrame
-
-    @property
-    def volatility(self) -> pd.DataFrame:
-        """Daily volatility forecasts (square root of `variance`)."""
-        return np.sqrt(self.variance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,127 +92,7 @@ def _judged(
     )
 
 
-def ewma_variance(returns: FloatArray, decay: float) -> FloatArray:
-    """EWMA of squared returns per column, decaying once per observation.
-
-    Equals ``(r**2).ewm(alpha=1 - decay, adjust=True, ignore_na=True).mean()`` of
-    pandas: a zero-mean RiskMetrics estimate, normalised by the sum of its weights so
-    that it is unbiased from the first observation.
-
-    Parameters
-    ----------
-    returns : ndarray
-        Returns, shape (n_days, n_assets); NaN where an asset has no observation.
-    decay : float
-        Decay per observation, lambda in (0, 1).
-
-    Returns
-    -------
-    ndarray
-        Shape (n_days, n_assets): the forecast after each day's close, NaN before an
-        asset's first observation, unchanged on days without an observation.
-    """
-    out = np.full(returns.shape, np.nan)
-    for j in range(returns.shape[1]):
-        rows = np.flatnonzero(~np.isnan(returns[:, j]))
-        if rows.size:
-            recursion = ([1.0], [1.0, -decay])
-            weighted_sum = signal.lfilter(*recursion, returns[rows, j] ** 2)
-            weight_total = signal.lfilter(*recursion, np.ones(rows.size))
-            out[rows, j] = weighted_sum / weight_total
-            out[rows[0] :, j] = pd.Series(out[rows[0] :, j]).ffill().to_numpy()
-    return out
-
-
-def realised_variance(returns: FloatArray, window_days: int) -> FloatArray:
-    """Mean squared return over each asset's last `window_days` observations.
-
-    Parameters
-    ----------
-    returns : ndarray
-        Returns, shape (n_days, n_assets); NaN where an asset has no observation.
-    window_days : int
-        Observations averaged; fewer (all so far) until an asset has that many.
-
-    Returns
-    -------
-    ndarray
-        Shape (n_days, n_assets), NaN on days without an observation.
-    """
-    out = np.full(returns.shape, np.nan)
-    for j in range(returns.shape[1]):
-        rows = np.flatnonzero(~np.isnan(returns[:, j]))
-        total = np.concatenate(([0.0], np.cumsum(returns[rows, j] ** 2)))
-        ends = np.arange(1, rows.size + 1)
-        starts = np.maximum(ends - window_days, 0)
-        out[rows, j] = (total[ends] - total[starts]) / (ends - starts)
-    return out
-
-
-def forecast_variance(
-    returns: ReturnPanel,
-    spec: ModelSpec,
-    *,
-    horizon_days: int = 1,
-    start: pd.Timestamp | None = None,
-    refit_dates: pd.DatetimeIndex | None = None,
-) -> VolForecast:
-    """Point-in-time variance forecasts of every asset of a panel.
-
-    Parameters
-    ----------
-    returns : pd.DataFrame
-        Simple returns, shape (n_days, n_assets), NaN where an asset has no new price.
-    spec : ModelSpec
-        The volatility model.
-    horizon_days : int
-        H for `VolForecast.horizon_variance`: 1..H-day variance forecasts summed
-        (GARCH and GJR in closed form through the persistence, EGARCH through the
-        empirical distribution of the fit's standardised residuals; flat for
-        EWMA, realised variance and the fallback).
-    start : Timestamp, optional
-        First date whose forecast is needed: GARCH refits whose forecasts all
-        precede it are skipped (rows before it hold the fallback), and the first
-        refit kept starts cold.
-    refit_dates : DatetimeIndex, optional
-        For ``refit_on = "rebalance"``: refit each asset at its last observation
-        at or before each of these dates, instead of every `refit_every_days`.
-
-    Returns
-    -------
-    VolForecast
-        Forecasts aligned with `returns`, carried over days without a new price.
-
-    Raises
-    ------
-    ValueError
-        If `horizon_days` is not a positive integer.
-    """
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int):
-        raise ValueError(f"horizon_days: expected an integer, got {horizon_days!r}")
-    if horizon_days < 1:
-        raise ValueError(f"horizon_days: must be at least 1, got {horizon_days}")
-    values = returns.to_numpy(float)
-    events: tuple[Event, ...] = ()
-    fits = pd.DataFrame(columns=FIT_COLUMNS)
-    if spec.family == "ewma":
-        one_day = ewma_variance(values, spec.decay)
-        total = one_day * horizon_days
-    elif spec.family == "realised":
-        one_day = realised_variance(values, spec.window_days)
-        total = one_day * horizon_days
-    else:
-        one_day, total, events, fits = _garch_panel(
-            returns, spec, horizon_days, start, refit_dates
-        )
-
-    def frame(array: FloatArray) -> pd.DataFrame:
-        return pd.DataFrame(array, index=returns.index, columns=returns.columns).ffill()
-
-    return VolForecast(frame(one_day), spec, events, horizon_days, frame(total), fits)
-
-
-def _garch_panel(
+def garch_panel(
     returns: ReturnPanel,
     spec: ModelSpec,
     horizon: int,

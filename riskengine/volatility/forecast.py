@@ -1,0 +1,132 @@
+"""Point-in-time variance forecasts for a whole return panel, 1 to H days ahead.
+
+Row t of a forecast is the variance of the return of t+1 (for H days, the sum of
+the variances of t+1..t+H) as known at the close of t, from the asset's own
+returns up to t. Each asset is modelled on its own observations (days without a
+new price do not update it), so assets that start late or miss an exchange
+holiday need no special case.
+
+GARCH-family models are refitted every `refit_every_days` observations on a
+trailing (or expanding) window, warm-started from the previous fit, and filtered
+with fixed parameters in between. GARCH(1,1) and GJR(1,1) with normal or t errors
+are fitted by `riskengine.garch_fast`; every other combination, and any fit the
+fast path does not converge, by arch itself. A fit that fails, is
+non-stationary or ends on a bound is recorded as an event and replaced by the
+spec's fallback until the next refit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import FloatArray, ReturnPanel
+from riskengine.events import Event
+from riskengine.specs import ModelSpec
+from riskengine.volatility.garch import FIT_COLUMNS, garch_panel
+from riskengine.volatility.simple import ewma_variance, realised_variance
+
+
+@dataclass(frozen=True)
+class VolForecast:
+    """Variance forecasts of a panel, and how they were produced.
+
+    Attributes
+    ----------
+    variance : pd.DataFrame
+        Daily variance (decimal returns squared) of t+1 known at the close of t,
+        shape (n_days, n_assets); NaN before an asset's first return.
+    model : ModelSpec
+        The model that produced it.
+    events : tuple of Event
+        ``model_fallback`` (a refit replaced by the fallback, or an asset with
+        too little history for any fit) and ``model_boundary`` (a fit on a bound
+        kept, with ``on_boundary = "keep"``) events.
+    horizon_days : int
+        Horizon H of `horizon_variance`.
+    horizon_variance : pd.DataFrame
+        Variance of the sum of the returns of t+1..t+H known at the close of t:
+        the sum of the 1..H-step variance forecasts, shape (n_days, n_assets).
+    fits : pd.DataFrame
+        One row per GARCH refit: asset, date (end of the window), observations,
+        method (``fast`` or ``arch``), status (``ok``, ``boundary`` or
+        ``fallback``), reason, log-likelihood, evaluations (fast path) and the
+        parameters by arch's names. Empty for EWMA and realised variance.
+    """
+
+    variance: pd.DataFrame
+    model: ModelSpec
+    events: tuple[Event, ...]
+    horizon_days: int
+    horizon_variance: pd.DataFrame
+    fits: pd.DataFrame
+
+    @property
+    def volatility(self) -> pd.DataFrame:
+        """Daily volatility forecasts (square root of `variance`)."""
+        return np.sqrt(self.variance)
+
+
+def forecast_variance(
+    returns: ReturnPanel,
+    spec: ModelSpec,
+    *,
+    horizon_days: int = 1,
+    start: pd.Timestamp | None = None,
+    refit_dates: pd.DatetimeIndex | None = None,
+) -> VolForecast:
+    """Point-in-time variance forecasts of every asset of a panel.
+
+    Parameters
+    ----------
+    returns : pd.DataFrame
+        Simple returns, shape (n_days, n_assets), NaN where an asset has no new price.
+    spec : ModelSpec
+        The volatility model.
+    horizon_days : int
+        H for `VolForecast.horizon_variance`: 1..H-day variance forecasts summed
+        (GARCH and GJR in closed form through the persistence, EGARCH through the
+        empirical distribution of the fit's standardised residuals; flat for
+        EWMA, realised variance and the fallback).
+    start : Timestamp, optional
+        First date whose forecast is needed: GARCH refits whose forecasts all
+        precede it are skipped (rows before it hold the fallback), and the first
+        refit kept starts cold.
+    refit_dates : DatetimeIndex, optional
+        For ``refit_on = "rebalance"``: refit each asset at its last observation
+        at or before each of these dates, instead of every `refit_every_days`.
+
+    Returns
+    -------
+    VolForecast
+        Forecasts aligned with `returns`, carried over days without a new price.
+
+    Raises
+    ------
+    ValueError
+        If `horizon_days` is not a positive integer.
+    """
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int):
+        raise ValueError(f"horizon_days: expected an integer, got {horizon_days!r}")
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days: must be at least 1, got {horizon_days}")
+    values = returns.to_numpy(float)
+    events: tuple[Event, ...] = ()
+    fits = pd.DataFrame(columns=FIT_COLUMNS)
+    if spec.family == "ewma":
+        one_day = ewma_variance(values, spec.decay)
+        total = one_day * horizon_days
+    elif spec.family == "realised":
+        one_day = realised_variance(values, spec.window_days)
+        total = one_day * horizon_days
+    else:
+        one_day, total, events, fits = garch_panel(
+            returns, spec, horizon_days, start, refit_dates
+        )
+
+    def frame(array: FloatArray) -> pd.DataFrame:
+        return pd.DataFrame(array, index=returns.index, columns=returns.columns).ffill()
+
+    return VolForecast(frame(one_day), spec, events, horizon_days, frame(total), fits)
