@@ -55,6 +55,21 @@ def decide(spec: PolicySpec, seed: int = 0, **kwargs: object):
     return decision, covariance(vol, corr)
 
 
+def first_decision(spec: PolicySpec, vol: np.ndarray, corr: np.ndarray):
+    """The initial build on given forecasts, untouched by triggers or drawdown."""
+    n = len(ASSETS)
+    return PolicyAllocator(spec, PPY).decide(
+        vol,
+        corr,
+        SLEEVES,
+        ASSETS,
+        multipliers=np.ones(n),
+        drawdown=0.0,
+        previous=np.zeros(n),
+        first_trade=True,
+    )
+
+
 def test_equal_risk_contributions_scaled_to_target() -> None:
     spec = policy(
         target=TargetSpec(
@@ -271,16 +286,7 @@ def test_a_sleeve_risk_cap_wins_over_a_sleeve_minimum_and_says_so() -> None:
             sleeve_min_weight={"crypto": 0.05}, sleeve_max_risk={"crypto": 0.05}
         ),
     )
-    decision = PolicyAllocator(spec, PPY).decide(
-        vol,
-        corr,
-        SLEEVES,
-        ASSETS,
-        multipliers=np.ones(6),
-        drawdown=0.0,
-        previous=np.zeros(6),
-        first_trade=True,
-    )
+    decision = first_decision(spec, vol, corr)
     share = risk_contributions(decision.weights, covariance(vol, corr))[4]
     assert share == pytest.approx(0.05, rel=1e-6)
     assert decision.weights[4] < 0.05
@@ -298,16 +304,7 @@ def test_a_minimum_the_vol_target_cannot_carry_is_a_clear_error() -> None:
         limits=LimitsSpec(sleeve_min_weight={"safe_haven": 0.3}),
     )
     with pytest.raises(InfeasibleError) as caught:
-        PolicyAllocator(spec, PPY).decide(
-            vol,
-            corr,
-            SLEEVES,
-            ASSETS,
-            multipliers=np.ones(6),
-            drawdown=0.0,
-            previous=np.zeros(6),
-            first_trade=True,
-        )
+        first_decision(spec, vol, corr)
     message = str(caught.value)
     assert "limits.sleeve_min_weight.safe_haven" in message
     assert "3.00% a year" in message
