@@ -14,9 +14,10 @@ A sweep file (TOML) names the policies, a grid of policy fields and the universe
 The runs are every policy x grid point x universe; every grid field must be valid
 for every policy listed (an invalid one is an error naming the policy's field).
 Each run is identified by a hash of what defines it (the resolved policy, the
-universe, the period and the data's SHA-256) and writes one partition of two Parquet
-datasets under the output folder, atomically: ``runs/run_id=<id>/`` (one row: the
-run's definition and metrics) and ``returns/run_id=<id>/`` (its daily net returns).
+universe's name and assets, the period and the data's SHA-256) and writes one
+partition of two Parquet datasets under the output folder, atomically:
+``runs/run_id=<id>/`` (one row: the run's definition and metrics) and
+``returns/run_id=<id>/`` (its daily net returns).
 A run whose partition exists is skipped, so an interrupted sweep resumes where it
 stopped; a run that fails is reported and retried next time.
 
@@ -111,7 +112,7 @@ def plan_sweep(path: str | Path, market: Market) -> Sweep:
                 chosen = tuple(assets) or tuple(market.prices.columns)
                 runs.append(
                     SweepRun(
-                        _run_id(policy, chosen, start, end, market.fingerprint),
+                        _run_id(policy, universe, chosen, (start, end), market),
                         policy,
                         overrides,
                         universe,
@@ -151,7 +152,8 @@ def run_sweep(
     """
     out = Path(out_dir)
     pending = [r for r in runs if not _partition(out, "runs", r.run_id).is_file()]
-    skipped = tuple(r.run_id for r in runs if r not in pending)
+    waiting = {r.run_id for r in pending}
+    skipped = tuple(r.run_id for r in runs if r.run_id not in waiting)
     done, failed = [], {}
     if pending:
         with _client(scheduler, workers, processes) as client:
@@ -204,16 +206,17 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _run_id(
     policy: PolicySpec,
+    universe: str,
     assets: tuple[str, ...],
-    start: str | None,
-    end: str | None,
-    fingerprint: str,
+    period: tuple[str | None, str | None],
+    market: Market,
 ) -> str:
+    """Hash of what defines a run: the same definition, the same id."""
     definition = {
         "policy": policy.to_dict(),
-        "assets": assets,
-        "period": [start, end],
-        "data": fingerprint,
+        "universe": [universe, assets],
+        "period": period,
+        "data": market.fingerprint,
     }
     text = json.dumps(definition, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
