@@ -76,7 +76,15 @@ def render_html(result: BacktestResult) -> str:
         "<h2>Growth of 1 and drawdown</h2>",
         _svg(_growth_chart(result)),
         "<h2>Holdings by sleeve</h2>",
-        _svg(_sleeve_chart(result)),
+        _svg(_sleeve_chart(result.weights, result, "weight (fraction of NAV)")),
+        "<h2>Risk contributions by sleeve</h2>",
+        '<p class="muted">share of the ex-ante variance of each decision\'s '
+        "targets</p>",
+        _svg(
+            _sleeve_chart(
+                result.risk_contributions.dropna(), result, "share of variance"
+            )
+        ),
         "<h2>Ex-ante and realised volatility</h2>",
         _svg(_vol_chart(result)),
         "<h2>Event log</h2>",
@@ -139,8 +147,9 @@ def _growth_chart(result: BacktestResult) -> Figure:
     return figure
 
 
-def _sleeve_chart(result: BacktestResult) -> Figure:
-    by_sleeve = result.weights.T.groupby(pd.Series(result.sleeves)).sum().T
+def _sleeve_chart(frame: pd.DataFrame, result: BacktestResult, label: str) -> Figure:
+    """Columns of `frame` (one per asset) summed by sleeve, stacked when all >= 0."""
+    by_sleeve = frame.T.groupby(pd.Series(result.sleeves)).sum().T
     by_sleeve = by_sleeve.loc[:, by_sleeve.abs().max() > 0]
     figure = Figure(figsize=(10, 4))
     axes = figure.subplots()
@@ -151,10 +160,10 @@ def _sleeve_chart(result: BacktestResult) -> Figure:
             labels=list(by_sleeve.columns),
             linewidth=0,
         )
-    else:  # shorts: stacking would hide them
-        for sleeve, weights in by_sleeve.items():
-            axes.plot(weights.index, weights.to_numpy(), label=sleeve, linewidth=1)
-    axes.set_ylabel("weight (fraction of NAV)")
+    else:  # negative values: stacking would hide them
+        for sleeve, values in by_sleeve.items():
+            axes.plot(values.index, values.to_numpy(), label=sleeve, linewidth=1)
+    axes.set_ylabel(label)
     axes.legend(
         loc="upper center",
         bbox_to_anchor=(0.5, -0.08),

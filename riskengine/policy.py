@@ -44,6 +44,7 @@ from riskengine.optimizers import (
     ConstrainedProblem,
     RiskBudgetProblem,
     risk_budget_weights,
+    risk_contributions,
 )
 from riskengine.specs import LimitsSpec, PolicySpec, TargetSpec
 
@@ -72,6 +73,9 @@ class Decision:
         Factors that brought VaR/ES and margin within their limits (1 when slack).
     projected : bool
         Whether bounds or the turnover cap changed the weights (cvxpy step).
+    risk_contributions : ndarray
+        Each asset's share of the ex-ante variance of `weights`, summing to one
+        (zeros when nothing is held), shape (n_active,).
     broken_limits : tuple of str
         Policy fields (e.g. ``limits.sleeve_min_weight.crypto``) the weights break
         because a sleeve risk cap, which takes precedence, could not be met with
@@ -86,6 +90,7 @@ class Decision:
     risk_limit_scale: float
     margin_scale: float
     projected: bool
+    risk_contributions: FloatArray
     broken_limits: tuple[str, ...] = ()
 
 
@@ -198,6 +203,7 @@ class PolicyAllocator:
             risk_scale,
             margin_scale,
             projected,
+            risk_contributions(weights, cov) if weights.any() else weights * 0.0,
             broken,
         )
 

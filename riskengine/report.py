@@ -88,6 +88,7 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         daily.to_parquet(staging / "daily.parquet")
         result.weights.to_parquet(staging / "weights.parquet")
         result.targets.to_parquet(staging / "targets.parquet")
+        result.risk_contributions.to_parquet(staging / "risk_contributions.parquet")
         result.decisions.to_parquet(staging / "decisions.parquet")
         events = result.events.assign(details=result.events["details"].map(json.dumps))
         events.to_csv(staging / "events.csv", index=False)

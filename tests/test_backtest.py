@@ -261,6 +261,16 @@ def test_erc_targets_match_a_hand_rolled_pandas_and_cvxpy_loop(
         ex_ante = np.sqrt(weights @ (corr * np.outer(vol, vol)) @ weights * 252)
         weights *= min(0.10 / ex_ante, 2.0)
         gaps.append(np.abs(target[held].to_numpy() - weights).max())
+        # the recorded risk contributions are the targets' shares of variance
+        cov = corr * np.outer(vol, vol)
+        held_weights = target[held].to_numpy()
+        shares = (
+            held_weights * (cov @ held_weights) / (held_weights @ cov @ held_weights)
+        )
+        recorded = result.risk_contributions.loc[date]
+        np.testing.assert_allclose(recorded[held], shares, rtol=1e-9)
+        np.testing.assert_allclose(recorded[held], 1 / len(held), rtol=1e-8)
+        assert recorded.drop(held).eq(0).all()
     # BTC has returns from 2014-09-18 but too short a history to be held until later
     assert returns.loc["2014-09-18":"2014-10-31", "BTC_USD"].notna().all()
     assert (result.targets.loc[:"2014-10-31", "BTC_USD"] == 0).all()

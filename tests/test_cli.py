@@ -29,6 +29,7 @@ def test_default_run_on_simulated_market(
         "events.csv",
         "manifest.json",
         "report.html",
+        "risk_contributions.parquet",
         "targets.parquet",
         "weights.parquet",
     ]

@@ -23,7 +23,7 @@ def test_page_has_the_run_its_metrics_charts_and_events(overlay) -> None:
     assert "<h1>safe-haven-risk-off</h1>" in page
     for label, _ in METRIC_LABELS.values():
         assert label in page
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 4
     assert "2025-12-31</td><td>trigger_enter" in page
     assert SIMULATED_BANNER not in page
 

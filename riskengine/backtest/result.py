@@ -28,6 +28,10 @@ class BacktestResult:
         (n_days, n_assets); they earn the next day's returns.
     targets : pd.DataFrame
         Target weights by decision date, shape (n_decisions, n_assets).
+    risk_contributions : pd.DataFrame
+        Each asset's share of the targets' ex-ante variance (the day's covariance
+        forecast), by decision date, summing to one across assets; zeros when
+        nothing is held, NaN where a solver failure held the previous weights.
     volatility : pd.DataFrame
         Daily vol forecast for the next day made at each close, shape
         (n_days, n_assets), from the policy's model.
@@ -58,6 +62,7 @@ class BacktestResult:
     simulated: bool
     weights: pd.DataFrame
     targets: pd.DataFrame
+    risk_contributions: pd.DataFrame
     volatility: pd.DataFrame
     decisions: pd.DataFrame
     returns: pd.Series

@@ -136,6 +136,11 @@ def run_backtest(
         index=decision_dates,
         columns=assets,
     )
+    risk = pd.DataFrame(
+        np.array(walk.risk).reshape(-1, len(assets)),
+        index=decision_dates,
+        columns=assets,
+    )
     by_sleeve = targets.T.groupby(inputs.sleeve_array).sum().T
     trigger_events = [
         with_sleeve_weights(e, by_sleeve, path.spec.act_on_sleeves)
@@ -158,6 +163,7 @@ def run_backtest(
         simulated=market.simulated,
         weights=pd.DataFrame(walk.weights, index=index, columns=assets),
         targets=targets,
+        risk_contributions=risk,
         volatility=volatility.iloc[first:],
         decisions=decisions,
         returns=pd.Series(walk.returns, index=index, name="return"),
@@ -201,6 +207,7 @@ class _Walk:
     financing: FloatArray
     decision_rows: list[int] = field(default_factory=list)
     targets: list[FloatArray] = field(default_factory=list)
+    risk: list[FloatArray] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     correlation_seconds: float = 0.0
@@ -274,6 +281,7 @@ def _walk_forward(
                 ladder_level = target.decision.drawdown_multiplier
             walk.decision_rows.append(t)
             walk.targets.append(target.weights)
+            walk.risk.append(target.risk)
             walk.decisions.append(
                 _decision_row(target, returns.index, t + lag - 1, ppy)
             )
@@ -335,6 +343,7 @@ class _Target:
     """One decision's target weights over all assets, with what produced them."""
 
     weights: FloatArray
+    risk: FloatArray  # shares of ex-ante variance; NaN where previous weights held
     decision: Decision | None
     n_assets: int
     drawdown: float
@@ -356,7 +365,7 @@ def _decide(
     active = inputs.eligible[t]
     weights = np.zeros(len(current))
     if not active.any():
-        return _Target(weights, None, 0, drawdown)
+        return _Target(weights, weights.copy(), None, 0, drawdown)
     try:
         decision = allocator.decide(
             inputs.vol[t, active],
@@ -381,8 +390,13 @@ def _decide(
             f"{policy.name} @ {date.date()}: {exc}; previous weights held",
             {"reason": str(exc)},
         )
-        return _Target(current.copy(), None, int(active.sum()), drawdown, (event,))
+        unknown = np.full(len(current), np.nan)
+        return _Target(
+            current.copy(), unknown, None, int(active.sum()), drawdown, (event,)
+        )
     weights[active] = decision.weights
+    risk = np.zeros(len(current))
+    risk[active] = decision.risk_contributions
     events: tuple[Event, ...] = ()
     if decision.broken_limits:
         date = inputs.returns.index[t]
@@ -394,7 +408,7 @@ def _decide(
         )
         details = {"broken": list(decision.broken_limits)}
         events = (Event(date, "limit_conflict", policy.name, message, details),)
-    return _Target(weights, decision, int(active.sum()), drawdown, events)
+    return _Target(weights, risk, decision, int(active.sum()), drawdown, events)
 
 
 def _decision_row(
