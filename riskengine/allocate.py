@@ -41,7 +41,8 @@ def allocate(
     -------
     dict
         JSON-ready: schema, asof, policy, weights, trades, whether it is a rebalance
-        day, ex-ante vol, today's events, data fingerprint, versions.
+        day, ex-ante vol, the latest targets' shares of ex-ante variance by asset,
+        today's events, data fingerprint, versions.
 
     Raises
     ------
@@ -81,6 +82,9 @@ def allocate(
         "cash": float(1.0 - held.sum()),
         "ex_ante_vol_annual": float(decision["ex_ante_vol_annual"]),
         "decided_at": str(result.decisions.index[-1].date()),
+        "target_risk_contributions": {
+            a: float(share) for a, share in result.risk_contributions.iloc[-1].items()
+        },
         "events": [
             {"kind": e.kind, "subject": e.subject, "message": e.message}
             for e in today.itertuples()

@@ -28,6 +28,10 @@ def test_allocation_equals_the_backtest_decision_at_that_close(
     for asset, weight in payload["weights"].items():
         assert weight == pytest.approx(expected[asset], abs=1e-12)
     assert payload["rebalance_day"] == bool(full.turnover.loc[asof] > 0)
+    shares = full.risk_contributions.loc[payload["decided_at"]]
+    for asset, share in payload["target_risk_contributions"].items():
+        assert share == pytest.approx(shares[asset], abs=1e-12)
+    assert sum(payload["target_risk_contributions"].values()) == pytest.approx(1.0)
     if payload["rebalance_day"]:
         traded = sum(abs(v) for v in payload["trades"].values())
         assert traded == pytest.approx(full.turnover.loc[asof], rel=1e-9)
