@@ -27,6 +27,7 @@ process per core) by default, or the scheduler at ``scheduler`` to use a cluster
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import json
@@ -198,10 +199,23 @@ def _read(path: Path) -> dict[str, Any]:
             isinstance(v, list) for v in value.values()
         ):
             raise SpecError(f"{path}: {key}: expected a table of lists")
+    for key in ("start", "end"):
+        if key in table:
+            table[key] = _iso_date(table[key], path, key)
     for field, values in table.get("grid", {}).items():
         if not values:
             raise SpecError(f"{path}: grid.{field}: expected at least one value")
     return table
+
+
+def _iso_date(value: object, path: Path, key: str) -> str:
+    """A TOML date or an ISO date string, as YYYY-MM-DD."""
+    if isinstance(value, str | datetime.date):
+        try:
+            return str(pd.Timestamp(value).date())
+        except ValueError:
+            pass
+    raise SpecError(f"{path}: {key}: expected a date (YYYY-MM-DD), got {value!r}")
 
 
 def _run_id(

@@ -60,12 +60,14 @@ def test_plan_is_every_policy_grid_point_and_universe(tmp_path: Path, market) ->
             r"universes\.no_crypto: no such asset 'XYZ'",
         ),
         (('name = "t"', 'nmae = "t"'), r"unknown field 'nmae'"),
+        (('start = "2025-01-01"', "start = 5"), r"start: expected a date"),
+        (('start = "2025-01-01"', 'start = "soon"'), r"start: expected a date"),
         (
             ('policies = ["static-60-40", "vol-target-fund"]', "policies = []"),
             r"policies",
         ),
     ],
-    ids=["field", "value", "asset", "sweep-field", "no-policy"],
+    ids=["field", "value", "asset", "sweep-field", "no-policy", "number", "text"],
 )
 def test_bad_sweeps_name_the_file_and_field(
     tmp_path: Path, market, change: tuple[str, str], match: str
