@@ -250,7 +250,7 @@ def _client(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
             processes=processes,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -1,3 +1,4 @@
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -154,8 +155,24 @@ def test_runs_on_an_existing_scheduler(tmp_path: Path, market) -> None:
     from distributed import LocalCluster
 
     runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
-    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
         report = run_sweep(
             runs, market, tmp_path / "out", scheduler=cluster.scheduler_address
         )
+    assert report.done == (runs[0].run_id,)
+
+
+def test_a_taken_dashboard_port_does_not_stop_a_sweep(tmp_path: Path, market) -> None:
+    # Dask's dashboard port (8787) is often held by a user's own cluster
+    runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
+    blocker = socket.socket()
+    try:
+        blocker.bind(("0.0.0.0", 8787))
+        blocker.listen()
+    except OSError:
+        pass  # already taken by something else: the same situation
+    try:
+        report = run_sweep(runs, market, tmp_path / "out", processes=False)
+    finally:
+        blocker.close()
     assert report.done == (runs[0].run_id,)
