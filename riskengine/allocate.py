@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
-from riskengine.data import Market
+from riskengine.data import SIMULATED_NOTE, Market
 from riskengine.errors import DataError
-from riskengine.report import SIMULATED_NOTE, versions
+from riskengine.report import versions
 from riskengine.specs import PolicySpec
 
 SCHEMA = "riskengine.allocation/1"

@@ -18,9 +18,10 @@ from riskengine.allocate import allocate, write_json
 from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
 from riskengine.compare import HIGH_BETA_SLEEVES, compare
+from riskengine.data import SIMULATED_NOTE
 from riskengine.errors import RiskEngineError, SpecError
 from riskengine.metrics import METRIC_LABELS
-from riskengine.report import SIMULATED_NOTE, write_results
+from riskengine.report import write_results
 from riskengine.scenarios import write_calibration
 from riskengine.specs import load_policy
 from riskengine.sweep import plan_sweep, run_sweep

@@ -51,6 +51,10 @@ BUILTIN_SLEEVES: Mapping[str, str] = {
 """Sleeve of well-known tickers, used when no sleeve table comes with the data."""
 
 
+SIMULATED_NOTE = "SIMULATED DATA: figures come from the riskengine market simulator"
+"""What every output made from simulated prices says."""
+
+
 @dataclass(frozen=True)
 class Market:
     """A validated price panel, its returns on the aligned calendar, and its sleeves.

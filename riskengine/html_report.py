@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from riskengine.backtest import BacktestResult
+from riskengine.data import SIMULATED_NOTE
 from riskengine.metrics import METRIC_LABELS
 
-SIMULATED_BANNER = "SIMULATED DATA: figures come from the riskengine market simulator"
 REALISED_WINDOW_DAYS = 63
 MAX_EVENT_ROWS = 500
 """Rows of the event log shown in the page (all of them are in events.csv)."""
@@ -62,7 +62,7 @@ def render_html(result: BacktestResult) -> str:
         f"<style>{_STYLE}</style></head><body>",
     ]
     if result.simulated:
-        parts.append(f'<p class="banner">{SIMULATED_BANNER}</p>')
+        parts.append(f'<p class="banner">{SIMULATED_NOTE}</p>')
     parts += [
         f"<h1>{escape(policy.name)}</h1>",
         f"<p>{escape(policy.description)}</p>",
@@ -95,11 +95,13 @@ def render_html(result: BacktestResult) -> str:
 
 
 def _metrics_table(result: BacktestResult) -> str:
-    rows = [
-        f'<tr><th>{escape(label)}</th><td class="number">{fmt.format(value)}</td></tr>'
-        for key, value in result.metrics().items()
-        for label, fmt in [METRIC_LABELS[key]]
-    ]
+    rows = []
+    for key, value in result.metrics().items():
+        label, fmt = METRIC_LABELS[key]
+        rows.append(
+            f'<tr><th>{escape(label)}</th><td class="number">{fmt.format(value)}</td>'
+            "</tr>"
+        )
     return "<table>" + "".join(rows) + "</table>"
 
 

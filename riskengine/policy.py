@@ -203,7 +203,9 @@ class PolicyAllocator:
             risk_scale,
             margin_scale,
             projected,
-            risk_contributions(weights, cov) if weights.any() else weights * 0.0,
+            risk_contributions(weights, cov)
+            if weights.any()
+            else np.zeros_like(weights),
             broken,
         )
 

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 
 from riskengine.backtest import BacktestResult
-from riskengine.html_report import SIMULATED_BANNER, render_html
+from riskengine.data import SIMULATED_NOTE
+from riskengine.html_report import render_html
 
-SIMULATED_NOTE = SIMULATED_BANNER
 MANIFEST_VERSION = 1
 
 

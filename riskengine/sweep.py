@@ -33,7 +33,6 @@ import itertools
 import json
 import os
 import tempfile
-import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from riskengine.backtest import run_backtest
 from riskengine.data import Market, make_market
 from riskengine.errors import RiskEngineError, SpecError
 from riskengine.specs import PolicySpec, load_policy
+from riskengine.specs.files import read_toml
 
 SWEEP_FIELDS = {"name", "policies", "start", "end", "grid", "universes"}
 
@@ -175,13 +175,7 @@ def run_sweep(
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            table = tomllib.load(handle)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such sweep file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
+    table = read_toml(path)
     unknown = sorted(set(table) - SWEEP_FIELDS)
     if unknown:
         expected = ", ".join(sorted(SWEEP_FIELDS))

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from riskengine import backtest
-from riskengine.html_report import SIMULATED_BANNER, render_html
+from riskengine.data import SIMULATED_NOTE
+from riskengine.html_report import render_html
 from riskengine.metrics import METRIC_LABELS
 from riskengine.report import write_results
 
@@ -25,7 +26,7 @@ def test_page_has_the_run_its_metrics_charts_and_events(overlay) -> None:
         assert label in page
     assert page.count("<svg") == 4
     assert "2025-12-31</td><td>trigger_enter" in page
-    assert SIMULATED_BANNER not in page
+    assert SIMULATED_NOTE not in page
 
 
 def test_page_needs_nothing_but_a_browser(overlay) -> None:
@@ -57,5 +58,5 @@ def test_simulated_runs_say_so_and_the_page_is_written_with_the_results(
     result = backtest("static-60-40", start="2024-01-01")
     out = write_results(result, tmp_path / "run")
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert SIMULATED_BANNER in page
+    assert SIMULATED_NOTE in page
     assert render_html(result) == page  # the same run gives the same page

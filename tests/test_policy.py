@@ -23,6 +23,8 @@ from riskengine.specs import (
 SLEEVES = ["dm_equity", "dm_equity", "rates", "credit", "crypto", "safe_haven"]
 ASSETS = ["SPY", "IVV", "TLT", "HYG", "BTC", "GLD"]
 PPY = 252.0
+FLAT_CORR = np.full((6, 6), 0.2) + 0.8 * np.eye(6)
+"""Every pair of the six assets correlated 0.2."""
 
 
 def policy(**parts: object) -> PolicySpec:
@@ -277,7 +279,6 @@ def test_a_sleeve_risk_cap_wins_over_a_sleeve_minimum_and_says_so() -> None:
     # crypto must hold 5% of NAV yet carry at most 5% of the risk: impossible at
     # these vols, so the risk cap is kept and the minimum is reported broken
     vol = np.array([0.01, 0.01, 0.006, 0.004, 0.04, 0.009])
-    corr = np.full((6, 6), 0.2) + 0.8 * np.eye(6)
     spec = policy(
         target=TargetSpec(
             base="inverse_vol", target_vol_annual=0.10, max_gross_leverage=2.0
@@ -286,8 +287,8 @@ def test_a_sleeve_risk_cap_wins_over_a_sleeve_minimum_and_says_so() -> None:
             sleeve_min_weight={"crypto": 0.05}, sleeve_max_risk={"crypto": 0.05}
         ),
     )
-    decision = first_decision(spec, vol, corr)
-    share = risk_contributions(decision.weights, covariance(vol, corr))[4]
+    decision = first_decision(spec, vol, FLAT_CORR)
+    share = risk_contributions(decision.weights, covariance(vol, FLAT_CORR))[4]
     assert share == pytest.approx(0.05, rel=1e-6)
     assert decision.weights[4] < 0.05
     assert decision.broken_limits == ("limits.sleeve_min_weight.crypto",)
@@ -296,7 +297,6 @@ def test_a_sleeve_risk_cap_wins_over_a_sleeve_minimum_and_says_so() -> None:
 def test_a_minimum_the_vol_target_cannot_carry_is_a_clear_error() -> None:
     # 30% of NAV in gold at 2.5% daily vol is 12% a year alone, above a 3% target
     vol = np.array([0.01, 0.01, 0.006, 0.004, 0.04, 0.025])
-    corr = np.full((6, 6), 0.2) + 0.8 * np.eye(6)
     spec = policy(
         target=TargetSpec(
             base="inverse_vol", target_vol_annual=0.03, max_gross_leverage=2.0
@@ -304,7 +304,7 @@ def test_a_minimum_the_vol_target_cannot_carry_is_a_clear_error() -> None:
         limits=LimitsSpec(sleeve_min_weight={"safe_haven": 0.3}),
     )
     with pytest.raises(InfeasibleError) as caught:
-        first_decision(spec, vol, corr)
+        first_decision(spec, vol, FLAT_CORR)
     message = str(caught.value)
     assert "limits.sleeve_min_weight.safe_haven" in message
     assert "3.00% a year" in message

@@ -176,3 +176,8 @@ def test_a_taken_dashboard_port_does_not_stop_a_sweep(tmp_path: Path, market) ->
     finally:
         blocker.close()
     assert report.done == (runs[0].run_id,)
+
+
+def test_a_missing_sweep_file_is_named(tmp_path: Path, market) -> None:
+    with pytest.raises(SpecError, match=r"none\.toml: no such file"):
+        plan_sweep(tmp_path / "none.toml", market)

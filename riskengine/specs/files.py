@@ -55,10 +55,13 @@ def resolve_spec_path(name_or_path: str | Path, kind: SpecKind) -> Path:
     )
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file as a table; a missing or malformed file is a `SpecError`."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML ({exc})") from exc
 
@@ -66,7 +69,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_model(name_or_path: str | Path) -> ModelSpec:
     """Load and validate a volatility-model spec (a path or a built-in name)."""
     path = resolve_spec_path(name_or_path, "models")
-    table = _read_toml(path)
+    table = read_toml(path)
     half_life = table.pop("half_life_days", None)
     if half_life is not None:
         if "decay" in table:
@@ -95,7 +98,7 @@ def load_policy(
         ``"triggers.0.enter_above"``), so a bad one is reported like a bad file.
     """
     path = resolve_spec_path(name_or_path, "policies")
-    table = _read_toml(path)
+    table = read_toml(path)
     for field_name, value in (overrides or {}).items():
         _override(table, field_name, value, path)
     model_ref = table.get("model")
