@@ -29,9 +29,6 @@ from riskengine.errors import DataError
 DAILY_CALENDAR_WEEKEND_SHARE = 0.2
 """Share of weekend prices above which a column is taken to trade every day."""
 
-TRADING_DAYS_PER_YEAR = 252.0
-CALENDAR_DAYS_PER_YEAR = 365.0
-
 BUILTIN_SLEEVES: Mapping[str, str] = {
     **dict.fromkeys(
         ["GLD", "IAU", "SGOL", "SLV", "SIVR", "GC=F", "SI=F"], "safe_haven"
@@ -230,17 +227,6 @@ def daily_columns(prices: pd.DataFrame) -> list[str]:
     weekend = prices.index.day_of_week >= 5
     share = prices.notna()[weekend].sum() / prices.notna().sum()
     return [c for c in prices.columns if share[c] >= DAILY_CALENDAR_WEEKEND_SHARE]
-
-
-def periods_per_year(assets: list[str], daily: tuple[str, ...]) -> float:
-    """Days per year for annualising vol targets: a convention, not an estimate.
-
-    252 on an exchange calendar, 365 when every asset trades every day (a
-    crypto-only universe). Being fixed, it does not depend on how much data there is,
-    so a decision never depends on the length of the sample.
-    """
-    everyday = set(assets) <= set(daily)
-    return CALENDAR_DAYS_PER_YEAR if everyday else TRADING_DAYS_PER_YEAR
 
 
 def trading_calendar(prices: pd.DataFrame) -> pd.DatetimeIndex:

@@ -30,6 +30,7 @@ from riskengine.allocators import (
     scale_to_vol_target,
     sleeve_equal_risk_weights,
 )
+from riskengine.calendar import annual_vol_factor
 from riskengine.covariance import covariance
 from riskengine.errors import InfeasibleError
 from riskengine.limits import (
@@ -105,12 +106,13 @@ class PolicyAllocator:
     policy : PolicySpec
         The policy.
     periods_per_year : float
-        Trading days per year of the calendar, to turn annual vol targets daily.
+        Periods per year of the universe (`calendar.periods_per_year`), to turn
+        annual vol targets daily.
     """
 
     def __init__(self, policy: PolicySpec, periods_per_year: float) -> None:
         self.policy = policy
-        self.daily = 1.0 / np.sqrt(periods_per_year)
+        self.daily = 1.0 / annual_vol_factor(periods_per_year)
         self._projections: dict[tuple[str, ...], ConstrainedProblem] = {}
         self._risk_budget_problems: dict[int, RiskBudgetProblem] = {}
 

@@ -29,8 +29,9 @@ from riskengine.backtest.schedule import (
     scheduled_rows,
     universe_of,
 )
+from riskengine.calendar import accrual_fractions, annual_vol_factor, periods_per_year
 from riskengine.covariance import DccCorrelation, EwmaCorrelation
-from riskengine.data import Market, periods_per_year
+from riskengine.data import Market
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
 from riskengine.limits import check_feasibility
@@ -43,9 +44,6 @@ from riskengine.triggers import (
     trigger_signal,
 )
 from riskengine.volatility import forecast_variance
-
-DAYS_PER_YEAR = 365.0
-"""Day count for accruing cash and financing rates (ACT/365)."""
 
 
 def run_backtest(
@@ -227,7 +225,7 @@ def _walk_forward(
     """
     returns, first = inputs.returns, inputs.first
     values = np.nan_to_num(returns.to_numpy(float), nan=0.0)
-    elapsed = np.append(0.0, np.diff(returns.index.to_numpy()) / np.timedelta64(1, "D"))
+    accrual = accrual_fractions(returns.index)
     n_days, n_assets = len(returns) - first, returns.shape[1]
     walk = _Walk(
         weights=np.zeros((n_days, n_assets)),
@@ -255,7 +253,7 @@ def _walk_forward(
         clock = time.perf_counter()
         cash = 1.0 - weights.sum()
         rate = cash_rate if cash >= 0 else borrow_rate
-        financing = cash * rate * elapsed[t] / DAYS_PER_YEAR
+        financing = cash * rate * accrual[t]
         gross = float(weights @ values[t]) + financing
         weights = weights * (1.0 + values[t]) / (1.0 + gross)
         nav *= 1.0 + gross
@@ -419,7 +417,7 @@ def _decision_row(
         "traded": index[trade_row] if trade_row < len(index) else pd.NaT,
         "ex_ante_vol_annual": 0.0
         if decision is None
-        else decision.ex_ante_vol * np.sqrt(ppy),
+        else decision.ex_ante_vol * annual_vol_factor(ppy),
         "vol_scale": 0.0 if decision is None else decision.vol_scale,
         "leverage_capped": bool(decision and decision.leverage_capped),
         "drawdown": target.drawdown,
