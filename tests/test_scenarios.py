@@ -15,6 +15,7 @@ import pytest
 import riskengine.scenarios.calibration as calibration
 from riskengine.errors import DataError, SpecError
 from riskengine.scenarios import (
+    PREMIA,
     RV_DAYS,
     SLEEVES,
     SPIKE_ASSETS,
@@ -27,6 +28,37 @@ from riskengine.scenarios import (
 )
 
 ETFS = [a for a in SLEEVES if a != "BTC_USD"]
+
+# Simulated steps per calendar year, written out here rather than imported: weekdays
+# for the exchange-traded assets, every day for bitcoin.
+STEPS = {a: 365.25 if a == "BTC_USD" else 365.25 * 5 / 7 for a in SLEEVES}
+
+# The documented premia (riskengine/scenarios/premia.py): expected arithmetic excess
+# returns over cash, decimals a year; zero for the metals and for crypto.
+DOCUMENTED_PREMIA = {
+    "GLD": 0.0,
+    "SLV": 0.0,
+    "SPY": 0.05,
+    "EEM": 0.06,
+    "HYG": 0.02,
+    "TLT": 0.015,
+    "BTC_USD": 0.0,
+}
+
+
+def drift_of(asset: dict[str, Any], premium_annual: float) -> float:
+    """Percent daily log drift whose mean simple return is the premium a step.
+
+    With h the GARCH's unconditional variance of percent log returns,
+    E[exp(r/100) - 1] = mu/100 + h/20000 to second order; setting it to
+    premium/steps gives mu = 100 * premium / steps - h / 200. From the JSON's
+    7-digit omega, alpha and beta, h is right to ~1e-5 relative (1 - alpha - beta
+    is small), so mu to ~1e-7 %/day: compare with abs=1e-6 (0.0003% a year), far
+    below a wrong day count (252 for 260.9: 7e-4 %/day on SPY).
+    """
+    h = asset["omega"] / (1.0 - asset["alpha"] - asset["beta"])
+    steps = 365.25 if asset["calendar"] == "daily" else 365.25 * 5 / 7
+    return 100.0 * premium_annual / steps - h / 200.0
 
 
 def log_returns(prices: pd.Series) -> pd.Series:
@@ -102,6 +134,7 @@ def test_sleeves_and_description_say_simulated(
     assert list(market.prices.columns) == list(SLEEVES)
     assert "SIMULATED" in market.description
     assert params["source"]["file"] in market.description
+    assert "drifts from documented long-run premia" in market.description
     assert "\n" not in market.description
     assert market.seed == 20260130
 
@@ -173,6 +206,76 @@ def test_spike_is_a_stress_episode_months_before_the_end(
     assert end - pd.DateOffset(months=8) < spike.start
     assert spike.end < end - pd.DateOffset(months=3)
     assert market.stress.loc[spike.start + pd.Timedelta(days=1) : spike.end].all()
+
+
+# --- drifts from documented long-run premia ----------------------------------------
+
+
+@pytest.mark.parametrize("asset", list(SLEEVES))
+def test_shipped_drifts_are_the_documented_premia(
+    params: dict[str, Any], asset: str
+) -> None:
+    p = params["assets"][asset]
+    assert p["premium_annual"] == DOCUMENTED_PREMIA[asset]
+    assert PREMIA[asset].excess_return_annual == DOCUMENTED_PREMIA[asset]
+    assert p["premium_source"] == PREMIA[asset].source
+    assert p["mu"] == pytest.approx(drift_of(p, DOCUMENTED_PREMIA[asset]), abs=1e-6)
+    assert "premium_annual" in params["notes"]["drift"]
+
+
+def test_premia_cite_a_source_or_say_none() -> None:
+    for asset, premium in PREMIA.items():
+        if premium.excess_return_annual == 0.0:
+            assert premium.source.startswith("none: "), asset
+        else:
+            assert any(s in premium.source for s in ("DMS", "Thomas")), asset
+
+
+@pytest.mark.parametrize("asset", list(SLEEVES))
+def test_calibration_of_the_real_file_takes_drifts_from_premia(
+    calibrated: dict[str, Any], real_prices_raw: pd.DataFrame, asset: str
+) -> None:
+    p = calibrated["assets"][asset]
+    expected = drift_of(p, DOCUMENTED_PREMIA[asset])
+    assert p["mu"] == pytest.approx(expected, abs=1e-6)
+    prices = real_prices_raw[asset].loc["2008-01-01":"2025-12-31"]
+    sample_mean = 100 * log_returns(prices).mean()  # what the drifts used to be
+    assert abs(p["mu"] - sample_mean) > 1e-3  # %/day: 0.25% a year or more
+
+
+@pytest.fixture(scope="module")
+def long_market() -> SimulatedMarket:
+    return simulate_market(20260131, start="1678-01-03", end="2261-12-31")
+
+
+@pytest.mark.parametrize("asset", list(SLEEVES))
+def test_long_path_earns_the_premium(long_market: SimulatedMarket, asset: str) -> None:
+    # 584 simulated years before the spike; the cash rate is 0, so simple returns
+    # are excess returns. Annualised mean (x steps a year) within 4 standard errors
+    # of the premium (the path's own: 0.8% a year for SPY, 5.7% for BTC_USD); the
+    # old sample-mean drifts fail it for 6 of the 7 assets. Seeded: cannot flake.
+    prices = long_market.prices[asset].loc[: long_market.spike.start].dropna()
+    simple = prices.pct_change().dropna()
+    realised = simple.mean() * STEPS[asset]
+    standard_error = simple.std() * STEPS[asset] / math.sqrt(len(simple))
+    assert abs(realised - DOCUMENTED_PREMIA[asset]) < 4 * standard_error
+
+
+@pytest.mark.parametrize("asset", list(SLEEVES))
+def test_vol_timed_position_earns_the_premium_per_unit_held(
+    long_market: SimulatedMarket, asset: str
+) -> None:
+    # Hold 1/vol (EWMA 0.94 of returns to the close before), as vol-targeting does:
+    # each unit held must earn the premium whatever the vol. With a constant log
+    # drift it did not (calm days earned less): BTC_USD fell 10% a year short,
+    # 5.8 standard errors, and SPY 1.4%, 3.1 standard errors. Tolerance 4 SE.
+    simple = long_market.prices[asset].loc[: long_market.spike.start].dropna()
+    simple = simple.pct_change().dropna()
+    held = 1.0 / np.sqrt((simple**2).ewm(alpha=0.06, adjust=False).mean()).shift(1)
+    per_unit = (held * simple).dropna() / held.mean()
+    realised = per_unit.mean() * STEPS[asset]
+    standard_error = per_unit.std() * STEPS[asset] / math.sqrt(len(per_unit))
+    assert abs(realised - DOCUMENTED_PREMIA[asset]) < 4 * standard_error
 
 
 # --- errors ------------------------------------------------------------------------

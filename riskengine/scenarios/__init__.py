@@ -2,16 +2,19 @@
 
 Everything `simulate_market` returns is SIMULATED, not market data. Its parameters,
 shipped in ``simulator_params.json``, are derived from a real price file by
-`calibrate`; re-derive them with
+`calibrate`, except the drifts, which come from the documented long-run premia
+of `PREMIA`; re-derive them with
 ``riskengine calibrate-simulator --prices CSV --out JSON``.
 """
 
 from riskengine.scenarios.calibration import calibrate, write_calibration
+from riskengine.scenarios.premia import PREMIA, Premium, daily_log_drift
 from riskengine.scenarios.settings import (
     DAILY_ASSETS,
     RV_DAYS,
     SLEEVES,
     SPIKE_ASSETS,
+    STEPS_PER_YEAR,
     YEAR_DAYS,
 )
 from riskengine.scenarios.simulation import (
@@ -23,13 +26,17 @@ from riskengine.scenarios.simulation import (
 
 __all__ = [
     "DAILY_ASSETS",
+    "PREMIA",
     "RV_DAYS",
     "SLEEVES",
     "SPIKE_ASSETS",
+    "STEPS_PER_YEAR",
     "YEAR_DAYS",
+    "Premium",
     "SimulatedMarket",
     "SpikeEpisode",
     "calibrate",
+    "daily_log_drift",
     "default_params",
     "simulate_market",
     "write_calibration",

@@ -18,6 +18,7 @@ from scipy.special import expit, logit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import DataError, ModelError
+from riskengine.scenarios.premia import PREMIA, daily_log_drift
 from riskengine.scenarios.settings import (
     DAILY_ASSETS,
     EWMA_LAMBDA,
@@ -27,6 +28,7 @@ from riskengine.scenarios.settings import (
     SLEEVES,
     SPIKE_ASSETS,
     SPIKE_WINDOW,
+    STEPS_PER_YEAR,
     STRESS_QUANTILE,
     YEAR_DAYS,
 )
@@ -36,9 +38,16 @@ SIGNIFICANT_DIGITS = 7
 
 NOTES = {
     "returns": "percent daily log returns, each asset over its own trading days",
-    "garch": "mu, omega, alpha, beta, nu: GARCH(1,1)-t by arch's likelihood with "
-    "variance targeting (mu, omega/(1-alpha-beta) = sample mean, variance); the "
+    "garch": "omega, alpha, beta, nu: GARCH(1,1)-t by arch's likelihood with "
+    "variance targeting (mean, omega/(1-alpha-beta) = sample mean, variance); the "
     "unconstrained arch fit has alpha+beta = persistence_unconstrained",
+    "drift": "mu, the mean percent daily log return, comes from premium_annual, not "
+    "from the sample mean: premium_annual is the expected arithmetic excess return "
+    "over cash a year (the simulated cash rate is 0), from premium_source; mu = "
+    "100*premium_annual/steps - h/200 with h = omega/(1-alpha-beta) and steps = "
+    "365.25*5/7 weekdays a year (365.25 if daily), so that E[exp(r/100)-1] = "
+    "premium_annual/steps to second order; on a day of vol sigma the simulator "
+    "adds (h - sigma^2)/200, so that this holds on every day, whatever the regime",
     "ann_vol": "sqrt(omega/(1-alpha-beta)), annualised by 252 days (365 if daily)",
     "regime": "stress: exchange days whose SPY EWMA vol at the previous close is "
     "above its quantile; vol_scale_*: the stress/calm ratio of realised vol, scaled "
@@ -63,7 +72,10 @@ def _rounded(obj: Any) -> Any:
 
 
 def _fit_garch_t(returns: pd.Series) -> tuple[dict[str, float], pd.Series]:
-    """Fit a variance-targeted GARCH(1,1)-t; return parameters and std. residuals."""
+    """Fit a variance-targeted GARCH(1,1)-t; return variance parameters, residuals.
+
+    The sample mean serves the fit only: the simulator's drift comes from `PREMIA`.
+    """
     model = arch_model(returns, vol="GARCH", p=1, q=1, dist="t", rescale=False)
     free = model.fit(disp="off").params
     mean, var = float(returns.mean()), float(returns.var())
@@ -84,7 +96,8 @@ def _fit_garch_t(returns: pd.Series) -> tuple[dict[str, float], pd.Series]:
     if not opt.success:
         raise ModelError(f"GARCH-t fit of {returns.name}: {opt.message}")
     params = unpack(opt.x)
-    fitted = dict(zip(["mu", "omega", "alpha", "beta", "nu"], params, strict=True))
+    names = ["omega", "alpha", "beta", "nu"]
+    fitted = dict(zip(names, params[1:], strict=True))
     fitted["persistence_unconstrained"] = float(free["alpha[1]"] + free["beta[1]"])
     return fitted, model.fix(params).std_resid
 
@@ -142,6 +155,9 @@ def _spike(prices: pd.DataFrame) -> dict[str, Any]:
 def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str, Any]:
     """Derive the simulator's parameters from a real wide price panel.
 
+    Everything is estimated from ``prices`` except the drifts, which come from the
+    documented long-run premia of `PREMIA` (see ``NOTES["drift"]``).
+
     Parameters
     ----------
     prices : pd.DataFrame
@@ -184,13 +200,21 @@ def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str,
     for a, (fit, _) in fits.items():
         scale_calm = 1.0 / math.sqrt(1.0 - share + share * vol_ratio[a] ** 2)
         year = 365 if a in DAILY_ASSETS else YEAR_DAYS
+        calendar = "daily" if a in DAILY_ASSETS else "exchange"
         long_run_var = fit["omega"] / (1.0 - fit["alpha"] - fit["beta"])
+        premium = PREMIA[a]
+        drift = daily_log_drift(
+            premium.excess_return_annual, long_run_var, STEPS_PER_YEAR[calendar]
+        )
         assets[a] = {
             "sleeve": SLEEVES[a],
-            "calendar": "daily" if a in DAILY_ASSETS else "exchange",
+            "calendar": calendar,
             "fit_start": window[a].first_valid_index().date().isoformat(),
             "fit_end": window[a].last_valid_index().date().isoformat(),
             "n_obs": int(window[a].count()),
+            "premium_annual": premium.excess_return_annual,
+            "premium_source": premium.source,
+            "mu": drift,
             **fit,
             "ann_vol": math.sqrt(year * long_run_var) / 100,
             "vol_scale_calm": scale_calm,

@@ -33,4 +33,8 @@ EWMA_LAMBDA, STRESS_QUANTILE = 0.94, 0.8
 RV_DAYS, YEAR_DAYS = 21, 252  # realised-vol window; trading days a year
 
 
+STEPS_PER_YEAR = {"exchange": 365.25 * 5 / 7, "daily": 365.25}
+"""Simulated steps per calendar year: every weekday, or every day (``calendar``)."""
+
+
 PARAMS_PATH = Path(__file__).with_name("simulator_params.json")

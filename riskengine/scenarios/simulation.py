@@ -105,6 +105,20 @@ def _sigma(z: FloatArray, stress: BoolArray, spec: dict[str, FloatArray]) -> Flo
     return sigma
 
 
+def _drift(
+    mu: FloatArray | float, variance: FloatArray | float, sigma: FloatArray
+) -> FloatArray:
+    """Daily log drift (percent) on days of vol ``sigma``: ``mu + (h - sigma**2)/200``.
+
+    ``mu`` is the mean log drift at the unconditional variance ``h``; adding the
+    variance gap keeps every day's expected simple return,
+    ``E[exp(r / 100) - 1]``, at the premium a step (to second order), whatever the
+    regime or the GARCH state: timing volatility neither earns nor loses a premium.
+    """
+    drift: FloatArray = mu + (variance - sigma**2) / 200.0
+    return drift
+
+
 def _phase_noise(z: FloatArray, ends: list[int], variance: float) -> FloatArray:
     """Noise from ``z`` summing to zero within each phase, of sample variance given."""
     noise = z.copy()
@@ -117,32 +131,40 @@ def _phase_noise(z: FloatArray, ends: list[int], variance: float) -> FloatArray:
 
 
 def _spike_returns(
-    sigma: FloatArray, z: FloatArray, mu: float, shape: dict[str, float], pos: list[int]
+    sigma: FloatArray,
+    z: FloatArray,
+    drift: tuple[float, float],
+    shape: dict[str, float],
+    pos: list[int],
 ) -> FloatArray:
     """Percent returns of one metal with the calibrated spike laid over ``pos``.
 
     Run-up and the 21 days after the peak reproduce the calibrated log returns and
-    vol ratios exactly (noise centred per phase, then scaled); afterwards the extra
-    variance decays to match ``post_vol_ratio`` in the middle of the next 21 days.
+    vol ratios exactly (noise centred per phase, then scaled, drift ``mu`` constant
+    after the trough); afterwards the extra variance decays to match
+    ``post_vol_ratio`` in the middle of the next 21 days. ``drift`` is the metal's
+    ``mu`` and unconditional variance, as `_drift` takes them.
     """
     i0, ip, it, ih = pos
-    prior = (sigma * z)[i0 - YEAR_DAYS - RV_DAYS + 2 : i0 + 1]
+    mu, variance = drift
+    returns = _drift(mu, variance, sigma) + sigma * z
+    prior = returns[i0 - YEAR_DAYS - RV_DAYS + 2 : i0 + 1]
     windows = np.lib.stride_tricks.sliding_window_view(prior, RV_DAYS)
     base = float(np.median(windows.std(axis=1, ddof=1)))  # as calibrated
-    returns = mu + sigma * z
     run_up_var = (shape["run_up_vol_ratio"] * base) ** 2
     returns[i0 + 1 : ip + 1] = 100 * shape["run_up_log_return"] / (ip - i0)
     returns[i0 + 1 : ip + 1] += _phase_noise(z[i0 + 1 : ip + 1], [ip - i0], run_up_var)
-    drift = np.full(RV_DAYS, mu)
-    drift[: it - ip] = 100 * shape["unwind_log_return"] / (it - ip)
-    high_var = max((shape["vol_ratio"] * base) ** 2 - drift.var(ddof=1), base**2)
+    phases = np.full(RV_DAYS, mu)
+    phases[: it - ip] = 100 * shape["unwind_log_return"] / (it - ip)
+    high_var = max((shape["vol_ratio"] * base) ** 2 - phases.var(ddof=1), base**2)
     noise = _phase_noise(z[ip + 1 : ih + 1], [it - ip, RV_DAYS], high_var)
-    returns[ip + 1 : ih + 1] = drift + noise
+    returns[ip + 1 : ih + 1] = phases + noise
     excess = high_var / base**2 - 1.0
     left = min(max(shape["post_vol_ratio"] ** 2 - 1.0, 1e-9) / max(excess, 1e-9), 1.0)
     decay = left ** (np.arange(1, sigma.size - ih) / ((RV_DAYS + 1) / 2))
     ratio = np.sqrt(1.0 + excess * decay)
-    returns[ih + 1 :] = mu + np.maximum(sigma[ih + 1 :], ratio * base) * z[ih + 1 :]
+    post = np.maximum(sigma[ih + 1 :], ratio * base)
+    returns[ih + 1 :] = _drift(mu, variance, post) + post * z[ih + 1 :]
     return returns
 
 
@@ -200,11 +222,16 @@ def simulate_market(
 
     Notes
     -----
-    Per asset, percent log returns are :math:`r_t = \mu + s_{k_t} \sqrt{h_t} z_t`
-    with :math:`h_{t+1} = \omega + (\alpha z_t^2 + \beta) h_t`, a GARCH(1,1) driven
-    by its own shocks, and :math:`s_k` the vol scale of regime :math:`k_t`, a
-    calm/stress Markov chain on weekdays. The :math:`z_t` are unit-variance
-    Student-t, joined by a Gaussian copula with the regime's correlations.
+    Per asset, percent log returns are
+    :math:`r_t = \mu + (\bar h - \sigma_t^2) / 200 + \sigma_t z_t` with
+    :math:`\sigma_t = s_{k_t} \sqrt{h_t}`, :math:`h_{t+1} = \omega + (\alpha
+    z_t^2 + \beta) h_t` a GARCH(1,1) driven by its own shocks, :math:`\bar h =
+    \omega / (1 - \alpha - \beta)` and :math:`s_k` the vol scale of regime
+    :math:`k_t`, a calm/stress Markov chain on weekdays. The drift :math:`\mu`
+    (from a documented premium, see `PREMIA`) plus the variance gap gives every
+    day the same expected simple return, the premium a step. The :math:`z_t` are
+    unit-variance Student-t, joined by a Gaussian copula with the regime's
+    correlations.
     Exchange assets step on weekdays only, daily assets every day. The spike starts
     `SPIKE_LEAD_MONTHS` before ``end``: the metals replay the calibrated run-up,
     unwind and vol ratios (to their median 21-day vol over the year before), then
@@ -230,6 +257,7 @@ def simulate_market(
     assets = np.array(corr["assets"])
     keys = ("mu", "omega", "alpha", "beta", "nu", "vol_scale_calm", "vol_scale_stress")
     spec = {k: np.array([params["assets"][a][k] for a in assets]) for k in keys}
+    spec["variance"] = spec["omega"] / (1.0 - spec["alpha"] - spec["beta"])
     calm, hot = (np.linalg.cholesky(np.array(corr[k])) for k in ("calm", "stress"))
     normals = rng.standard_normal((days.size, assets.size))
     z = _student_t(
@@ -240,21 +268,24 @@ def simulate_market(
     log_prices = np.full(z.shape, np.nan)
     z_day, spec_day = z[:, daily], {k: v[daily] for k, v in spec.items()}
     sigma = _sigma(z_day, stress, spec_day)
-    log_prices[:, daily] = _log_prices(spec_day["mu"] + sigma * z_day)
+    drift = _drift(spec_day["mu"], spec_day["variance"], sigma)
+    log_prices[:, daily] = _log_prices(drift + sigma * z_day)
     z_ex, spec_ex = z[weekday][:, ~daily], {k: v[~daily] for k, v in spec.items()}
     sigma = _sigma(z_ex, stress[weekday], spec_ex)
-    returns = spec_ex["mu"] + sigma * z_ex
+    returns = _drift(spec_ex["mu"], spec_ex["variance"], sigma) + sigma * z_ex
     for j, asset in enumerate(assets[~daily]):
         if asset in spike["assets"]:
-            args = (sigma[:, j], z_ex[:, j], spec_ex["mu"][j], spike["assets"][asset])
+            drift_j = (float(spec_ex["mu"][j]), float(spec_ex["variance"][j]))
+            args = (sigma[:, j], z_ex[:, j], drift_j, spike["assets"][asset])
             returns[:, j] = _spike_returns(*args, pos)
     log_prices[np.ix_(weekday, ~daily)] = _log_prices(returns)
     source = params["source"]
     description = (
         f"SIMULATED prices, not market data: riskengine simulator, seed {seed}, "
         f"GARCH(1,1)-t with calm/stress regimes calibrated to {source['file']} "
-        f"({source['fit_window'][0]}..{source['fit_window'][1]}), safe-haven spike "
-        f"shaped on {spike['start']}..{spike['trough']}"
+        f"({source['fit_window'][0]}..{source['fit_window'][1]}), drifts from "
+        "documented long-run premia, safe-haven spike shaped on "
+        f"{spike['start']}..{spike['trough']}"
     )
     return SimulatedMarket(
         prices=pd.DataFrame(100.0 * np.exp(log_prices), index=days, columns=assets),
