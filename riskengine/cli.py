@@ -33,18 +33,24 @@ def format_summary(result: BacktestResult) -> str:
     if result.simulated:
         lines.append(f"*** {SIMULATED_NOTE} ***")
     first, last = result.returns.index[[0, -1]]
+    period = result.invested_period
     lines += [
         f"policy  {result.policy.name}  (model {result.policy.model.name})",
         f"data    {result.source}",
         f"period  {first.date()} .. {last.date()}  "
-        f"({len(result.returns)} days, {len(result.decisions)} decisions, "
-        f"assets: {len(result.weights.columns)})",
+        f"({len(result.returns)} days; {period.describe()})",
+        f"        {len(result.decisions)} decisions, "
+        f"assets: {len(result.weights.columns)}"
+        + ("; metrics exclude the warm-up" if period.warmup_days else ""),
         "",
     ]
-    width = max(len(label) for label, _ in METRIC_LABELS.values())
-    for key, value in result.metrics().items():
-        label, fmt = METRIC_LABELS[key]
-        lines.append(f"{label:<{width}}  {fmt.format(value):>9}")
+    if period.measurable:
+        width = max(len(label) for label, _ in METRIC_LABELS.values())
+        for key, value in result.metrics().items():
+            label, fmt = METRIC_LABELS[key]
+            lines.append(f"{label:<{width}}  {fmt.format(value):>9}")
+    else:
+        lines.append("no metrics: the policy held nothing long enough to measure")
     counts = result.events["kind"].value_counts()
     if len(counts):
         listed = ", ".join(f"{kind} {n}" for kind, n in counts.items())
@@ -68,6 +74,8 @@ def format_sweep(summary: pd.DataFrame) -> str:
 def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
     """Policies side by side (columns), metrics and first risk cut (rows)."""
     labels = {
+        "invested_from": "Invested from (first holding)",
+        "warmup_days": "  warm-up days before",
         **{key: label for key, (label, _) in METRIC_LABELS.items()},
         "first_trigger": "First trigger fired",
         "first_cut": f"First cut of {'+'.join(cut_sleeves)}",
@@ -75,6 +83,7 @@ def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
         "cut_to": "  their weight after",
     }
     formats = {key: fmt for key, (_, fmt) in METRIC_LABELS.items()}
+    formats |= {"invested_from": "{}", "warmup_days": "{:.0f}"}
     formats |= {"first_trigger": "{}", "first_cut": "{}"}
     formats |= {"cut_from": "{:.1%}", "cut_to": "{:.1%}"}
     width = max(len(label) for label in labels.values())
@@ -180,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "policy": result.policy.name,
             "simulated": result.simulated,
             "results": str(out),
-            "metrics": result.metrics(),
+            "invested_period": result.invested_period.to_dict(),
+            "metrics": result.metrics() if result.invested_period.measurable else None,
         }
         print(json.dumps(payload, indent=2))
     else:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.data import Market
+from riskengine.metrics import METRIC_LABELS
 from riskengine.specs import PolicySpec
 
 HIGH_BETA_SLEEVES = ("crypto", "em_equity", "credit")
@@ -66,17 +67,27 @@ def compare(
     Returns
     -------
     pd.DataFrame
-        One column per policy; rows are the metrics of `summarize`, then
-        ``first_trigger`` (date a trigger first entered risk-off), ``first_cut``
-        (date), ``cut_from`` and ``cut_to`` (combined weight of `cut_sleeves`).
+        One column per policy; rows are ``invested_from`` (the policy's first
+        holding, None if it never held anything) and ``warmup_days`` (days before
+        it), the metrics of `summarize` over each policy's own invested period
+        (None when it has none), then ``first_trigger`` (date a trigger first
+        entered risk-off), ``first_cut`` (date), ``cut_from`` and ``cut_to``
+        (combined weight of `cut_sleeves`).
     """
     columns = {}
     for policy in policies:
         result = run_backtest(policy, market, start=start, end=end)
+        period = result.invested_period
         cut = first_cut(result, market.sleeves, cut_sleeves)
         fired = result.events[result.events["kind"] == "trigger_enter"]
         columns[policy.name] = {
-            **result.metrics(),
+            "invested_from": period.to_dict()["invested_from"],
+            "warmup_days": period.warmup_days,
+            **(
+                result.metrics()
+                if period.measurable
+                else dict.fromkeys(METRIC_LABELS, None)
+            ),
             "first_trigger": None if fired.empty else str(fired["date"].iloc[0].date()),
             "first_cut": None if cut.date is None else str(cut.date.date()),
             "cut_from": cut.before,

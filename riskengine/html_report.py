@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from html import escape
 
-import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.axes import Axes
@@ -18,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from riskengine.backtest import BacktestResult
+from riskengine.calendar import annual_vol_factor
 from riskengine.data import SIMULATED_NOTE
 from riskengine.metrics import METRIC_LABELS
 
@@ -69,7 +69,8 @@ def render_html(result: BacktestResult) -> str:
         f'<p class="muted">source of the framework: {escape(policy.source)}<br>'
         f"model: {escape(policy.model.name)}<br>data: {escape(result.source)} "
         f"(sha256 {escape(result.fingerprint[:16])}...)<br>"
-        f"period: {first.date()} .. {last.date()}, {len(result.returns)} days, "
+        f"period: {first.date()} .. {last.date()}, {len(result.returns)} days "
+        f"({escape(result.invested_period.describe())}), "
         f"{len(result.decisions)} decisions, {len(result.weights.columns)} assets</p>",
         "<h2>Metrics</h2>",
         _metrics_table(result),
@@ -95,6 +96,17 @@ def render_html(result: BacktestResult) -> str:
 
 
 def _metrics_table(result: BacktestResult) -> str:
+    period = result.invested_period
+    if not period.measurable:
+        return "<p>No metrics: the policy held nothing long enough to measure.</p>"
+    assert period.start is not None  # measurable: it held something
+    covered = (
+        f'<p class="muted">over the invested period, {period.start.date()} .. '
+        f"{period.end.date()} ({period.days} days); the {period.warmup_days} "
+        "warm-up days before it, without a holding, are left out</p>"
+        if period.warmup_days
+        else ""
+    )
     rows = []
     for key, value in result.metrics().items():
         label, fmt = METRIC_LABELS[key]
@@ -102,7 +114,7 @@ def _metrics_table(result: BacktestResult) -> str:
             f'<tr><th>{escape(label)}</th><td class="number">{fmt.format(value)}</td>'
             "</tr>"
         )
-    return "<table>" + "".join(rows) + "</table>"
+    return covered + "<table>" + "".join(rows) + "</table>"
 
 
 def _events_table(events: pd.DataFrame) -> str:
@@ -141,6 +153,18 @@ def _growth_chart(result: BacktestResult) -> Figure:
     top.yaxis.set_major_formatter(plain)
     top.yaxis.set_minor_formatter(plain)
     top.set_ylabel("NAV (log scale)")
+    period = result.invested_period
+    if period.start is not None and period.warmup_days:
+        top.axvline(period.start, color="#666666", linestyle=":", linewidth=1.0)
+        top.text(
+            period.start,
+            0.97,
+            " first holding",
+            transform=top.get_xaxis_transform(),
+            va="top",
+            fontsize="small",
+            color="#666666",
+        )
     bottom.fill_between(drawdown.index, drawdown.to_numpy(), 0.0, color="#c0392b")
     bottom.set_ylabel("drawdown")
     for axes in (top, bottom):
@@ -155,6 +179,10 @@ def _sleeve_chart(frame: pd.DataFrame, result: BacktestResult, label: str) -> Fi
     by_sleeve = by_sleeve.loc[:, by_sleeve.abs().max() > 0]
     figure = Figure(figsize=(10, 4))
     axes = figure.subplots()
+    axes.set_ylabel(label)
+    if by_sleeve.empty:  # a run that never held anything
+        axes.text(0.5, 0.5, "nothing held", ha="center", transform=axes.transAxes)
+        return figure
     if (by_sleeve.to_numpy() >= 0).all():
         axes.stackplot(
             by_sleeve.index,
@@ -165,7 +193,6 @@ def _sleeve_chart(frame: pd.DataFrame, result: BacktestResult, label: str) -> Fi
     else:  # negative values: stacking would hide them
         for sleeve, values in by_sleeve.items():
             axes.plot(values.index, values.to_numpy(), label=sleeve, linewidth=1)
-    axes.set_ylabel(label)
     axes.legend(
         loc="upper center",
         bbox_to_anchor=(0.5, -0.08),
@@ -179,8 +206,8 @@ def _sleeve_chart(frame: pd.DataFrame, result: BacktestResult, label: str) -> Fi
 
 
 def _vol_chart(result: BacktestResult) -> Figure:
-    ppy = result.periods_per_year
-    realised = result.returns.rolling(REALISED_WINDOW_DAYS).std() * np.sqrt(ppy)
+    factor = annual_vol_factor(result.periods_per_year)
+    realised = result.returns.rolling(REALISED_WINDOW_DAYS).std() * factor
     ex_ante = result.decisions["ex_ante_vol_annual"]
     figure = Figure(figsize=(10, 3.5))
     axes = figure.subplots()

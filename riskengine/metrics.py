@@ -4,9 +4,10 @@ Every function takes ``returns``: simple daily portfolio returns (decimals, 0.01
 is 1%) as a ``pd.Series`` on a sorted, unique ``DatetimeIndex``; each return
 covers the period that ends on its date. Leading NaNs (dates before the first
 allocation) are dropped. An interior NaN, an unsorted index or too few values
-raise `DataError`. When ``periods_per_year`` (ppy) is None it is inferred from
-the index by `periods_per_year`: about 252 on an exchange calendar, 365.25 on a
-crypto calendar that has every day.
+raise `DataError`. ``periods_per_year`` (ppy) is a convention, never inferred from
+the dates: by default `calendar.TRADING_DAYS_PER_YEAR` (252, an exchange
+calendar); pass `calendar.CALENDAR_DAYS_PER_YEAR` (365) for a series that has
+every day, or the ppy of the run (`BacktestResult.periods_per_year`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import FloatArray
+from riskengine.calendar import TRADING_DAYS_PER_YEAR, annual_vol_factor
 from riskengine.errors import DataError
-
-DAYS_PER_YEAR = 365.25
 
 
 def _clean(returns: pd.Series, min_obs: int = 2) -> pd.Series:
@@ -39,47 +39,8 @@ def _clean(returns: pd.Series, min_obs: int = 2) -> pd.Series:
     return values
 
 
-def _ppy(returns: pd.Series, given: float | None) -> float:
-    return float(given) if given is not None else periods_per_year(returns.index)
-
-
-def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Infer observations per year as ``(n - 1) / (span in days / 365.25)``.
-
-    Parameters
-    ----------
-    index : pd.DatetimeIndex
-        Sorted observation dates, shape (n,).
-
-    Returns
-    -------
-    float
-        About 252 for an exchange calendar, 260.9 for every weekday, 365.25 for
-        every calendar day.
-
-    Raises
-    ------
-    DataError
-        If ``index`` has fewer than 2 dates or they span no time.
-    """
-    if len(index) < 2:
-        raise DataError(f"index: {len(index)} dates, need at least 2 to infer a rate")
-    span_days = (index[-1] - index[0]) / pd.Timedelta(days=1)
-    if span_days <= 0:
-        raise DataError(f"index: dates from {index[0]} to {index[-1]} span no time")
-    return (len(index) - 1) / (span_days / DAYS_PER_YEAR)
-
-
-def years(index: pd.DatetimeIndex) -> float:
-    """Years covered by returns dated ``index``: ``n / periods_per_year(index)``.
-
-    That is the first-to-last span plus the one period the first return covers.
-    """
-    return len(index) / periods_per_year(index)
-
-
 def annualized_return(
-    returns: pd.Series, periods_per_year: float | None = None
+    returns: pd.Series, periods_per_year: float = TRADING_DAYS_PER_YEAR
 ) -> float:
     """Geometric annual return (CAGR): ``prod(1 + r) ** (ppy / n) - 1``.
 
@@ -87,8 +48,8 @@ def annualized_return(
     ----------
     returns : pd.Series
         Simple daily returns, decimals, shape (n,).
-    periods_per_year : float, optional
-        Observations per year; inferred from the index when None.
+    periods_per_year : float, default `calendar.TRADING_DAYS_PER_YEAR`
+        Observations per year (252 on an exchange calendar, 365 on every day).
 
     Returns
     -------
@@ -99,32 +60,30 @@ def annualized_return(
     wealth = float(np.prod(1.0 + r.to_numpy()))
     if wealth <= 0.0:
         return -1.0
-    return wealth ** (_ppy(r, periods_per_year) / len(r)) - 1.0
+    return wealth ** (periods_per_year / len(r)) - 1.0
 
 
 def annualized_volatility(
-    returns: pd.Series, periods_per_year: float | None = None
+    returns: pd.Series, periods_per_year: float = TRADING_DAYS_PER_YEAR
 ) -> float:
     """Annualised volatility: sample std (ddof=1) of returns x sqrt(ppy).
 
     Parameters and units as in `annualized_return`: 0.15 is 15% a year.
     """
     r = _clean(returns)
-    return float(r.std(ddof=1)) * math.sqrt(_ppy(r, periods_per_year))
+    return float(r.std(ddof=1)) * annual_vol_factor(periods_per_year)
 
 
 def _excess(
-    returns: pd.Series, periods_per_year: float | None, risk_free_annual: float
-) -> tuple[FloatArray, float]:
-    """Per-period returns in excess of ``risk_free_annual / ppy``, and ppy."""
-    r = _clean(returns)
-    ppy = _ppy(r, periods_per_year)
-    return r.to_numpy() - risk_free_annual / ppy, ppy
+    returns: pd.Series, periods_per_year: float, risk_free_annual: float
+) -> FloatArray:
+    """Per-period returns in excess of ``risk_free_annual / ppy``."""
+    return _clean(returns).to_numpy() - risk_free_annual / periods_per_year
 
 
 def sharpe_ratio(
     returns: pd.Series,
-    periods_per_year: float | None = None,
+    periods_per_year: float = TRADING_DAYS_PER_YEAR,
     risk_free_annual: float = 0.0,
 ) -> float:
     """Arithmetic Sharpe ratio: ``mean(e) * ppy / (std(e, ddof=1) * sqrt(ppy))``.
@@ -133,16 +92,16 @@ def sharpe_ratio(
     annual rate. Other parameters as in `annualized_return`. Returns NaN when
     all returns are equal (zero volatility, where rounding would leave ~1e-19).
     """
-    excess, ppy = _excess(returns, periods_per_year, risk_free_annual)
+    excess = _excess(returns, periods_per_year, risk_free_annual)
     if np.ptp(excess) == 0.0:
         return math.nan
-    vol = float(np.std(excess, ddof=1)) * math.sqrt(ppy)
-    return float(np.mean(excess)) * ppy / vol
+    vol = float(np.std(excess, ddof=1)) * annual_vol_factor(periods_per_year)
+    return float(np.mean(excess)) * periods_per_year / vol
 
 
 def sortino_ratio(
     returns: pd.Series,
-    periods_per_year: float | None = None,
+    periods_per_year: float = TRADING_DAYS_PER_YEAR,
     risk_free_annual: float = 0.0,
 ) -> float:
     """Sortino ratio: ``mean(e) * ppy / (downside * sqrt(ppy))``.
@@ -150,11 +109,12 @@ def sortino_ratio(
     ``e`` as in `sharpe_ratio`; ``downside = sqrt(mean(min(e, 0) ** 2))`` with the
     mean over all periods. Returns NaN when no period is below the risk-free rate.
     """
-    excess, ppy = _excess(returns, periods_per_year, risk_free_annual)
+    excess = _excess(returns, periods_per_year, risk_free_annual)
     downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
     if downside == 0.0:
         return math.nan
-    return float(np.mean(excess)) * ppy / (downside * math.sqrt(ppy))
+    annual_downside = downside * annual_vol_factor(periods_per_year)
+    return float(np.mean(excess)) * periods_per_year / annual_downside
 
 
 def drawdown(returns: pd.Series) -> pd.Series:
@@ -192,7 +152,7 @@ def worst_month(returns: pd.Series) -> float:
 def rolling_volatility(
     returns: pd.Series,
     window: int | None = None,
-    periods_per_year: float | None = None,
+    periods_per_year: float = TRADING_DAYS_PER_YEAR,
 ) -> pd.Series:
     """Trailing annualised volatility: rolling std (ddof=1) x sqrt(ppy).
 
@@ -200,18 +160,17 @@ def rolling_volatility(
     the first ``window - 1`` values are NaN. Decimals per year.
     """
     r = _clean(returns)
-    ppy = _ppy(r, periods_per_year)
-    window = round(ppy) if window is None else window
+    window = round(periods_per_year) if window is None else window
     if window < 2:
         raise ValueError(f"window: {window} observations, need at least 2")
     rolling = r.rolling(window, min_periods=window).std(ddof=1)
-    return (rolling * math.sqrt(ppy)).rename("rolling_volatility")
+    return (rolling * annual_vol_factor(periods_per_year)).rename("rolling_volatility")
 
 
 def vol_of_vol(
     returns: pd.Series,
     window: int | None = None,
-    periods_per_year: float | None = None,
+    periods_per_year: float = TRADING_DAYS_PER_YEAR,
 ) -> float:
     """Volatility of volatility: std (ddof=1) of `rolling_volatility`, NaNs dropped.
 
@@ -262,6 +221,8 @@ def summarize(
     turnover: pd.Series | None = None,
     costs: pd.Series | None = None,
     risk_free_annual: float = 0.0,
+    *,
+    periods_per_year: float = TRADING_DAYS_PER_YEAR,
 ) -> dict[str, float]:
     """Headline metrics of a backtest, in a fixed key order.
 
@@ -275,18 +236,21 @@ def summarize(
         Daily cost drag as a fraction of NAV, indexed by date.
     risk_free_annual : float, default 0.0
         Annual risk-free rate, decimal, for the Sharpe and Sortino ratios.
+    periods_per_year : float, default `calendar.TRADING_DAYS_PER_YEAR`
+        Observations per year, for every annualised figure.
 
     Returns
     -------
     dict[str, float]
         ``annual_return, annual_vol, sharpe, sortino, max_drawdown, worst_month,
         vol_of_vol, cvar_95, turnover_annual, costs_annual``. Turnover and costs
-        are summed and divided by `years` of ``returns`` (NaN when not given);
-        ``vol_of_vol`` is NaN when ``returns`` covers no more than one year.
+        are summed and divided by the years ``returns`` covers, ``n / ppy`` (NaN
+        when not given); ``vol_of_vol`` is NaN when ``returns`` covers no more
+        than one year.
     """
     r = _clean(returns)
-    ppy = periods_per_year(r.index)
-    span_years = years(r.index)
+    ppy = periods_per_year
+    span_years = len(r) / ppy
     has_vov = len(r) > round(ppy)
     return {
         "annual_return": annualized_return(r, ppy),

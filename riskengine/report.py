@@ -33,7 +33,12 @@ def versions() -> dict[str, str]:
 
 
 def manifest(result: BacktestResult) -> dict[str, Any]:
-    """Provenance of a run: resolved spec, data fingerprint, versions, timings."""
+    """Provenance of a run: resolved spec, data fingerprint, versions, timings.
+
+    ``metrics`` cover the ``invested_period`` (None when the run has none);
+    ``data.first_date`` and ``data.last_date`` bound every daily row written.
+    """
+    period = result.invested_period
     return {
         "manifest_version": MANIFEST_VERSION,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -49,7 +54,9 @@ def manifest(result: BacktestResult) -> dict[str, Any]:
         "note": SIMULATED_NOTE if result.simulated else "",
         "versions": versions(),
         "timings_seconds": dict(result.timings),
-        "metrics": result.metrics(),
+        "periods_per_year": result.periods_per_year,
+        "invested_period": period.to_dict(),
+        "metrics": result.metrics() if period.measurable else None,
     }
 
 

@@ -60,3 +60,37 @@ def test_simulated_runs_say_so_and_the_page_is_written_with_the_results(
     page = (out / "report.html").read_text(encoding="utf-8")
     assert SIMULATED_NOTE in page
     assert render_html(result) == page  # the same run gives the same page
+
+
+@pytest.fixture(scope="module")
+def simulated_60_40():
+    return backtest("static-60-40")
+
+
+def test_page_states_the_invested_period_its_metrics_cover(simulated_60_40) -> None:
+    period = simulated_60_40.invested_period
+    assert period.start is not None
+    assert period.warmup_days > 0
+    page = render_html(simulated_60_40)
+    assert f"invested from {period.start.date()}, {period.warmup_days} warm-up" in page
+    assert (
+        f"over the invested period, {period.start.date()} .. {period.end.date()} "
+        f"({period.days} days)"
+    ) in page
+    assert "first holding" in page  # marked on the growth chart
+    annual_vol = METRIC_LABELS["annual_vol"][1].format(
+        simulated_60_40.metrics()["annual_vol"]
+    )
+    assert f'<td class="number">{annual_vol}</td>' in page
+
+
+def test_page_of_a_run_that_never_holds_says_so(simulated_60_40) -> None:
+    idle = replace(
+        simulated_60_40,
+        weights=simulated_60_40.weights * 0.0,
+        risk_contributions=simulated_60_40.risk_contributions * 0.0,
+    )
+    page = render_html(idle)
+    assert "never invested: no holding on any of the" in page
+    assert "No metrics: the policy held nothing long enough to measure." in page
+    assert "first holding" not in page

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine import metrics
+from riskengine import backtest, load_policy, metrics
+from riskengine.backtest import BacktestResult, InvestedPeriod
 from riskengine.errors import DataError
+from riskengine.events import events_frame
 
 TIGHT = 1e-12  # relative tolerance where only float rounding separates the sides
 
@@ -24,51 +27,15 @@ def series(values: list[float] | np.ndarray, start: str = "2024-01-01") -> pd.Se
     return pd.Series(values, index=pd.bdate_range(start, periods=len(values)))
 
 
-def exchange_index(
-    start: str = "2015-01-01", end: str = "2024-12-31"
-) -> pd.DatetimeIndex:
-    """Weekdays with every 29th dropped: 261 * 28 / 29 = 252.0 rows a year."""
-    weekdays = pd.bdate_range(start, end)
-    return weekdays[np.arange(len(weekdays)) % 29 != 0]
+# periods per year: a convention, never inferred from the dates
 
 
-# periods_per_year and years
-
-
-def test_periods_per_year_exchange_calendar_is_about_252() -> None:
-    # 261 weekdays a year less one in 29 gives 252.0; allow 1 for the year ends.
-    assert metrics.periods_per_year(exchange_index()) == pytest.approx(252, abs=1)
-
-
-def test_periods_per_year_weekdays_is_about_261() -> None:
-    # 5 weekdays in 7 days: 365.25 * 5 / 7 = 260.89; allow 0.3 for the ends.
-    index = pd.bdate_range("2015-01-01", "2024-12-31")
-    assert metrics.periods_per_year(index) == pytest.approx(260.89, abs=0.3)
-
-
-def test_periods_per_year_every_day_is_365_25() -> None:
-    # n - 1 intervals of one day each: exactly 365.25 up to rounding.
-    index = pd.date_range("2020-01-01", "2023-12-31", freq="D")
-    assert metrics.periods_per_year(index) == pytest.approx(365.25, rel=TIGHT)
-
-
-@pytest.mark.parametrize(
-    ("dates", "message"),
-    [
-        ([], "0 dates, need at least 2"),
-        (["2024-01-02"], "1 dates, need at least 2"),
-        (["2024-01-02", "2024-01-02"], "span no time"),
-    ],
-)
-def test_periods_per_year_rejects_short_index(dates: list[str], message: str) -> None:
-    with pytest.raises(DataError, match=message):
-        metrics.periods_per_year(pd.DatetimeIndex(dates))
-
-
-def test_years_counts_the_first_period() -> None:
-    # 730 daily returns at 365.25 a year cover 730 / 365.25 years.
-    index = pd.date_range("2021-01-01", periods=730, freq="D")
-    assert metrics.years(index) == pytest.approx(730 / 365.25, rel=TIGHT)
+def test_default_periods_per_year_is_252_whatever_the_calendar() -> None:
+    # 1000 returns on every calendar day: the default is still 252 a year; the
+    # caller says 365 when the series has every day
+    r = pd.Series(0.001, index=pd.date_range("2020-01-01", periods=1000, freq="D"))
+    assert metrics.annualized_return(r) == pytest.approx(1.001**252 - 1, rel=1e-9)
+    assert metrics.annualized_return(r, 365) == pytest.approx(1.001**365 - 1, rel=1e-9)
 
 
 # annual return and volatility
@@ -81,11 +48,6 @@ def test_constant_return_gives_cagr_and_zero_vol() -> None:
     )
     # a constant series has zero std; numpy leaves ~1e-19 of rounding
     assert metrics.annualized_volatility(r, 252) == pytest.approx(0.0, abs=1e-15)
-
-
-def test_cagr_uses_inferred_rate_on_a_daily_calendar() -> None:
-    r = pd.Series(0.001, index=pd.date_range("2020-01-01", periods=1000, freq="D"))
-    assert metrics.annualized_return(r) == pytest.approx(1.001**365.25 - 1, rel=1e-9)
 
 
 def test_cagr_by_hand_and_total_loss() -> None:
@@ -217,10 +179,11 @@ def test_rolling_volatility_matches_sliding_windows(rng: np.random.Generator) ->
 
 
 def test_rolling_volatility_default_window_is_one_year() -> None:
-    # a daily calendar has 365.25 a year, so the window is 365 observations
+    # one year is periods_per_year observations: 252 by default, 365 when given
     index = pd.date_range("2020-01-01", periods=400, freq="D")
-    got = metrics.rolling_volatility(pd.Series(np.tile([0.01, -0.01], 200), index))
-    assert got.notna().sum() == 400 - 365 + 1
+    r = pd.Series(np.tile([0.01, -0.01], 200), index)
+    assert metrics.rolling_volatility(r).notna().sum() == 400 - 252 + 1
+    assert metrics.rolling_volatility(r, None, 365).notna().sum() == 400 - 365 + 1
 
 
 def test_vol_of_vol_zero_for_constant_vol() -> None:
@@ -295,18 +258,31 @@ KEYS = [
 
 
 def test_summarize_keys_values_and_annualised_sums(rng: np.random.Generator) -> None:
-    index = pd.date_range("2021-01-01", periods=730, freq="D")  # 730 / 365.25 years
+    index = pd.date_range("2021-01-01", periods=730, freq="D")  # 730 / 365 years
     r = pd.Series(rng.normal(0.0003, 0.01, size=730), index=index)
     turnover = pd.Series(0.1, index=pd.date_range("2021-01-31", periods=24, freq="ME"))
     costs = pd.Series(1e-4, index=index)
-    out = metrics.summarize(r, turnover, costs, risk_free_annual=0.02)
+    out = metrics.summarize(
+        r, turnover, costs, risk_free_annual=0.02, periods_per_year=365
+    )
     assert list(out) == KEYS
-    assert out["sharpe"] == metrics.sharpe_ratio(r, None, 0.02)
-    assert out["vol_of_vol"] == metrics.vol_of_vol(r)
+    assert out["annual_vol"] == metrics.annualized_volatility(r, 365)
+    assert out["sharpe"] == metrics.sharpe_ratio(r, 365, 0.02)
+    assert out["vol_of_vol"] == metrics.vol_of_vol(r, None, 365)
     assert out["cvar_95"] == metrics.cvar(r, 0.95)
-    # 24 rebalances of 0.1 over 730 / 365.25 years; 1 bp a day for 365.25 days
-    assert out["turnover_annual"] == pytest.approx(2.4 * 365.25 / 730, rel=1e-9)
-    assert out["costs_annual"] == pytest.approx(1e-4 * 365.25, rel=1e-9)
+    # 24 rebalances of 0.1 over 730 / 365 years; 1 bp a day for 365 days
+    assert out["turnover_annual"] == pytest.approx(2.4 * 365 / 730, rel=1e-12)
+    assert out["costs_annual"] == pytest.approx(1e-4 * 365, rel=1e-12)
+
+
+def test_summarize_annualises_by_252_unless_told() -> None:
+    # the same daily figures a year of 252 or of 365 periods: vol by sqrt(ppy)
+    r = series(np.tile([0.01, -0.01], 300))
+    on_252, on_365 = metrics.summarize(r), metrics.summarize(r, periods_per_year=365)
+    assert on_252["annual_vol"] == metrics.annualized_volatility(r, 252)
+    assert on_365["annual_vol"] / on_252["annual_vol"] == pytest.approx(
+        math.sqrt(365 / 252), rel=TIGHT
+    )
 
 
 def test_summarize_without_extras_or_a_full_year() -> None:
@@ -322,3 +298,131 @@ def test_summarize_rejects_nan_turnover() -> None:
     )
     with pytest.raises(DataError, match="turnover: NaN at 2024-01-05"):
         metrics.summarize(series(SAMPLE), turnover)
+
+
+# a run's metrics: over its invested period, annualised with its own periods per year
+
+
+def hand_result(
+    held: list[float], returns: list[float], periods_per_year: float = 252.0
+) -> BacktestResult:
+    """A one-asset run written by hand: weights held at each close, net returns."""
+    index = pd.bdate_range("2024-01-01", periods=len(held))
+    weights = pd.DataFrame({"SPY": held}, index=index)
+    turnover = weights["SPY"].diff().abs().fillna(weights["SPY"].iloc[0])
+    return BacktestResult(
+        policy=load_policy("equity-risk-control-10"),
+        source="by hand",
+        fingerprint="0" * 64,
+        simulated=False,
+        weights=weights,
+        targets=weights,
+        risk_contributions=weights.ne(0.0).astype(float),
+        volatility=weights * 0.01,
+        decisions=pd.DataFrame(index=index),
+        returns=pd.Series(returns, index=index, name="return"),
+        turnover=turnover.rename("turnover"),
+        trading_costs=(turnover * 1e-4).rename("trading_cost"),
+        financing=pd.Series(0.0, index=index, name="financing"),
+        events=events_frame([]),
+        periods_per_year=periods_per_year,
+        timings={},
+        sleeves={"SPY": "dm_equity"},
+    )
+
+
+GROWTH = [0.01, -0.02, 0.015, 0.003, -0.007, 0.012, -0.001, 0.004]
+
+
+def test_metrics_leave_out_the_days_before_the_first_holding() -> None:
+    # three days in cash, then held from the fourth close: its return (the first
+    # trade's cost) is the first of the invested period
+    result = hand_result([0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1], [0.0] * 3 + GROWTH)
+    period = result.invested_period
+    assert period == InvestedPeriod(
+        pd.Timestamp("2024-01-04"), pd.Timestamp("2024-01-15"), 8, 3
+    )
+    invested = slice("2024-01-04", None)
+    expected = metrics.summarize(
+        result.returns[invested],
+        result.turnover[invested],
+        result.trading_costs[invested],
+        periods_per_year=252,
+    )
+    assert result.metrics() == expected
+    assert result.metrics() != metrics.summarize(
+        result.returns, result.turnover, result.trading_costs
+    )
+    assert period.describe() == "invested from 2024-01-04, 3 warm-up days before"
+    assert period.to_dict() == {
+        "invested_from": "2024-01-04",
+        "invested_to": "2024-01-15",
+        "invested_days": 8,
+        "warmup_days": 3,
+    }
+
+
+def test_a_run_invested_from_its_first_day_has_no_warm_up() -> None:
+    result = hand_result([1.0] * len(GROWTH), GROWTH)
+    assert result.invested_period.warmup_days == 0
+    assert (
+        result.invested_period.describe() == "invested from 2024-01-01, the first day"
+    )
+    assert result.metrics() == metrics.summarize(
+        result.returns, result.turnover, result.trading_costs
+    )
+
+
+def test_a_run_that_holds_from_only_its_last_day_has_one_warm_up_day_fewer() -> None:
+    result = hand_result([0, 0, 0, 1], [0.0, 0.0, 0.0, -1e-4])
+    assert result.invested_period.describe() == (
+        "invested from 2024-01-04, 3 warm-up days before"
+    )
+    assert not result.invested_period.measurable
+    with pytest.raises(DataError, match="no metrics without at least 2 invested days"):
+        result.metrics()
+
+
+def test_a_run_that_never_holds_says_so_instead_of_nan_metrics() -> None:
+    result = hand_result([0.0] * 5, [0.0] * 5)
+    period = result.invested_period
+    assert (period.start, period.days, period.warmup_days) == (None, 0, 5)
+    assert period.to_dict()["invested_from"] is None
+    with pytest.raises(
+        DataError,
+        match=r"by hand: policy 'equity-risk-control-10' from 2024-01-01 to "
+        r"2024-01-05: never invested: no holding on any of the 5 days",
+    ):
+        result.metrics()
+
+
+def test_run_metrics_use_the_runs_own_periods_per_year() -> None:
+    on_252 = hand_result([1.0] * len(GROWTH), GROWTH).metrics()
+    on_365 = hand_result([1.0] * len(GROWTH), GROWTH, periods_per_year=365).metrics()
+    assert on_365["annual_vol"] / on_252["annual_vol"] == pytest.approx(
+        math.sqrt(365 / 252), rel=TIGHT
+    )
+    growth = float(np.prod(1 + np.array(GROWTH)))
+    assert on_365["annual_return"] == pytest.approx(
+        growth ** (365 / len(GROWTH)) - 1, rel=TIGHT
+    )
+    assert on_365["turnover_annual"] == pytest.approx(365 / len(GROWTH), rel=TIGHT)
+
+
+def test_safe_haven_overlay_from_the_start_of_the_real_file(
+    real_prices_path: Path,
+) -> None:
+    """The warm-up is every day before the overlay's first holding, and no more."""
+    result = backtest("safe-haven-risk-off", real_prices_path)
+    period = result.invested_period
+    held = result.weights.ne(0.0).any(axis=1)
+    assert period.start == held.idxmax()
+    assert not held.iloc[: period.warmup_days].any()
+    assert held.iloc[period.warmup_days]
+    assert period.warmup_days + period.days == len(result.returns)
+    # no cash rate: nothing is earned before the first holding
+    assert (result.returns.iloc[: period.warmup_days] == 0.0).all()
+    invested = result.returns.loc[period.start :]
+    assert result.metrics()["annual_vol"] == metrics.annualized_volatility(
+        invested, result.periods_per_year
+    )

@@ -1,10 +1,14 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import riskengine.report
-from riskengine import backtest
+from riskengine import backtest, default_market, load_policy, run_backtest
+from riskengine.cli import format_comparison, format_summary
+from riskengine.compare import compare
 from riskengine.report import write_results
 
 
@@ -61,3 +65,73 @@ def test_manifest_records_provenance(tmp_path: Path, result) -> None:
         "allocation",
         "accounting",
     }
+
+
+def test_manifest_states_the_invested_period_its_metrics_cover(
+    tmp_path: Path, result
+) -> None:
+    out = write_results(result, tmp_path / "run")
+    manifest = json.loads((out / "manifest.json").read_text())
+    period = result.invested_period
+    assert period.warmup_days > 0  # the models' warm-up holds nothing
+    assert manifest["invested_period"] == period.to_dict()
+    assert manifest["periods_per_year"] == 252.0
+    assert manifest["metrics"] == pytest.approx(result.metrics(), nan_ok=True)
+    # the daily rows stay complete: warm-up included
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert len(daily) == len(result.returns) == period.warmup_days + period.days
+    assert manifest["data"]["first_date"] == str(daily.index[0].date())
+
+
+def test_a_run_that_never_holds_is_written_without_metrics(
+    tmp_path: Path, result
+) -> None:
+    idle = replace(
+        result,
+        weights=result.weights * 0.0,
+        risk_contributions=result.risk_contributions * 0.0,
+    )
+    manifest = json.loads(
+        (write_results(idle, tmp_path / "idle") / "manifest.json").read_text()
+    )
+    assert manifest["metrics"] is None
+    assert manifest["invested_period"]["invested_from"] is None
+    assert manifest["invested_period"]["warmup_days"] == len(result.returns)
+
+
+def test_printed_header_states_the_invested_period(result) -> None:
+    period = result.invested_period
+    first, last = result.returns.index[[0, -1]]
+    text = format_summary(result)
+    assert (
+        f"period  {first.date()} .. {last.date()}  ({len(result.returns)} days; "
+        f"invested from {period.start.date()}, {period.warmup_days} warm-up days "
+        "before)"
+    ) in text
+    assert "; metrics exclude the warm-up" in text
+    assert "Sharpe ratio" in text
+
+
+def test_printed_header_of_a_run_that_never_holds(result) -> None:
+    idle = replace(result, weights=result.weights * 0.0)
+    text = format_summary(idle)
+    assert (
+        f"never invested: no holding on any of the {len(result.returns)} days" in text
+    )
+    assert "no metrics: the policy held nothing long enough to measure" in text
+    assert "Sharpe ratio" not in text
+
+
+def test_compare_states_each_policys_invested_period() -> None:
+    market = default_market()
+    policies = [load_policy("static-60-40"), load_policy("equity-risk-control-10")]
+    table = compare(policies, market, start="2013-01-01")
+    for policy in policies:
+        run = run_backtest(policy, market, start="2013-01-01")
+        period = run.invested_period.to_dict()
+        column = table[policy.name]
+        assert column["invested_from"] == period["invested_from"]
+        assert column["warmup_days"] == period["warmup_days"]
+        assert column["sharpe"] == run.metrics()["sharpe"]
+    text = format_comparison(table, ["crypto"])
+    assert "Invested from (first holding)" in text

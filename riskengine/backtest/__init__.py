@@ -4,7 +4,7 @@
 policy decides; ``event_log`` records what the walk does; ``result`` holds it all.
 """
 
-from riskengine.backtest.result import BacktestResult
+from riskengine.backtest.result import BacktestResult, InvestedPeriod
 from riskengine.backtest.run import run_backtest
 
-__all__ = ["BacktestResult", "run_backtest"]
+__all__ = ["BacktestResult", "InvestedPeriod", "run_backtest"]

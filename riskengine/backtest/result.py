@@ -1,4 +1,4 @@
-"""What a walk-forward run produced: `BacktestResult`."""
+"""What a walk-forward run produced: `BacktestResult`, and its `InvestedPeriod`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,75 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from riskengine.errors import DataError
 from riskengine.metrics import summarize
 from riskengine.specs import PolicySpec
+
+MIN_INVESTED_DAYS = 2
+"""Days of holding below which a run has no metrics (a volatility needs two)."""
+
+
+@dataclass(frozen=True)
+class InvestedPeriod:
+    """The part of a run in which the policy held something, and its warm-up.
+
+    A run's first dates often hold nothing: the models warm up, or no asset of the
+    universe has a price yet. Headline metrics cover only the invested period, so
+    that years of cash do not dilute them; the daily returns keep every date.
+
+    Attributes
+    ----------
+    start : pd.Timestamp or None
+        First close with a holding (the first trade, whose cost counts); its
+        return the next day is the first earned from a position. None when the
+        policy never held anything.
+    end : pd.Timestamp
+        Last date of the run.
+    days : int
+        Dates from `start` to `end`, both included; 0 when never invested.
+    warmup_days : int
+        Dates of the run before `start`: every date when never invested.
+    """
+
+    start: pd.Timestamp | None
+    end: pd.Timestamp
+    days: int
+    warmup_days: int
+
+    @classmethod
+    def of(cls, weights: pd.DataFrame) -> InvestedPeriod:
+        """The invested period of holdings ``weights`` (dates x assets)."""
+        held = weights.ne(0.0).any(axis=1).to_numpy()
+        if not held.any():
+            return cls(None, weights.index[-1], 0, len(weights))
+        first = int(held.argmax())
+        return cls(weights.index[first], weights.index[-1], len(weights) - first, first)
+
+    @property
+    def measurable(self) -> bool:
+        """True when the policy held something on at least `MIN_INVESTED_DAYS` days."""
+        return self.days >= MIN_INVESTED_DAYS
+
+    def describe(self) -> str:
+        """In words: ``invested from 2012-04-02, 61 warm-up days before``."""
+        if self.start is None:
+            return f"never invested: no holding on any of the {self.warmup_days} days"
+        if self.warmup_days == 0:
+            return f"invested from {self.start.date()}, the first day"
+        days = "day" if self.warmup_days == 1 else "days"
+        return (
+            f"invested from {self.start.date()}, {self.warmup_days} warm-up "
+            f"{days} before"
+        )
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        """JSON-ready fields; ``invested_from`` is None when never invested."""
+        return {
+            "invested_from": None if self.start is None else str(self.start.date()),
+            "invested_to": str(self.end.date()),
+            "invested_days": self.days,
+            "warmup_days": self.warmup_days,
+        }
 
 
 @dataclass(frozen=True)
@@ -49,7 +116,7 @@ class BacktestResult:
     events : pd.DataFrame
         The event log (see `riskengine.events`).
     periods_per_year : float
-        Trading days per year used to annualise (see `data.periods_per_year`).
+        Periods per year used to annualise (see `calendar.periods_per_year`).
     timings : Mapping
         Seconds spent in each stage.
     sleeves : Mapping
@@ -74,6 +141,34 @@ class BacktestResult:
     timings: Mapping[str, float]
     sleeves: Mapping[str, str]
 
+    @property
+    def invested_period(self) -> InvestedPeriod:
+        """From the first holding to the last date, and the warm-up days before."""
+        return InvestedPeriod.of(self.weights)
+
     def metrics(self) -> dict[str, float]:
-        """Summary metrics of the net returns (see `riskengine.metrics.summarize`)."""
-        return summarize(self.returns, self.turnover, self.trading_costs)
+        """Summary metrics of the net returns over the `invested_period`.
+
+        Returns, turnover and trading costs from the first holding on, annualised
+        with the run's own `periods_per_year` (see `riskengine.metrics.summarize`).
+
+        Raises
+        ------
+        DataError
+            If the policy held something on fewer than `MIN_INVESTED_DAYS` days.
+        """
+        period = self.invested_period
+        if not period.measurable:
+            first = self.returns.index[0]
+            raise DataError(
+                f"{self.source}: policy '{self.policy.name}' from {first.date()} to "
+                f"{period.end.date()}: {period.describe()}; no metrics without at "
+                f"least {MIN_INVESTED_DAYS} invested days (see the events for why)"
+            )
+        held = slice(period.start, None)
+        return summarize(
+            self.returns.loc[held],
+            self.turnover.loc[held],
+            self.trading_costs.loc[held],
+            periods_per_year=self.periods_per_year,
+        )
