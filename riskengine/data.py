@@ -25,27 +25,16 @@ import pandas as pd
 
 from riskengine._typing import ReturnPanel
 from riskengine.errors import DataError
+from riskengine.sleeves import (
+    AssetInfo,
+    SleeveTable,
+    as_sleeve_table,
+    read_sleeve_file,
+    resolve_assets,
+)
 
 DAILY_CALENDAR_WEEKEND_SHARE = 0.2
 """Share of weekend prices above which a column is taken to trade every day."""
-
-BUILTIN_SLEEVES: Mapping[str, str] = {
-    **dict.fromkeys(
-        ["GLD", "IAU", "SGOL", "SLV", "SIVR", "GC=F", "SI=F"], "safe_haven"
-    ),
-    **dict.fromkeys(
-        ["SPY", "IVV", "VOO", "VTI", "QQQ", "IWM", "EFA", "VEA"], "dm_equity"
-    ),
-    **dict.fromkeys(["EEM", "VWO", "IEMG"], "em_equity"),
-    **dict.fromkeys(["HYG", "JNK", "LQD", "VCIT", "EMB"], "credit"),
-    **dict.fromkeys(["TLT", "IEF", "SHY", "AGG", "BND", "GOVT", "TIP"], "rates"),
-    **dict.fromkeys(
-        ["BTC_USD", "ETH_USD", "BTC-USD", "ETH-USD", "BTC", "ETH"], "crypto"
-    ),
-    **dict.fromkeys(["USO", "DBC", "GSG", "DBA", "CL=F"], "commodity"),
-    **dict.fromkeys(["VIX", "^VIX", "VXX"], "volatility"),
-}
-"""Sleeve of well-known tickers, used when no sleeve table comes with the data."""
 
 
 SIMULATED_NOTE = "SIMULATED DATA: figures come from the riskengine market simulator"
@@ -65,26 +54,49 @@ class Market:
         an asset has no new price on that day.
     sleeves : Mapping[str, str]
         Sleeve of every asset.
+    investable : Mapping[str, bool]
+        Whether each asset may be held; False for a signal-only series (an index
+        such as the spot VIX), which triggers and reports may read but no policy
+        holds.
     source : str
         Where the data came from (a file path, or a description of simulated data).
     fingerprint : str
         SHA-256 of the validated prices, for the run manifest.
     simulated : bool
         True when the data come from the project's market simulator.
+    daily_columns : tuple of str
+        Columns that trade every calendar day.
+    custom_sleeves : frozenset of str
+        Sleeves outside the built-in vocabulary that the sleeve table declared.
     """
 
     prices: pd.DataFrame
     returns: ReturnPanel
     sleeves: Mapping[str, str]
+    investable: Mapping[str, bool]
     source: str
     fingerprint: str
     simulated: bool = False
     daily_columns: tuple[str, ...] = ()
+    custom_sleeves: frozenset[str] = frozenset()
 
     @property
     def assets(self) -> list[str]:
         """Asset names in column order."""
         return list(self.returns.columns)
+
+    @property
+    def signal_only(self) -> list[str]:
+        """Assets that may feed signals but are never held, in column order."""
+        return [a for a in self.assets if not self.investable[a]]
+
+    @property
+    def asset_table(self) -> SleeveTable:
+        """The market's sleeves and investability, to build a market on a subset."""
+        assets = {
+            a: AssetInfo(self.sleeves[a], self.investable[a]) for a in self.assets
+        }
+        return SleeveTable(assets, self.custom_sleeves, source=self.source)
 
 
 def read_price_file(path: str | Path) -> pd.DataFrame:
@@ -259,53 +271,6 @@ def aligned_returns(prices: pd.DataFrame) -> ReturnPanel:
     return returns
 
 
-def resolve_sleeves(
-    assets: list[str],
-    table: Mapping[str, str] | None = None,
-    *,
-    source: str = "sleeves",
-) -> dict[str, str]:
-    """Sleeve of every asset, from a user table or the built-in one.
-
-    Raises
-    ------
-    DataError
-        Naming the assets that neither table knows, and how to supply them.
-    """
-    lookup = dict(BUILTIN_SLEEVES) | dict(table or {})
-    unknown = [a for a in assets if a not in lookup]
-    if unknown:
-        raise DataError(
-            f"{source}: no sleeve for column(s) {', '.join(unknown)}: pass a sleeve "
-            "table (CSV with columns asset,sleeve) with --sleeves"
-        )
-    return {a: lookup[a] for a in assets}
-
-
-def read_sleeve_file(path: str | Path) -> dict[str, str]:
-    """Read a sleeve table: a CSV with columns ``asset`` and ``sleeve``.
-
-    Raises
-    ------
-    DataError
-        If the file is missing, lacks the two columns, or names an asset twice.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: sleeve file not found")
-    table = pd.read_csv(path, dtype=str)
-    if not {"asset", "sleeve"} <= set(table.columns):
-        raise DataError(
-            f"{path}: expected columns 'asset,sleeve', found {list(table.columns)}"
-        )
-    if table["asset"].duplicated().any():
-        duplicate = table["asset"][table["asset"].duplicated()].iloc[0]
-        raise DataError(f"{path}: asset {duplicate} listed twice")
-    return dict(
-        zip(table["asset"].str.strip(), table["sleeve"].str.strip(), strict=True)
-    )
-
-
 def fingerprint(prices: pd.DataFrame) -> str:
     """SHA-256 of a price frame's dates, column names and values."""
     digest = hashlib.sha256()
@@ -319,32 +284,40 @@ def make_market(
     prices: pd.DataFrame,
     *,
     source: str,
-    sleeves: Mapping[str, str] | None = None,
+    sleeves: Mapping[str, str] | SleeveTable | None = None,
     simulated: bool = False,
 ) -> Market:
-    """Validate a price frame and build its `Market` (returns, sleeves, fingerprint)."""
+    """Validate a price frame and build its `Market` (returns, sleeves, fingerprint).
+
+    `sleeves` is a `SleeveTable` or a mapping asset -> sleeve; columns it does not
+    name come from the built-in table (see `riskengine.sleeves`).
+    """
     prices = validate_prices(prices, source=source)
+    table = as_sleeve_table(sleeves, source=source)
+    assets = resolve_assets(list(prices.columns), table, source=source)
     return Market(
         prices=prices,
         returns=aligned_returns(prices),
-        sleeves=resolve_sleeves(list(prices.columns), sleeves, source=source),
+        sleeves={a: info.sleeve for a, info in assets.items()},
+        investable={a: info.investable for a, info in assets.items()},
         source=source,
         fingerprint=fingerprint(prices),
         simulated=simulated,
         daily_columns=tuple(daily_columns(prices)),
+        custom_sleeves=table.custom_sleeves,
     )
 
 
-def sleeve_table(
-    sleeves: str | Path | Mapping[str, str] | None,
-) -> Mapping[str, str] | None:
-    """A sleeve table given as a CSV path (see `read_sleeve_file`) or a mapping."""
+SleeveInput = str | Path | Mapping[str, str] | SleeveTable | None
+"""A sleeve table as given: a sleeve-file path, a mapping, a table, or None."""
+
+
+def sleeve_table(sleeves: SleeveInput) -> Mapping[str, str] | SleeveTable | None:
+    """A sleeve table given as a sleeve-file path (see `read_sleeve_file`) or data."""
     return read_sleeve_file(sleeves) if isinstance(sleeves, str | Path) else sleeves
 
 
-def load_market(
-    path: str | Path, *, sleeves: str | Path | Mapping[str, str] | None = None
-) -> Market:
+def load_market(path: str | Path, *, sleeves: SleeveInput = None) -> Market:
     """Read a price file and build its `Market`, with an optional sleeve table."""
     table = sleeve_table(sleeves)
     return make_market(read_price_file(path), source=str(path), sleeves=table)

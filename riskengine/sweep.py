@@ -257,7 +257,7 @@ def _run_one(run: SweepRun, market: Market, out_dir: str) -> str:
     universe = make_market(
         prices,
         source=f"{market.source} [{run.universe}]",
-        sleeves=market.sleeves,
+        sleeves=market.asset_table,
         simulated=market.simulated,
     )
     result = run_backtest(run.policy, universe, start=run.start, end=run.end)

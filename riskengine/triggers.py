@@ -1,14 +1,16 @@
-"""Cross-asset triggers: when watched sleeves' volatility jumps, cut other sleeves.
+"""Cross-asset triggers: when watched sleeves' volatility or level jumps, cut others.
 
-A trigger watches the vol forecasts of some sleeves (e.g. ``safe_haven``), turns them
-into one signal per day, enters its risk-off state when the signal rises above
-`enter_above` and leaves it when the signal falls below `exit_below` (hysteresis),
-staying at least `min_days_in_state` days in a state. While risk-off, the acted-on
-sleeves are scaled by `scale`; on exit they are restored in equal steps over
-`reentry_days`, and the multiplier never moves by more than `max_daily_change` a day.
+A trigger watches some sleeves (e.g. ``safe_haven``, or ``volatility`` for the VIX
+index): their vol forecasts or their closes, held or not, signal-only series
+included. It turns them into one signal per day, enters its risk-off state when the
+signal rises above `enter_above` and leaves it when the signal falls below
+`exit_below` (hysteresis), staying at least `min_days_in_state` days in a state.
+While risk-off, the acted-on sleeves are scaled by `scale`; on exit they are
+restored in equal steps over `reentry_days`, and the multiplier never moves by more
+than `max_daily_change` a day.
 
-Everything here is a function of the forecast panel up to each date, computed once
-for the whole period before the allocation loop.
+Everything here is a function of the forecast and price panels up to each date,
+computed once for the whole period before the allocation loop.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def trigger_signal(
     spec: TriggerSpec,
     volatility: pd.DataFrame,
     returns: pd.DataFrame,
+    levels: pd.DataFrame,
     sleeves: Mapping[str, str],
 ) -> pd.Series:
     """The trigger's signal at each close, from the watched sleeves' assets.
@@ -64,8 +67,22 @@ def trigger_signal(
     ``vol_zscore``: (vol - trailing mean) / trailing std of the forecast vol over
     `lookback_days` (including today); ``vol_ratio``: vol / trailing median;
     ``vol_of_vol``: z-score of the 21-day std of daily log changes in forecast vol;
-    ``realised_vs_forecast``: 21-day realised vol / the forecast made 21 days before.
-    The assets' values are combined by `spec.aggregate` (max or mean).
+    ``realised_vs_forecast``: 21-day realised vol / the forecast made 21 days before;
+    ``level``: the close itself (e.g. the VIX index in points);
+    ``level_zscore``: (close - trailing mean) / trailing std over `lookback_days`.
+    The assets' values are combined by `spec.aggregate` (max or mean); on a day an
+    asset has no new observation its last value stands.
+
+    Parameters
+    ----------
+    spec : TriggerSpec
+        The rule.
+    volatility, returns, levels : pd.DataFrame
+        Forecast vol, returns and closes (NaN where no price that day) on the
+        backtest calendar, shape (n_days, n_assets), the watched assets among the
+        columns.
+    sleeves : Mapping
+        Sleeve of every asset.
 
     Returns
     -------
@@ -73,7 +90,9 @@ def trigger_signal(
         Signal indexed like `volatility`; NaN where no watched asset has enough data.
     """
     watched = [a for a in volatility.columns if sleeves[a] in spec.watch_sleeves]
-    per_asset = {a: _asset_signal(spec, volatility[a], returns[a]) for a in watched}
+    per_asset = {
+        a: _asset_signal(spec, volatility[a], returns[a], levels[a]) for a in watched
+    }
     frame = pd.DataFrame(per_asset, index=volatility.index)
     if frame.empty or frame.shape[1] == 0:
         return pd.Series(np.nan, index=volatility.index)
@@ -81,10 +100,21 @@ def trigger_signal(
     return combined.where(frame.notna().any(axis=1))
 
 
-def _asset_signal(spec: TriggerSpec, vol: pd.Series, returns: pd.Series) -> pd.Series:
+def _asset_signal(
+    spec: TriggerSpec, vol: pd.Series, returns: pd.Series, level: pd.Series
+) -> pd.Series:
+    window = spec.lookback_days
+    if spec.signal in ("level", "level_zscore"):
+        closes = level.dropna()
+        rolling = closes.rolling(window, min_periods=window)
+        value = (
+            closes
+            if spec.signal == "level"
+            else (closes - rolling.mean()) / rolling.std()
+        )
+        return value.reindex(vol.index).ffill()
     observed = returns.notna()
     own = vol[observed]
-    window = spec.lookback_days
     if spec.signal == "vol_zscore":
         rolling = own.rolling(window, min_periods=window)
         value = (own - rolling.mean()) / rolling.std()
@@ -98,6 +128,29 @@ def _asset_signal(spec: TriggerSpec, vol: pd.Series, returns: pd.Series) -> pd.S
         realised = returns[observed].rolling(SHORT_WINDOW_DAYS).std()
         value = realised / own.shift(SHORT_WINDOW_DAYS)
     return value.reindex(vol.index).ffill()
+
+
+def unwatched_events(
+    specs: tuple[TriggerSpec, ...], sleeves: Mapping[str, str], date: pd.Timestamp
+) -> list[Event]:
+    """One ``trigger_no_data`` event per trigger that can never fire on this data.
+
+    Such a trigger watches sleeves that no asset of the data (`sleeves`, asset ->
+    sleeve) belongs to.
+    """
+    present = set(sleeves.values())
+    return [
+        Event(
+            date,
+            "trigger_no_data",
+            spec.name,
+            f"{spec.name}: no asset of this data is in {', '.join(spec.watch_sleeves)}"
+            ": the trigger never fires",
+            {"rule": spec.name, "watch_sleeves": list(spec.watch_sleeves)},
+        )
+        for spec in specs
+        if not present & set(spec.watch_sleeves)
+    ]
 
 
 def trigger_path(spec: TriggerSpec, signal: pd.Series) -> TriggerPath:

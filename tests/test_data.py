@@ -8,11 +8,19 @@ from riskengine.data import (
     aligned_returns,
     daily_columns,
     load_market,
+    make_market,
     read_price_file,
-    resolve_sleeves,
     trading_calendar,
 )
 from riskengine.errors import DataError
+from riskengine.sleeves import (
+    BUILTIN_ASSETS,
+    SLEEVE_NAMES,
+    AssetInfo,
+    SleeveTable,
+    read_sleeve_file,
+    resolve_assets,
+)
 
 GOOD = (
     "date,SPY,BTC_USD\n2024-01-05,100,40000\n2024-01-06,,41000\n2024-01-08,101,42000\n"
@@ -121,7 +129,7 @@ def test_asset_missing_a_day_gets_nan_then_the_whole_move() -> None:
 
 def test_unknown_ticker_needs_a_sleeve_table(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"no sleeve for column.*XYZ.*--sleeves"):
-        resolve_sleeves(["SPY", "XYZ"])
+        resolve_assets(["SPY", "XYZ"])
     table = write(tmp_path, "asset,sleeve\nXYZ,credit\n", "sleeves.csv")
     market = load_market(
         write(tmp_path, "date,SPY,XYZ\n2024-01-02,1,2\n2024-01-03,2,3\n"), sleeves=table
@@ -155,3 +163,123 @@ def test_real_file_alignment(
     )
     assert market.sleeves["GLD"] == "safe_haven"
     assert market.sleeves["ETH_USD"] == "crypto"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "asset,sleeve\nTLT,rates\nSPY,dm_equty\n",
+            r"line 3 \(asset SPY\): sleeve: unknown sleeve 'dm_equty' \(did you mean "
+            r"'dm_equity'\?\); a sleeve outside the built-in vocabulary needs "
+            r"custom_sleeve = true",
+        ),
+        (
+            "asset,sleeve,custom_sleeve\nA,infra,true\nB,infar,\n",
+            r"line 3 \(asset B\): sleeve: unknown sleeve 'infar' \(did you mean "
+            r"'infra'\?\)",
+        ),
+        (
+            "asset,sleeve,custom_sleeve\nBTC_USD,crypto,true\n",
+            r"line 2 \(asset BTC_USD\): custom_sleeve: 'crypto' is a built-in sleeve",
+        ),
+        (
+            "asset,sleeve,investible\nVIX,volatility,false\n",
+            r"unknown column 'investible' \(did you mean 'investable'\?\)",
+        ),
+        (
+            "asset,sleeve,investable\nVIX,volatility,no\n",
+            r"line 2 \(asset VIX\): investable: expected true or false \(or empty\), "
+            r"got 'no'",
+        ),
+        ("asset,sleeve\nSPY,dm_equity\nSPY,rates\n", r"line 3: asset SPY listed twice"),
+        ("asset,sleeve\nSPY,\n", r"line 2: empty sleeve"),
+        ("asset,sector\nSPY,dm_equity\n", r"unknown column 'sector'"),
+        ("asset\nSPY\n", r"expected columns 'asset,sleeve'"),
+    ],
+    ids=[
+        "misspelt",
+        "misspelt-custom",
+        "builtin-declared-custom",
+        "misspelt-column",
+        "bad-flag",
+        "duplicate",
+        "empty-sleeve",
+        "unknown-column",
+        "no-sleeve-column",
+    ],
+)
+def test_bad_sleeve_file_names_file_line_and_fix(
+    tmp_path: Path, text: str, match: str
+) -> None:
+    path = write(tmp_path, text, "sleeves.csv")
+    with pytest.raises(DataError, match=match) as info:
+        read_sleeve_file(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_sleeve_file_declares_custom_sleeves_and_signal_only_assets(
+    tmp_path: Path,
+) -> None:
+    table = read_sleeve_file(
+        write(
+            tmp_path,
+            "asset,sleeve,investable,custom_sleeve\n"
+            "INFRA1,infra,,true\n"
+            "INFRA2,infra,,\n"
+            "MYIDX,dm_equity,false,\n"
+            "VIX,volatility,,\n"
+            "VXX,volatility,,\n"
+            "SPY,dm_equity,TRUE,\n",
+            "sleeves.csv",
+        )
+    )
+    assert table.custom_sleeves == {"infra"}
+    assert table.assets["INFRA2"] == AssetInfo("infra", investable=True)
+    assert table.assets["MYIDX"] == AssetInfo("dm_equity", investable=False)
+    # an empty cell keeps the built-in table's word: spot VIX is an index, VXX an ETN
+    assert table.assets["VIX"] == AssetInfo("volatility", investable=False)
+    assert table.assets["VXX"] == AssetInfo("volatility", investable=True)
+    assert table.assets["SPY"].investable
+
+
+def test_builtin_table_speaks_the_sleeve_vocabulary() -> None:
+    assert {info.sleeve for info in BUILTIN_ASSETS.values()} == set(SLEEVE_NAMES)
+    signal_only = sorted(a for a, info in BUILTIN_ASSETS.items() if not info.investable)
+    assert signal_only == ["VIX", "^VIX"]
+
+
+def test_a_mapping_with_a_misspelt_or_undeclared_sleeve_is_a_data_error() -> None:
+    prices = pd.DataFrame(
+        {"SPY": [1.0, 2.0], "XYZ": [1.0, 2.0]},
+        index=pd.bdate_range("2024-01-02", periods=2),
+    )
+    with pytest.raises(
+        DataError, match=r"^frame: asset XYZ: unknown sleeve 'credt' \(did you mean "
+    ):
+        make_market(prices, source="frame", sleeves={"XYZ": "credt"})
+    with pytest.raises(DataError, match=r"asset XYZ: unknown sleeve 'infra'"):
+        make_market(prices, source="frame", sleeves={"XYZ": "infra"})
+    table = SleeveTable({"XYZ": AssetInfo("infra")}, frozenset({"infra"}))
+    market = make_market(prices, source="frame", sleeves=table)
+    assert market.sleeves == {"SPY": "dm_equity", "XYZ": "infra"}
+    assert market.custom_sleeves == {"infra"}
+
+
+def test_market_carries_investability_and_keeps_it_on_a_subset(
+    tmp_path: Path,
+) -> None:
+    prices = write(
+        tmp_path,
+        "date,SPY,VIX,MYIDX\n2024-01-02,1,15,7\n2024-01-03,2,16,8\n2024-01-04,3,17,9\n",
+    )
+    sleeves = write(
+        tmp_path, "asset,sleeve,investable\nMYIDX,dm_equity,false\n", "sleeves.csv"
+    )
+    market = load_market(prices, sleeves=sleeves)
+    assert market.investable == {"SPY": True, "VIX": False, "MYIDX": False}
+    assert market.signal_only == ["VIX", "MYIDX"]
+    subset = make_market(
+        market.prices[["SPY", "MYIDX"]], source="subset", sleeves=market.asset_table
+    )
+    assert subset.signal_only == ["MYIDX"]

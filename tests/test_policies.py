@@ -111,9 +111,38 @@ def test_compare_prints_policies_side_by_side(
 @pytest.mark.slow
 @pytest.mark.parametrize("name", builtin_names("policies"))
 def test_every_policy_over_the_whole_real_file(name: str, market) -> None:
-    """Slow: all 12 columns from 1990, with their own starts, ends and calendars."""
+    """Slow: all 12 columns from 1990, with their own starts, ends and calendars;
+    the signal-only VIX index is never held, targeted or given risk."""
     result = backtest(name, market)
+    assert market.signal_only == ["VIX"]
+    for frame in (result.weights, result.targets, result.risk_contributions):
+        never = frame.reindex(columns=market.signal_only, fill_value=0.0)
+        assert (never == 0.0).all().all()
+        assert set(frame.columns) <= {a for a in market.assets if market.investable[a]}
     assert np.isfinite(result.returns).all()
     assert result.returns.index[0] == market.returns.index[0]
     vol = result.metrics()["annual_vol"]
     assert 0.02 < vol < 0.3
+
+
+def test_vix_risk_off_fires_on_the_vix_close_in_2008_and_march_2020(market) -> None:
+    """The VIX closes above 30 on 2008-09-15 (Lehman) and 2020-02-27 (Covid): the
+    rule enters risk-off at those closes, on the close itself (no look-ahead), and
+    halves equity and credit against the same core without it; VIX is never held."""
+    overlay = backtest("vix-risk-off", market, start="2007-01-01", end="2020-12-31")
+    core = backtest("risk-parity-fund", market, start="2007-01-01", end="2020-12-31")
+    assert "VIX" not in overlay.weights.columns
+    fired = overlay.events[overlay.events["kind"] == "trigger_enter"]
+    vix = market.prices["VIX"]
+    for first, last in [("2008-09-01", "2008-10-31"), ("2020-02-20", "2020-03-16")]:
+        in_stress = fired[fired["date"].between(first, last)]
+        assert len(in_stress) == 1
+        day = in_stress["date"].iloc[0]
+        closes = vix.loc[first:day].dropna()
+        assert closes.iloc[-1] > 30.0 >= closes.iloc[:-1].max()
+        assert in_stress["details"].iloc[0]["value"] == closes.iloc[-1]
+        after = market.returns.index[market.returns.index.searchsorted(day) + 3]
+        cut = sleeve_weights(overlay, market, ["dm_equity", "credit"])[after]
+        uncut = sleeve_weights(core, market, ["dm_equity", "credit"])[after]
+        assert cut < 0.6 * uncut
+    assert {str(d.date()) for d in fired["date"]} >= {"2008-09-15", "2020-02-27"}

@@ -1,9 +1,18 @@
+import dataclasses
+import types
+import typing
 from pathlib import Path
 
 import pytest
 
 from riskengine.errors import SpecError
-from riskengine.specs import builtin_names, load_model, load_policy
+from riskengine.specs import (
+    PolicySpec,
+    builtin_dir,
+    builtin_names,
+    load_model,
+    load_policy,
+)
 
 VALID = """
 name = "p"
@@ -126,3 +135,148 @@ def test_overrides_replace_fields_before_validation() -> None:
         SpecError, match=r"target\.target_vol_annual: expected a number"
     ):
         load_policy("safe-haven-risk-off", {"target.target_vol_annual": "high"})
+
+
+# Every field that holds sleeve names: (policy, overrides, field as reported, the
+# closest valid name). A misspelling is a spec error naming the field and a fix.
+MISSPELT_SLEEVES = {
+    "triggers.watch_sleeves": (
+        "safe-haven-risk-off",
+        {"triggers.0.watch_sleeves": ["safehaven"]},
+        "triggers[0].watch_sleeves[0]",
+        "safe_haven",
+    ),
+    "triggers.act_on_sleeves": (
+        "safe-haven-risk-off",
+        {"triggers.0.act_on_sleeves": ["crypto", "emequity"]},
+        "triggers[0].act_on_sleeves[1]",
+        "em_equity",
+    ),
+    "triggers.redistribute_to": (
+        "safe-haven-risk-off",
+        {"triggers.0.redistribute_to": ["rate"]},
+        "triggers[0].redistribute_to[0]",
+        "rates",
+    ),
+    "limits.sleeve_max_risk": (
+        "safe-haven-risk-off",
+        {"limits.sleeve_max_risk": {"cryptoo": 0.2}},
+        "limits.sleeve_max_risk.cryptoo",
+        "crypto",
+    ),
+    "limits.sleeve_max_weight": (
+        "static-60-40",
+        {"limits.sleeve_max_weight": {"dm_equities": 0.5}},
+        "limits.sleeve_max_weight.dm_equities",
+        "dm_equity",
+    ),
+    "limits.sleeve_min_weight": (
+        "static-60-40",
+        {"limits.sleeve_min_weight": {"rate": 0.1}},
+        "limits.sleeve_min_weight.rate",
+        "rates",
+    ),
+    "target.sleeve_weights": (
+        "static-60-40",
+        {"target.sleeve_weights": {"dm_equty": 0.6, "rates": 0.4}},
+        "target.sleeve_weights.dm_equty",
+        "dm_equity",
+    ),
+    "target.risk_budgets": (
+        "risk-parity-fund",
+        {"target.risk_budgets": {"dm_equity": 1, "comodity": 1}},
+        "target.risk_budgets.comodity",
+        "commodity",
+    ),
+    "costs.sleeve_bps": (
+        "risk-parity-fund",
+        {"costs.sleeve_bps": {"em_equty": 5.0}},
+        "costs.sleeve_bps.em_equty",
+        "em_equity",
+    ),
+    "universe.sleeves": (
+        "equity-risk-control-10",
+        {"universe.sleeves": ["dm_equity", "em_equities"]},
+        "universe.sleeves[1]",
+        "em_equity",
+    ),
+    "universe.exclude_sleeves": (
+        "vol-target-fund",
+        {"universe.exclude_sleeves": ["volatilty"]},
+        "universe.exclude_sleeves[0]",
+        "volatility",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MISSPELT_SLEEVES.values(), ids=list(MISSPELT_SLEEVES))
+def test_misspelt_sleeve_is_a_spec_error_naming_the_field_and_the_closest_sleeve(
+    case: tuple[str, dict, str, str],
+) -> None:
+    name, overrides, field, closest = case
+    with pytest.raises(SpecError) as info:
+        load_policy(name, overrides)
+    message = str(info.value)
+    assert message.startswith(f"{builtin_dir('policies') / name}.toml: {field}: ")
+    assert f"(did you mean '{closest}'?)" in message
+    assert "universe.custom_sleeves" in message
+
+
+def _string_container_fields(cls: type, prefix: str = "") -> set[str]:
+    """Fields of a spec (nested specs included) that hold strings: tables or lists."""
+    found = set()
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        inner = options[0] if typing.get_origin(hint) is types.UnionType else hint
+        args = typing.get_args(inner)
+        if dataclasses.is_dataclass(inner):
+            found |= _string_container_fields(inner, f"{prefix}{field.name}.")
+        elif typing.get_origin(inner) is tuple and dataclasses.is_dataclass(args[0]):
+            found |= _string_container_fields(args[0], f"{prefix}{field.name}.")
+        elif typing.get_origin(inner) is dict or (
+            typing.get_origin(inner) is tuple and args[0] is str
+        ):
+            found.add(f"{prefix}{field.name}")
+    return found
+
+
+def test_every_field_holding_names_is_checked_as_sleeves() -> None:
+    """A new table or list of names in a spec must join the misspelling battery."""
+    fields = _string_container_fields(PolicySpec)
+    assert "limits.sleeve_max_risk" in fields
+    assert fields - {"universe.custom_sleeves"} == set(MISSPELT_SLEEVES)
+
+
+def test_declared_custom_sleeve_is_known_and_a_builtin_one_cannot_be_declared() -> None:
+    budgets = {"target.risk_budgets": {"dm_equity": 1, "infra": 2}}
+    with pytest.raises(SpecError, match=r"target\.risk_budgets\.infra: unknown sleeve"):
+        load_policy("risk-parity-fund", budgets)
+    policy = load_policy(
+        "risk-parity-fund", {**budgets, "universe.custom_sleeves": ["infra"]}
+    )
+    assert policy.target.risk_budgets["infra"] == 2
+    assert policy.universe.custom_sleeves == ("infra",)
+    with pytest.raises(
+        SpecError, match=r"universe\.custom_sleeves\[0\]: 'crypto' is a built-in sleeve"
+    ):
+        load_policy("risk-parity-fund", {"universe.custom_sleeves": ["crypto"]})
+
+
+def test_asset_risk_budgets_name_assets_not_sleeves() -> None:
+    policy = load_policy(
+        "risk-parity-fund",
+        {"target.risk_budget_by": "asset", "target.risk_budgets": {"SPY": 1, "TLT": 2}},
+    )
+    assert policy.target.risk_budgets == {"SPY": 1.0, "TLT": 2.0}
+
+
+def test_level_signals_are_trigger_signals() -> None:
+    policy = load_policy("vix-risk-off")
+    assert policy.triggers[0].signal == "level"
+    assert policy.triggers[0].watch_sleeves == ("volatility",)
+    zscore = load_policy("vix-risk-off", {"triggers.0.signal": "level_zscore"})
+    assert zscore.triggers[0].signal == "level_zscore"
+    with pytest.raises(SpecError, match=r"triggers\[0\]\.signal: expected one of"):
+        load_policy("vix-risk-off", {"triggers.0.signal": "levels"})

@@ -69,14 +69,14 @@ def test_signal_is_point_in_time_and_aggregates_by_max() -> None:
     returns = vol * 0 + 0.001
     sleeves = {"GLD": "safe_haven", "SLV": "safe_haven"}
     spec = TriggerSpec(**{**SPEC.__dict__, "signal": "vol_ratio", "lookback_days": 252})
-    signal = trigger_signal(spec, vol, returns, sleeves)
+    signal = trigger_signal(spec, vol, returns, vol * 0 + 1.0, sleeves)
     assert signal.iloc[:251].isna().all()
     assert signal.iloc[310] == pytest.approx(
         (vol["SLV"].iloc[310] / vol["SLV"].iloc[59:311].median()), rel=1e-12
     )
     perturbed = vol.copy()
     perturbed.iloc[320:] *= 5
-    moved = trigger_signal(spec, perturbed, returns, sleeves)
+    moved = trigger_signal(spec, perturbed, returns, vol * 0 + 1.0, sleeves)
     pd.testing.assert_series_equal(signal.iloc[:320], moved.iloc[:320])
 
 
@@ -87,3 +87,67 @@ def test_multipliers_apply_to_acted_on_sleeves_only() -> None:
     )
     np.testing.assert_allclose(out[:, 0], 0.5)
     np.testing.assert_allclose(out[:, 1], 1.0)
+
+
+VIX_RULE = TriggerSpec(
+    name="vix",
+    watch_sleeves=("volatility",),
+    act_on_sleeves=("dm_equity",),
+    signal="level",
+    enter_above=30.0,
+    exit_below=20.0,
+    min_days_in_state=1,
+)
+
+
+def level_panels(values: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Vol, returns and levels of a VIX series (vol and returns unused by levels)."""
+    index = pd.bdate_range("2020-01-01", periods=len(values))
+    levels = pd.DataFrame({"VIX": values}, index=index, dtype=float)
+    return levels * 0 + 0.01, levels
+
+
+def test_level_signal_is_the_close_and_fires_strictly_above_the_threshold() -> None:
+    #         0     1      2     3     4      5     6     7      8
+    values = [20.0, 29.99, 30.0, 30.0, 30.01, np.nan, 25.0, 20.0, 19.99]
+    vol, levels = level_panels(values)
+    signal = trigger_signal(VIX_RULE, vol, vol, levels, {"VIX": "volatility"})
+    # the close itself; a day without a close keeps the last one
+    expected = [20.0, 29.99, 30.0, 30.0, 30.01, 30.01, 25.0, 20.0, 19.99]
+    np.testing.assert_array_equal(signal, expected)
+    result = trigger_path(VIX_RULE, signal)
+    # 30.0 is not above 30; 30.01 is. 20.0 is not below 20; 19.99 is.
+    assert list(result.risk_off) == [False] * 4 + [True] * 4 + [False]
+    assert [(e.kind, e.date) for e in result.events] == [
+        ("trigger_enter", levels.index[4]),
+        ("trigger_exit", levels.index[8]),
+    ]
+    assert result.events[0].details["value"] == pytest.approx(30.01)
+    assert "level of volatility = 30.010 above 30" in result.events[0].message
+
+
+def test_level_signals_are_point_in_time() -> None:
+    rng = np.random.default_rng(3)
+    values = list(20.0 * np.exp(np.cumsum(0.05 * rng.standard_normal(400))))
+    vol, levels = level_panels(values)
+    sleeves = {"VIX": "volatility"}
+    for kind in ("level", "level_zscore"):
+        spec = TriggerSpec(**{**VIX_RULE.__dict__, "signal": kind, "lookback_days": 60})
+        signal = trigger_signal(spec, vol, vol, levels, sleeves)
+        perturbed = levels.copy()
+        perturbed.iloc[300:] *= 3.0
+        moved = trigger_signal(spec, vol, vol, perturbed, sleeves)
+        pd.testing.assert_series_equal(signal.iloc[:300], moved.iloc[:300])
+        assert not np.allclose(signal.iloc[300:], moved.iloc[300:])
+        state = trigger_path(spec, signal).risk_off
+        moved_state = trigger_path(spec, moved).risk_off
+        pd.testing.assert_series_equal(state.iloc[:300], moved_state.iloc[:300])
+    window = levels["VIX"].iloc[241:301]
+    zscore = TriggerSpec(
+        **{**VIX_RULE.__dict__, "signal": "level_zscore", "lookback_days": 60}
+    )
+    signal = trigger_signal(zscore, vol, vol, levels, sleeves)
+    assert signal.iloc[:59].isna().all()
+    assert signal.iloc[300] == pytest.approx(
+        (window.iloc[-1] - window.mean()) / window.std(), rel=1e-12
+    )

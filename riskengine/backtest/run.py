@@ -28,6 +28,7 @@ from riskengine.backtest.schedule import (
     eligibility,
     scheduled_rows,
     universe_of,
+    watched_assets,
 )
 from riskengine.calendar import accrual_fractions, annual_vol_factor, periods_per_year
 from riskengine.covariance import DccCorrelation, EwmaCorrelation
@@ -42,6 +43,7 @@ from riskengine.triggers import (
     sleeve_multipliers,
     trigger_path,
     trigger_signal,
+    unwatched_events,
 )
 from riskengine.volatility import forecast_variance
 
@@ -77,9 +79,14 @@ def run_backtest(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     assets = universe_of(policy, market)
-    returns = (
-        market.returns.loc[:end, assets] if end is not None else market.returns[assets]
+    # what the triggers read beside the held assets (e.g. the VIX index, never held)
+    signals = [*assets, *watched_assets(policy, market, assets)]
+    panel = (
+        market.returns.loc[:end, signals]
+        if end is not None
+        else market.returns[signals]
     )
+    returns = panel[assets]
     first = 0 if start is None else int(returns.index.searchsorted(pd.Timestamp(start)))
     if first >= len(returns) - 1:
         raise DataError(f"{market.source}: no trading days in the requested period")
@@ -94,18 +101,22 @@ def run_backtest(
         (t.lookback_days + 2 * SHORT_WINDOW_DAYS for t in policy.triggers), default=0
     )
     forecast = forecast_variance(
-        returns,
+        panel,
         policy.model,
         start=returns.index[max(first - lookback, 0)],
         refit_dates=returns.index[scheduled],
     )
-    volatility = forecast.volatility
+    volatility = forecast.volatility[assets]
     vol = volatility.to_numpy()
     timings["volatility"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    levels = market.prices.reindex(panel.index)[signals]
     paths = [
-        trigger_path(spec, trigger_signal(spec, volatility, returns, market.sleeves))
+        trigger_path(
+            spec,
+            trigger_signal(spec, forecast.volatility, panel, levels, market.sleeves),
+        )
         for spec in policy.triggers
     ]
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, len(returns))
@@ -151,6 +162,7 @@ def run_backtest(
         *forecast.events,
         *universe_events(returns, eligible, first, policy),
         *trigger_events,
+        *unwatched_events(policy.triggers, market.sleeves, index[0]),
         *ladder_events(decisions, policy),
         *walk.events,
     ]

@@ -12,16 +12,36 @@ from riskengine.specs import PolicySpec
 
 
 def universe_of(policy: PolicySpec, market: Market) -> list[str]:
-    """Assets of `market` in the sleeves the policy may hold, in the data's order."""
+    """Investable assets of `market` in the sleeves the policy may hold, in order.
+
+    Signal-only assets (`Market.investable` False, e.g. the spot VIX index) are
+    never part of it, whatever the policy's sleeves say.
+    """
     wanted = set(policy.universe.sleeves) or set(market.sleeves.values())
     wanted -= set(policy.universe.exclude_sleeves)
-    assets = [a for a in market.assets if market.sleeves[a] in wanted]
+    assets = [
+        a for a in market.assets if market.investable[a] and market.sleeves[a] in wanted
+    ]
     if not assets:
+        signal_only = [a for a in market.signal_only if market.sleeves[a] in wanted]
+        listed = ", ".join(signal_only)
+        note = f"; signal-only, never held: {listed}" if signal_only else ""
         raise DataError(
-            f"{market.source}: no asset of this data belongs to the sleeves the policy "
-            f"'{policy.name}' may hold ({', '.join(sorted(wanted)) or 'none'})"
+            f"{market.source}: no investable asset of this data belongs to the sleeves "
+            f"the policy '{policy.name}' may hold "
+            f"({', '.join(sorted(wanted)) or 'none'}){note}"
         )
     return assets
+
+
+def watched_assets(policy: PolicySpec, market: Market, held: list[str]) -> list[str]:
+    """Assets outside `held` that the policy's triggers watch, in the data's order.
+
+    Triggers read every asset of their watched sleeves, held or not, signal-only
+    included (a desk watching the VIX level holds no VIX).
+    """
+    watched = {s for trigger in policy.triggers for s in trigger.watch_sleeves}
+    return [a for a in market.assets if market.sleeves[a] in watched and a not in held]
 
 
 def eligibility(returns: pd.DataFrame, policy: PolicySpec) -> BoolArray:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from riskengine.sleeves import unknown_sleeve
+from riskengine.specs._validation import _require
 from riskengine.specs.limits import DrawdownSpec, LimitsSpec, MarginSpec
 from riskengine.specs.model import ModelSpec
 from riskengine.specs.targets import (
@@ -35,6 +38,46 @@ class PolicySpec:
     triggers: tuple[TriggerSpec, ...] = ()
     drawdown_control: DrawdownSpec | None = None
     margin: MarginSpec | None = None
+
+    def __post_init__(self) -> None:
+        for field_name, sleeve in self.sleeve_names():
+            problem = unknown_sleeve(sleeve, self.universe.custom_sleeves)
+            _require(
+                problem is None,
+                field_name,
+                f"{problem}; declare a custom sleeve in universe.custom_sleeves",
+            )
+
+    def sleeve_names(self) -> Iterator[tuple[str, str]]:
+        """Every sleeve name the policy writes, with the field that holds it.
+
+        Yields
+        ------
+        tuple of (str, str)
+            The field as written in the file (``"limits.sleeve_max_risk.crypto"``,
+            ``"triggers[0].watch_sleeves[1]"``) and the sleeve name.
+        """
+        tables = {
+            "target.sleeve_weights": self.target.sleeve_weights,
+            "limits.sleeve_min_weight": self.limits.sleeve_min_weight,
+            "limits.sleeve_max_weight": self.limits.sleeve_max_weight,
+            "limits.sleeve_max_risk": self.limits.sleeve_max_risk,
+            "costs.sleeve_bps": self.costs.sleeve_bps,
+        }
+        if self.target.risk_budget_by == "sleeve":
+            tables["target.risk_budgets"] = self.target.risk_budgets
+        for prefix, table in tables.items():
+            yield from ((f"{prefix}.{sleeve}", sleeve) for sleeve in table)
+        lists = {
+            "universe.sleeves": self.universe.sleeves,
+            "universe.exclude_sleeves": self.universe.exclude_sleeves,
+        }
+        for i, trigger in enumerate(self.triggers):
+            lists[f"triggers[{i}].watch_sleeves"] = trigger.watch_sleeves
+            lists[f"triggers[{i}].act_on_sleeves"] = trigger.act_on_sleeves
+            lists[f"triggers[{i}].redistribute_to"] = trigger.redistribute_to
+        for prefix, names in lists.items():
+            yield from ((f"{prefix}[{j}]", sleeve) for j, sleeve in enumerate(names))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec as plain data (for the run manifest)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from riskengine.sleeves import SLEEVE_NAMES
 from riskengine.specs._validation import _require
 
 
@@ -191,7 +192,33 @@ class CovarianceSpec:
 
 @dataclass(frozen=True)
 class UniverseSpec:
-    """Which sleeves of the data the policy may hold (empty `sleeves` means all)."""
+    """Which sleeves of the data the policy may hold, and the custom sleeves it uses.
+
+    Signal-only assets (an index such as the spot VIX) are never held, whatever
+    these fields say; triggers may still watch them.
+
+    Attributes
+    ----------
+    sleeves : tuple of str
+        Sleeves the policy may hold; empty means every sleeve of the data.
+    exclude_sleeves : tuple of str
+        Sleeves it never holds.
+    custom_sleeves : tuple of str
+        Sleeves outside the built-in vocabulary (`riskengine.sleeves.SLEEVE_NAMES`)
+        that the policy names; every other sleeve name in the policy must be
+        built-in, so that a misspelt one is an error.
+    """
 
     sleeves: tuple[str, ...] = ()
     exclude_sleeves: tuple[str, ...] = ()
+    custom_sleeves: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for i, sleeve in enumerate(self.custom_sleeves):
+            _require(
+                sleeve not in SLEEVE_NAMES,
+                f"custom_sleeves[{i}]",
+                f"'{sleeve}' is a built-in sleeve; declare only sleeves outside "
+                f"the built-in vocabulary ({', '.join(SLEEVE_NAMES)})",
+            )
+            _require(bool(sleeve.strip()), f"custom_sleeves[{i}]", "empty sleeve name")

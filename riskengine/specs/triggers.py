@@ -17,13 +17,21 @@ class TriggerSpec:
     name : str
         Rule name, as it appears in the event log.
     watch_sleeves, act_on_sleeves : tuple of str
-        Sleeves whose vol is watched; sleeves that are cut.
-    signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast"}
-        How the watched forecasts become a signal.
+        Sleeves watched (every asset of the data in them, held or not, signal-only
+        series such as the VIX index included); sleeves that are cut.
+    signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast", \
+"level", "level_zscore"}
+        How the watched series become a signal (see `riskengine.triggers`): four
+        read the forecast vol; ``level`` reads the close itself, as desks watch
+        the VIX index (risk-off when it closes above 30, back below 20);
+        ``level_zscore`` the close's z-score over `lookback_days`. ``level`` takes
+        prices as they are: watch a sleeve whose series share a scale (an index
+        beside an ETN on it does not; prefer ``level_zscore`` there).
     aggregate : {"max", "mean"}
         How the watched assets' signals combine.
     lookback_days : int
-        Trailing window of the signal's reference distribution.
+        Trailing window of the signal's reference distribution (unused by
+        ``level``).
     enter_above, exit_below : float
         Hysteresis thresholds: enter risk-off strictly above, leave strictly below.
     min_days_in_state : int
@@ -46,9 +54,14 @@ class TriggerSpec:
     act_on_sleeves: tuple[str, ...]
     enter_above: float
     exit_below: float
-    signal: Literal["vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast"] = (
-        "vol_zscore"
-    )
+    signal: Literal[
+        "vol_zscore",
+        "vol_ratio",
+        "vol_of_vol",
+        "realised_vs_forecast",
+        "level",
+        "level_zscore",
+    ] = "vol_zscore"
     aggregate: Literal["max", "mean"] = "max"
     lookback_days: int = 252
     min_days_in_state: int = 5
