@@ -23,6 +23,7 @@ from riskengine.errors import RiskEngineError, SpecError
 from riskengine.metrics import METRIC_LABELS
 from riskengine.report import write_results
 from riskengine.scenarios import write_calibration
+from riskengine.sleeves import unknown_sleeve
 from riskengine.specs import load_policy
 from riskengine.sweep import plan_sweep, run_sweep
 
@@ -235,6 +236,10 @@ def _compare(args: argparse.Namespace) -> int:
         raise SpecError(f"compare: policy names must differ, got {', '.join(names)}")
     market = market_from(args.prices, args.sleeves)
     cut_sleeves = tuple(s.strip() for s in args.cut_sleeves.split(",") if s.strip())
+    for sleeve in cut_sleeves:
+        problem = unknown_sleeve(sleeve, market.custom_sleeves)
+        if problem is not None:
+            raise SpecError(f"compare: --cut-sleeves: {problem}")
     table = compare(
         policies, market, start=args.start, end=args.end, cut_sleeves=cut_sleeves
     )

@@ -222,3 +222,24 @@ def test_a_misspelt_sleeve_row_stops_static_60_40_instead_of_holding_no_equity(
         "vocabulary needs custom_sleeve = true on one of its rows"
     )
     assert not out.exists()
+
+
+def test_compare_checks_the_sleeves_whose_first_cut_it_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    synthetic_prices()[["SPY", "TLT", "HYG"]].to_csv(tmp_path / "prices.csv")
+    code = main(
+        [
+            "compare",
+            "risk-parity-fund",
+            "--prices",
+            str(tmp_path / "prices.csv"),
+            "--cut-sleeves",
+            "credit,emequity",
+        ]
+    )
+    assert code == SpecError.exit_code
+    assert capsys.readouterr().err.strip() == (
+        "riskengine: error: compare: --cut-sleeves: unknown sleeve 'emequity' "
+        "(did you mean 'em_equity'?)"
+    )
