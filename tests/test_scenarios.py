@@ -29,9 +29,9 @@ from riskengine.scenarios import (
 
 ETFS = [a for a in SLEEVES if a != "BTC_USD"]
 
-# Simulated steps per calendar year, written out here rather than imported: weekdays
-# for the exchange-traded assets, every day for bitcoin.
-STEPS = {a: 365.25 if a == "BTC_USD" else 365.25 * 5 / 7 for a in SLEEVES}
+# Steps in a year, the engine's convention, written out here rather than imported:
+# 252 for the exchange-traded assets, 365 for bitcoin, which trades every day.
+STEPS = {a: 365.0 if a == "BTC_USD" else 252.0 for a in SLEEVES}
 
 # The documented premia (riskengine/scenarios/premia.py): expected arithmetic excess
 # returns over cash, decimals a year; zero for the metals and for crypto.
@@ -54,10 +54,10 @@ def drift_of(asset: dict[str, Any], premium_annual: float) -> float:
     premium/steps gives mu = 100 * premium / steps - h / 200. From the JSON's
     7-digit omega, alpha and beta, h is right to ~1e-5 relative (1 - alpha - beta
     is small), so mu to ~1e-7 %/day: compare with abs=1e-6 (0.0003% a year), far
-    below a wrong day count (252 for 260.9: 7e-4 %/day on SPY).
+    below a wrong day count (260.9 weekdays for 252: 7e-4 %/day on SPY).
     """
     h = asset["omega"] / (1.0 - asset["alpha"] - asset["beta"])
-    steps = 365.25 if asset["calendar"] == "daily" else 365.25 * 5 / 7
+    steps = 365.0 if asset["calendar"] == "daily" else 252.0
     return 100.0 * premium_annual / steps - h / 200.0
 
 
@@ -252,7 +252,7 @@ def long_market() -> SimulatedMarket:
 def test_long_path_earns_the_premium(long_market: SimulatedMarket, asset: str) -> None:
     # 584 simulated years before the spike; the cash rate is 0, so simple returns
     # are excess returns. Annualised mean (x steps a year) within 4 standard errors
-    # of the premium (the path's own: 0.8% a year for SPY, 5.7% for BTC_USD); the
+    # of the premium (the path's own: 0.7% a year for SPY, 3.9% for BTC_USD); the
     # old sample-mean drifts fail it for 6 of the 7 assets. Seeded: cannot flake.
     prices = long_market.prices[asset].loc[: long_market.spike.start].dropna()
     simple = prices.pct_change().dropna()

@@ -11,10 +11,10 @@ from riskengine.scenarios.calibration import calibrate, write_calibration
 from riskengine.scenarios.premia import PREMIA, Premium, daily_log_drift
 from riskengine.scenarios.settings import (
     DAILY_ASSETS,
+    PERIODS_PER_YEAR,
     RV_DAYS,
     SLEEVES,
     SPIKE_ASSETS,
-    STEPS_PER_YEAR,
     YEAR_DAYS,
 )
 from riskengine.scenarios.simulation import (
@@ -26,11 +26,11 @@ from riskengine.scenarios.simulation import (
 
 __all__ = [
     "DAILY_ASSETS",
+    "PERIODS_PER_YEAR",
     "PREMIA",
     "RV_DAYS",
     "SLEEVES",
     "SPIKE_ASSETS",
-    "STEPS_PER_YEAR",
     "YEAR_DAYS",
     "Premium",
     "SimulatedMarket",

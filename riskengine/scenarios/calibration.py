@@ -24,11 +24,11 @@ from riskengine.scenarios.settings import (
     EWMA_LAMBDA,
     FIT_END,
     FIT_START,
+    PERIODS_PER_YEAR,
     RV_DAYS,
     SLEEVES,
     SPIKE_ASSETS,
     SPIKE_WINDOW,
-    STEPS_PER_YEAR,
     STRESS_QUANTILE,
     YEAR_DAYS,
 )
@@ -45,8 +45,8 @@ NOTES = {
     "from the sample mean: premium_annual is the expected arithmetic excess return "
     "over cash a year (the simulated cash rate is 0), from premium_source; mu = "
     "100*premium_annual/steps - h/200 with h = omega/(1-alpha-beta) and steps = "
-    "365.25*5/7 weekdays a year (365.25 if daily), so that E[exp(r/100)-1] = "
-    "premium_annual/steps to second order; on a day of vol sigma the simulator "
+    "252 a year (365 if daily), as the engine annualises, so that E[exp(r/100)-1] "
+    "= premium_annual/steps to second order; on a day of vol sigma the simulator "
     "adds (h - sigma^2)/200, so that this holds on every day, whatever the regime",
     "ann_vol": "sqrt(omega/(1-alpha-beta)), annualised by 252 days (365 if daily)",
     "regime": "stress: exchange days whose SPY EWMA vol at the previous close is "
@@ -204,7 +204,7 @@ def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str,
         long_run_var = fit["omega"] / (1.0 - fit["alpha"] - fit["beta"])
         premium = PREMIA[a]
         drift = daily_log_drift(
-            premium.excess_return_annual, long_run_var, STEPS_PER_YEAR[calendar]
+            premium.excess_return_annual, long_run_var, PERIODS_PER_YEAR[calendar]
         )
         assets[a] = {
             "sleeve": SLEEVES[a],

@@ -106,7 +106,8 @@ def daily_log_drift(
         Unconditional variance of the percent daily log return, percent squared
         (``omega / (1 - alpha - beta)`` of the GARCH).
     steps_per_year : float
-        Simulated steps in a calendar year.
+        Steps in a year: 252 for exchange assets, 365 for daily ones (the engine's
+        convention, `riskengine.calendar`).
 
     Returns
     -------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from riskengine.calendar import CALENDAR_DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR
+
 SLEEVES: dict[str, str] = {
     "GLD": "safe_haven",
     "SLV": "safe_haven",
@@ -33,8 +35,8 @@ EWMA_LAMBDA, STRESS_QUANTILE = 0.94, 0.8
 RV_DAYS, YEAR_DAYS = 21, 252  # realised-vol window; trading days a year
 
 
-STEPS_PER_YEAR = {"exchange": 365.25 * 5 / 7, "daily": 365.25}
-"""Simulated steps per calendar year: every weekday, or every day (``calendar``)."""
+PERIODS_PER_YEAR = {"exchange": TRADING_DAYS_PER_YEAR, "daily": CALENDAR_DAYS_PER_YEAR}
+"""Steps in a year of each ``calendar``, by the engine's convention (252, 365)."""
 
 
 PARAMS_PATH = Path(__file__).with_name("simulator_params.json")
