@@ -44,6 +44,28 @@ optimum moved far: the likelihood's shape may have changed) is checked from arch
 cold start. On weekly refits of real series the median gain is about 0.02."""
 
 
+class Attempt(NamedTuple):
+    """One optimiser run of a fit: where it started and where it ended.
+
+    Attributes
+    ----------
+    start : str
+        ``"warm"`` (the given starting values) or ``"cold"`` (arch's start).
+    loglikelihood : float
+        Where the run ended; -inf if it did not run.
+    note : str
+        Why the run cannot be used as it is (``"not converged"``, ``"breaks a
+        constraint"``); "" if it can.
+    kept : bool
+        Whether the fit's result is this run's.
+    """
+
+    start: str
+    loglikelihood: float
+    note: str
+    kept: bool
+
+
 @dataclass(frozen=True, slots=True)
 class GarchFit:
     """Result of a GARCH(1,1) / GJR-GARCH(1,1) maximum-likelihood fit.
@@ -73,6 +95,9 @@ class GarchFit:
     on_bounds : tuple of str
         Bounds and constraints that ``params`` lie on (within `BOUND_TOL`),
         e.g. ``"alpha[1] + gamma[1]/2 + beta[1] <= 1"``.
+    attempts : tuple of Attempt
+        The runs made, in order (the warm start, then arch's cold start if it
+        was tried); exactly one is marked kept.
     """
 
     params: FloatArray
@@ -84,6 +109,7 @@ class GarchFit:
     forecast_variance: float
     inverse_hessian: FloatArray
     on_bounds: tuple[str, ...]
+    attempts: tuple[Attempt, ...]
 
 
 def _free_positions(vol: VolKind, dist: DistKind, mean: MeanKind) -> IndexArray:
@@ -257,7 +283,8 @@ def fit(
         warm = run(x0, hessian)
         why = _doubt(warm)
         if not why:
-            return _result(warm, warm.evals, "warm start", free, labels)
+            alone = (_attempt("warm", warm),)
+            return _result(warm, warm.evals, "warm start", free, labels, alone)
     # The warm fit's inverse Hessian speeds up the cold run, unless the warm fit
     # was held on a bound: its curvature there misleads (it can send the cold run
     # to that bound's local maximum instead of arch's).
@@ -267,10 +294,17 @@ def fit(
         warm.inverse_hessian if warm is not None and reuse else no_hessian,
     )
     evals = cold.evals + (0 if warm is None else warm.evals)
-    if warm is not None and (warm.converged, warm.llf) > (cold.converged, cold.llf):
-        return _result(warm, evals, f"warm start (kept; {why})", free, labels)
-    message = "cold start" + (f" ({why})" if why else "")
-    return _result(cold, evals, message, free, labels)
+    if warm is None:
+        message = "cold start"
+        return _result(cold, evals, message, free, labels, (_attempt("cold", cold),))
+    keep_warm = (warm.converged, warm.llf) > (cold.converged, cold.llf)
+    attempts = (
+        _attempt("warm", warm, keep_warm),
+        _attempt("cold", cold, not keep_warm),
+    )
+    if keep_warm:
+        return _result(warm, evals, f"warm start (kept; {why})", free, labels, attempts)
+    return _result(cold, evals, f"cold start ({why})", free, labels, attempts)
 
 
 def _positive_inverse(hessian: FloatArray) -> FloatArray:
@@ -310,8 +344,20 @@ def _doubt(warm: _Run) -> str:
     return ""
 
 
+def _attempt(start: str, run: _Run, kept: bool = True) -> Attempt:
+    """What one run of `fit` reports about itself."""
+    if not run.evals:
+        return Attempt(start, run.llf, "breaks a constraint", kept)
+    return Attempt(start, run.llf, "" if run.converged else "not converged", kept)
+
+
 def _result(
-    run: _Run, evals: int, message: str, free: IndexArray, labels: tuple[str, ...]
+    run: _Run,
+    evals: int,
+    message: str,
+    free: IndexArray,
+    labels: tuple[str, ...],
+    attempts: tuple[Attempt, ...],
 ) -> GarchFit:
     return GarchFit(
         params=run.params,
@@ -325,6 +371,7 @@ def _result(
         on_bounds=tuple(
             label for label, hit in zip(labels, run.on_bound, strict=True) if hit
         ),
+        attempts=attempts,
     )
 
 

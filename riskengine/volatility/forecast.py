@@ -9,8 +9,11 @@ holiday need no special case.
 GARCH-family models are refitted every `refit_every_days` observations on a
 trailing (or expanding) window, warm-started from the previous fit, and filtered
 with fixed parameters in between. GARCH(1,1) and GJR(1,1) with normal or t errors
-are fitted by `riskengine.garch_fast`; every other combination, and any fit the
-fast path does not converge, by arch itself. A fit that fails, is
+are fitted by `riskengine.garch_fast`, which re-checks a doubtful warm start from
+arch's cold start; a fit it does not converge is redone by arch from its cold
+start. Every other combination is fitted by arch twice, from the previous fit and
+from arch's cold start, keeping the higher likelihood: a warm start can stop on a
+worse local maximum, with no cheap sign of it. A fit that fails, is
 non-stationary or ends on a bound is recorded as an event and replaced by the
 spec's fallback until the next refit.
 """
@@ -52,8 +55,11 @@ class VolForecast:
     fits : pd.DataFrame
         One row per GARCH refit: asset, date (end of the window), observations,
         method (``fast`` or ``arch``), status (``ok``, ``boundary`` or
-        ``fallback``), reason, log-likelihood, evaluations (fast path) and the
-        parameters by arch's names. Empty for EWMA and realised variance.
+        ``fallback``), reason, attempts (the optimiser runs in order, with where
+        each ended and which was kept, e.g.
+        ``arch-warm(-715.27)>arch-cold(-705.43, kept)``), log-likelihood,
+        evaluations (fast path) and the parameters by arch's names. Empty for
+        EWMA and realised variance.
     """
 
     variance: pd.DataFrame
