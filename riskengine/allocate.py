@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +10,7 @@ import pandas as pd
 from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.data import SIMULATED_NOTE, Market
 from riskengine.errors import DataError
+from riskengine.output import dumps, write_json_file
 from riskengine.report import versions
 from riskengine.specs import PolicySpec
 
@@ -109,16 +107,20 @@ def _drifted_holdings(
     return before * (1.0 + moves) / (1.0 + gross)
 
 
+def is_allocation(payload: Any) -> bool:
+    """Whether parsed JSON is an allocation riskengine wrote (any schema version)."""
+    return isinstance(payload, dict) and str(payload.get("schema", "")).startswith(
+        SCHEMA.partition("/")[0] + "/"
+    )
+
+
 def write_json(payload: dict[str, Any], path: str | Path) -> None:
-    """Write JSON to `path` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=2)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write the allocation as strict JSON to `path`, atomically.
+
+    Raises
+    ------
+    OutputError
+        If `path` is something other than a riskengine allocation (a folder, a
+        user's file, a link), or cannot be written; it is then left as it was.
+    """
+    write_json_file(path, dumps(payload) + "\n", is_allocation, "allocation")

@@ -7,21 +7,21 @@ is one line on stderr with the exit code of its class (see `riskengine.errors`).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from riskengine.allocate import allocate, write_json
+from riskengine.allocate import allocate, is_allocation, write_json
 from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
 from riskengine.compare import HIGH_BETA_SLEEVES, compare
 from riskengine.data import SIMULATED_NOTE
 from riskengine.errors import RiskEngineError, SpecError
 from riskengine.metrics import METRIC_LABELS
-from riskengine.report import write_results
+from riskengine.output import check_json_file, check_results_folder, dumps, slug
+from riskengine.report import RESULT_FILES, write_results
 from riskengine.scenarios import write_calibration
 from riskengine.sleeves import unknown_sleeve
 from riskengine.specs import load_policy
@@ -173,14 +173,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _allocate(args)
         if args.command == "sweep":
             return _sweep(args)
+        policy = load_policy(args.policy)
+        out = Path(args.out or Path("results") / slug(policy.name))
+        check_results_folder(out, RESULT_FILES)  # before the run: fail fast
         result = backtest(
-            args.policy,
+            policy,
             args.prices,
             sleeves=args.sleeves,
             start=args.start,
             end=args.end,
         )
-        out = Path(args.out or Path("results") / result.policy.name)
         write_results(result, out)
     except RiskEngineError as exc:
         print(f"riskengine: error: {exc}", file=sys.stderr)
@@ -193,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "invested_period": result.invested_period.to_dict(),
             "metrics": result.metrics() if result.invested_period.measurable else None,
         }
-        print(json.dumps(payload, indent=2))
+        print(dumps(payload))
     else:
         print(format_summary(result))
         print(f"\nresults written to {out}/")
@@ -201,19 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
+    if args.out:
+        check_json_file(args.out, is_allocation, "allocation")  # before the run
     market = market_from(args.prices, args.sleeves)
     payload = allocate(load_policy(args.policy), market, asof=args.asof)
     if args.out:
         write_json(payload, args.out)
     else:
-        print(json.dumps(payload, indent=2))
+        print(dumps(payload))
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
     market = market_from(args.prices, args.sleeves)
     sweep = plan_sweep(args.file, market)
-    out = Path(args.out or Path("results") / "sweeps" / sweep.name)
+    out = Path(args.out or Path("results") / "sweeps" / slug(sweep.name))
     report = run_sweep(
         sweep.runs, market, out, scheduler=args.scheduler, workers=args.workers
     )

@@ -37,6 +37,18 @@ class InfeasibleError(RiskEngineError, RuntimeError):
     exit_code = 6
 
 
+class OutputError(RiskEngineError, OSError):
+    """riskengine may not, or cannot, write an output; the previous one is intact.
+
+    Raised for a path that is not riskengine's (a user's folder or file, a device,
+    a foreign symbolic link, ``.``), for a concurrent run holding the output, and
+    for operating-system failures (read-only or full disk, permissions). Exit
+    code 7.
+    """
+
+    exit_code = 7
+
+
 class RiskEngineWarning(UserWarning):
     """Base class of warnings about conditions the user can act on."""
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import platform
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -17,8 +13,21 @@ import pandas as pd
 from riskengine.backtest import BacktestResult
 from riskengine.data import SIMULATED_NOTE
 from riskengine.html_report import render_html
+from riskengine.output import dumps, new_results_folder, write_csv
 
 MANIFEST_VERSION = 1
+RESULT_FILES = frozenset(
+    {
+        "daily.parquet",
+        "weights.parquet",
+        "targets.parquet",
+        "risk_contributions.parquet",
+        "decisions.parquet",
+        "events.csv",
+        "manifest.json",
+        "report.html",
+    }
+)
 
 
 def versions() -> dict[str, str]:
@@ -63,26 +72,29 @@ def manifest(result: BacktestResult) -> dict[str, Any]:
 def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
     """Write a run's tables, metrics, events and manifest into `out_dir`.
 
-    Everything is first written to a temporary sibling folder, which then replaces
-    `out_dir` in one rename, so a reader never sees a half-written folder.
+    Everything is first written to a new version folder, then put in place in one
+    rename, so a reader never sees a half-written folder and a failed or killed run
+    leaves the previous results whole (see `riskengine.output`). `out_dir` must be
+    missing, empty or riskengine's own results.
 
     Parameters
     ----------
     result : BacktestResult
         The run to write.
     out_dir : str or Path
-        Destination folder; replaced if it exists.
+        Destination folder; its previous results are replaced.
 
     Returns
     -------
     Path
         The destination folder.
+
+    Raises
+    ------
+    OutputError
+        If `out_dir` is not riskengine's to replace, or cannot be written.
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; results are for sharing
-    try:
+    with new_results_folder(out_dir, RESULT_FILES) as staging:
         daily = pd.DataFrame(
             {
                 "return": result.returns,
@@ -97,23 +109,8 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         result.targets.to_parquet(staging / "targets.parquet")
         result.risk_contributions.to_parquet(staging / "risk_contributions.parquet")
         result.decisions.to_parquet(staging / "decisions.parquet")
-        events = result.events.assign(details=result.events["details"].map(json.dumps))
-        events.to_csv(staging / "events.csv", index=False)
-        (staging / "manifest.json").write_text(json.dumps(manifest(result), indent=2))
+        details = result.events["details"].map(lambda d: dumps(d, indent=None))
+        write_csv(result.events.assign(details=details), staging / "events.csv")
+        (staging / "manifest.json").write_text(dumps(manifest(result)))
         (staging / "report.html").write_text(render_html(result), encoding="utf-8")
-        _swap_into_place(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
-
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace `out_dir` by `staging` with renames only."""
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    retired = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-    os.replace(out_dir, retired)
-    os.replace(staging, out_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    return Path(out_dir)

@@ -20,6 +20,9 @@ partition of two Parquet datasets under the output folder, atomically:
 ``returns/run_id=<id>/`` (its daily net returns).
 A run whose partition exists is skipped, so an interrupted sweep resumes where it
 stopped; a run that fails is reported and retried next time.
+The output folder is riskengine's own (marked ``.riskengine-sweep``; see
+`riskengine.output`): a second sweep on it while one runs is refused, and
+partition files a killed sweep left half-written are removed by the next one.
 
 Runs execute on Dask distributed: a `LocalCluster` (one single-threaded worker
 process per core) by default, or the scheduler at ``scheduler`` to use a cluster.
@@ -32,7 +35,6 @@ import hashlib
 import itertools
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,11 +46,13 @@ from distributed import Client, LocalCluster, as_completed
 
 from riskengine.backtest import run_backtest
 from riskengine.data import Market, make_market
-from riskengine.errors import RiskEngineError, SpecError
+from riskengine.errors import OutputError, RiskEngineError, SpecError
+from riskengine.output import datasets_folder, replace_file
 from riskengine.specs import PolicySpec, load_policy
 from riskengine.specs.files import read_toml
 
 SWEEP_FIELDS = {"name", "policies", "start", "end", "grid", "universes"}
+DATASETS = ("runs", "returns")
 
 
 @dataclass(frozen=True)
@@ -151,26 +155,28 @@ def run_sweep(
     processes : bool
         Local workers as processes (parallel) or threads (cheap to start).
     """
-    out = Path(out_dir)
-    pending = [r for r in runs if not _partition(out, "runs", r.run_id).is_file()]
-    waiting = {r.run_id for r in pending}
-    skipped = tuple(r.run_id for r in runs if r.run_id not in waiting)
-    done, failed = [], {}
-    if pending:
-        with _client(scheduler, workers, processes) as client:
-            shared = client.scatter(market, broadcast=True)
-            futures = [
-                client.submit(_run_one, run, shared, str(out), key=f"run-{run.run_id}")
-                for run in pending
-            ]
-            for future in as_completed(futures):
-                run_id = future.key.removeprefix("run-")
-                try:
-                    future.result()
-                    done.append(run_id)
-                except RiskEngineError as exc:
-                    failed[run_id] = str(exc)
-    summary = _summary(out, [r.run_id for r in runs])
+    with datasets_folder(out_dir, DATASETS) as out:
+        pending = [r for r in runs if not _partition(out, "runs", r.run_id).is_file()]
+        waiting = {r.run_id for r in pending}
+        skipped = tuple(r.run_id for r in runs if r.run_id not in waiting)
+        done, failed = [], {}
+        if pending:
+            with _client(scheduler, workers, processes) as client:
+                shared = client.scatter(market, broadcast=True)
+                futures = [
+                    client.submit(
+                        _run_one, run, shared, str(out), key=f"run-{run.run_id}"
+                    )
+                    for run in pending
+                ]
+                for future in as_completed(futures):
+                    run_id = future.key.removeprefix("run-")
+                    try:
+                        future.result()
+                        done.append(run_id)
+                    except RiskEngineError as exc:
+                        failed[run_id] = str(exc)
+        summary = _summary(out, [r.run_id for r in runs])
     return SweepReport(tuple(done), skipped, failed, summary)
 
 
@@ -283,15 +289,13 @@ def _partition(out: Path, dataset: str, run_id: str) -> Path:
 
 
 def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
+    """One partition file, put in place in one rename (see `replace_file`)."""
     try:
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(path, lambda temporary: frame.to_parquet(temporary, index=False))
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise OutputError(f"{path}: cannot write the partition: {detail}") from exc
 
 
 def _summary(out: Path, run_ids: list[str]) -> pd.DataFrame:

@@ -27,7 +27,7 @@ def test_rewrite_replaces_the_folder_whole(tmp_path: Path, result) -> None:
         json.loads((out / "manifest.json").read_text())["policy"]["name"]
         == "static-60-40"
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.riskengine", "run"]
 
 
 def test_failure_midway_leaves_the_previous_results(
@@ -44,7 +44,7 @@ def test_failure_midway_leaves_the_previous_results(
     with pytest.raises(OSError, match="disk full"):
         write_results(result, out)
     assert (out / "manifest.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.riskengine", "run"]
 
 
 def test_manifest_records_provenance(tmp_path: Path, result) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ from scipy.special import expit, logit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import DataError, ModelError
+from riskengine.output import check_json_file, dumps, write_json_file
 from riskengine.scenarios.premia import PREMIA, daily_log_drift
 from riskengine.scenarios.settings import (
     DAILY_ASSETS,
@@ -252,6 +250,13 @@ def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str,
     )
 
 
+def is_calibration(payload: Any) -> bool:
+    """Whether parsed JSON is a parameters file riskengine wrote (its description)."""
+    return isinstance(payload, dict) and str(payload.get("description", "")).startswith(
+        "parameters of riskengine's"
+    )
+
+
 def write_calibration(prices_path: str | Path, out_path: str | Path) -> dict[str, Any]:
     """Calibrate on a CSV price file and write the parameters as JSON, atomically.
 
@@ -260,27 +265,27 @@ def write_calibration(prices_path: str | Path, out_path: str | Path) -> dict[str
     prices_path : str or Path
         Wide CSV of closes with a ``date`` column.
     out_path : str or Path
-        JSON file to write, through a temporary file in the same directory.
+        JSON file to write (strict JSON: a non-finite number is null), through a
+        temporary file beside it; an existing file is replaced only if it is a
+        parameters file riskengine wrote.
 
     Returns
     -------
     dict
         The parameters written.
+
+    Raises
+    ------
+    OutputError
+        Before calibrating, if `out_path` is not riskengine's to replace; after, if
+        it cannot be written (the previous file is then intact).
     """
+    check_json_file(out_path, is_calibration, "simulator parameters")
     prices = pd.read_csv(prices_path, index_col="date", parse_dates=True)
     params = calibrate(prices, source=Path(prices_path).name)
-    text = json.dumps(params, indent=2)  # then one line per innermost list:
+    text = dumps(params)  # then one line per innermost list:
     text = re.sub(
         r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: f"[{' '.join(m[1].split())}]", text
     )
-    out = Path(out_path)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_file(out_path, text + "\n", is_calibration, "simulator parameters")
     return params
