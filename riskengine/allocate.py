@@ -40,12 +40,14 @@ def allocate(
     dict
         JSON-ready: schema, asof, policy, weights, trades, whether it is a rebalance
         day, ex-ante vol, the latest targets' shares of ex-ante variance by asset,
-        today's events, data fingerprint, versions.
+        today's events, what the data screen recorded (counts by kind), data
+        fingerprint, versions.
 
     Raises
     ------
     DataError
-        If `asof` is not a trading date of the data (stale or future input).
+        If `asof` is not a trading date of the data (stale or future input), or
+        the data screen stops on the prices up to it.
     """
     calendar = market.returns.index
     date = calendar[-1] if asof is None else pd.Timestamp(asof)
@@ -87,6 +89,7 @@ def allocate(
             {"kind": e.kind, "subject": e.subject, "message": e.message}
             for e in today.itertuples()
         ],
+        "screen": result.screen.to_dict() if result.screen else None,
         "data": {"source": market.source, "sha256": market.fingerprint},
         "versions": versions(),
     }

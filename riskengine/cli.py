@@ -18,7 +18,7 @@ from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
 from riskengine.compare import HIGH_BETA_SLEEVES, compare
 from riskengine.data import SIMULATED_NOTE
-from riskengine.errors import RiskEngineError, SpecError
+from riskengine.errors import DegenerateRunError, RiskEngineError, SpecError
 from riskengine.metrics import METRIC_LABELS
 from riskengine.output import check_json_file, check_results_folder, dumps, slug
 from riskengine.report import RESULT_FILES, write_results
@@ -38,6 +38,7 @@ def format_summary(result: BacktestResult) -> str:
     lines += [
         f"policy  {result.policy.name}  (model {result.policy.model.name})",
         f"data    {result.source}",
+        *([f"screen  {result.screen.describe()}"] if result.screen else []),
         f"period  {first.date()} .. {last.date()}  "
         f"({len(result.returns)} days; {period.describe()})",
         f"        {len(result.decisions)} decisions, "
@@ -184,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             end=args.end,
         )
         write_results(result, out)
+        metrics = _measured(result, out)
     except RiskEngineError as exc:
         print(f"riskengine: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -192,14 +194,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             "policy": result.policy.name,
             "simulated": result.simulated,
             "results": str(out),
+            "screen": result.screen.to_dict() if result.screen else None,
             "invested_period": result.invested_period.to_dict(),
-            "metrics": result.metrics() if result.invested_period.measurable else None,
+            "metrics": metrics,
         }
         print(dumps(payload))
     else:
         print(format_summary(result))
         print(f"\nresults written to {out}/")
     return 0
+
+
+def _measured(result: BacktestResult, out: Path) -> dict[str, float]:
+    """A written run's metrics; a run with nothing to report is an error."""
+    try:
+        return result.metrics()
+    except DegenerateRunError as exc:
+        raise DegenerateRunError(
+            f"{exc}; nothing to report (results written to {out}/)"
+        ) from exc
 
 
 def _allocate(args: argparse.Namespace) -> int:

@@ -49,6 +49,18 @@ class OutputError(RiskEngineError, OSError):
     exit_code = 7
 
 
+class DegenerateRunError(DataError):
+    """A run completed but has nothing to report: the policy never held anything.
+
+    Raised by `BacktestResult.metrics` when the policy held something on too few
+    days to measure (the event log says why: too little history, no recent
+    price, ...); ``riskengine backtest`` still writes the results for diagnosis,
+    then ends with this error. A `DataError` whose exit code is 8.
+    """
+
+    exit_code = 8
+
+
 class RiskEngineWarning(UserWarning):
     """Base class of warnings about conditions the user can act on."""
 

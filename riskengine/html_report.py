@@ -20,10 +20,13 @@ from riskengine.backtest import BacktestResult
 from riskengine.calendar import annual_vol_factor
 from riskengine.data import SIMULATED_NOTE
 from riskengine.metrics import METRIC_LABELS
+from riskengine.screen import ScreenReport
 
 REALISED_WINDOW_DAYS = 63
 MAX_EVENT_ROWS = 500
 """Rows of the event log shown in the page (all of them are in events.csv)."""
+MAX_SCREEN_ROWS = 200
+"""Findings of the data screen listed in the page (all of them are events)."""
 MARKED_EVENTS = {"trigger_enter": "#c0392b", "trigger_exit": "#27ae60"}
 """Event kinds drawn as vertical lines on the time-series charts, and their colours."""
 
@@ -74,6 +77,8 @@ def render_html(result: BacktestResult) -> str:
         f"{len(result.decisions)} decisions, {len(result.weights.columns)} assets</p>",
         "<h2>Metrics</h2>",
         _metrics_table(result),
+        "<h2>Data screen</h2>",
+        _screen_section(result.screen),
         "<h2>Growth of 1 and drawdown</h2>",
         _svg(_growth_chart(result)),
         "<h2>Holdings by sleeve</h2>",
@@ -115,6 +120,33 @@ def _metrics_table(result: BacktestResult) -> str:
             "</tr>"
         )
     return covered + "<table>" + "".join(rows) + "</table>"
+
+
+def _screen_section(screen: ScreenReport | None) -> str:
+    if screen is None:
+        return "<p>This run was not screened.</p>"
+    summary = (
+        f"<p>{escape(screen.describe())}; a finding that would have stopped the "
+        "run (a bad tick, a stray date, ...) leaves no report</p>"
+    )
+    if not screen.findings:
+        return summary
+    shown = screen.findings[:MAX_SCREEN_ROWS]
+    rows = [
+        f"<tr><td>{f.date.date()}</td><td>{escape(f.column)}</td>"
+        f"<td>{escape(f.kind)}</td><td>{escape(f.message)}</td></tr>"
+        for f in shown
+    ]
+    note = (
+        f'<p class="muted">the first {MAX_SCREEN_ROWS} of {len(screen.findings)} '
+        "findings; all are in events.csv</p>"
+        if len(screen.findings) > MAX_SCREEN_ROWS
+        else ""
+    )
+    return (
+        f"{summary}{note}<table><tr><th>date</th><th>column</th><th>finding</th>"
+        "<th>what</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _events_table(events: pd.DataFrame) -> str:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from riskengine.errors import DataError
+from riskengine.errors import DegenerateRunError
 from riskengine.metrics import summarize
+from riskengine.screen import ScreenReport
 from riskengine.specs import PolicySpec
 
 MIN_INVESTED_DAYS = 2
@@ -121,6 +122,9 @@ class BacktestResult:
         Seconds spent in each stage.
     sleeves : Mapping
         Sleeve of each asset of the universe.
+    screen : ScreenReport or None
+        What the data screen recorded (its findings are also events); None for a
+        result built without one.
     """
 
     policy: PolicySpec
@@ -140,6 +144,7 @@ class BacktestResult:
     periods_per_year: float
     timings: Mapping[str, float]
     sleeves: Mapping[str, str]
+    screen: ScreenReport | None = None
 
     @property
     def invested_period(self) -> InvestedPeriod:
@@ -154,13 +159,14 @@ class BacktestResult:
 
         Raises
         ------
-        DataError
-            If the policy held something on fewer than `MIN_INVESTED_DAYS` days.
+        DegenerateRunError
+            If the policy held something on fewer than `MIN_INVESTED_DAYS` days
+            (a `DataError`, exit code 8).
         """
         period = self.invested_period
         if not period.measurable:
             first = self.returns.index[0]
-            raise DataError(
+            raise DegenerateRunError(
                 f"{self.source}: policy '{self.policy.name}' from {first.date()} to "
                 f"{period.end.date()}: {period.describe()}; no metrics without at "
                 f"least {MIN_INVESTED_DAYS} invested days (see the events for why)"

@@ -37,6 +37,7 @@ from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
 from riskengine.limits import check_feasibility
 from riskengine.policy import Decision, PolicyAllocator
+from riskengine.screen import screen_prices
 from riskengine.specs import PolicySpec
 from riskengine.triggers import (
     SHORT_WINDOW_DAYS,
@@ -74,13 +75,21 @@ def run_backtest(
     Raises
     ------
     DataError
-        If the policy's universe is empty on this market or the period has no days.
+        If the policy's universe is empty on this market, the period has no days,
+        or the data screen stops on the prices (see `riskengine.screen`).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     assets = universe_of(policy, market)
     # what the triggers read beside the held assets (e.g. the VIX index, never held)
     signals = [*assets, *watched_assets(policy, market, assets)]
+    # the data screen, before any model: stops on what is almost surely an error
+    screening = screen_prices(
+        market.prices.loc[:end, signals].dropna(how="all"),
+        policy.screen,
+        source=market.source,
+        daily_columns=market.daily_columns,
+    )
     panel = (
         market.returns.loc[:end, signals]
         if end is not None
@@ -159,6 +168,7 @@ def run_backtest(
     ]
     decisions = pd.DataFrame(walk.decisions, index=decision_dates)
     events = [
+        *screening.events(),
         *forecast.events,
         *universe_events(returns, eligible, first, policy),
         *trigger_events,
@@ -184,6 +194,7 @@ def run_backtest(
         periods_per_year=ppy,
         timings=timings,
         sleeves={a: market.sleeves[a] for a in assets},
+        screen=screening,
     )
 
 

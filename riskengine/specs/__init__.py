@@ -17,6 +17,7 @@ from riskengine.specs.files import (
 from riskengine.specs.limits import DrawdownSpec, LimitsSpec, MarginSpec
 from riskengine.specs.model import ModelSpec
 from riskengine.specs.policy import PolicySpec
+from riskengine.specs.screen import ScreenAction, ScreenSpec
 from riskengine.specs.targets import (
     CostSpec,
     CovarianceSpec,
@@ -36,6 +37,8 @@ __all__ = [
     "ModelSpec",
     "PolicySpec",
     "RebalanceSpec",
+    "ScreenAction",
+    "ScreenSpec",
     "SpecKind",
     "TargetSpec",
     "TriggerSpec",

@@ -11,6 +11,7 @@ from riskengine.sleeves import unknown_sleeve
 from riskengine.specs._validation import _require
 from riskengine.specs.limits import DrawdownSpec, LimitsSpec, MarginSpec
 from riskengine.specs.model import ModelSpec
+from riskengine.specs.screen import ScreenSpec
 from riskengine.specs.targets import (
     CostSpec,
     CovarianceSpec,
@@ -38,6 +39,7 @@ class PolicySpec:
     triggers: tuple[TriggerSpec, ...] = ()
     drawdown_control: DrawdownSpec | None = None
     margin: MarginSpec | None = None
+    screen: ScreenSpec = field(default_factory=ScreenSpec)
 
     def __post_init__(self) -> None:
         for field_name, sleeve in self.sleeve_names():
