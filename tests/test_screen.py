@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -345,6 +346,13 @@ def test_cli_prints_the_screen_line(
     page = (tmp_path / "run" / "report.html").read_text()
     assert "<h2>Data screen</h2>" in page
     assert "no price from 2021-01-29 to 2021-06-01 (123 days" in page
+    assert main([*args, "--out", str(tmp_path / "again"), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["screen"] == {
+        "columns": ASSETS,
+        "frequency": "daily",
+        "findings": {"asset_gap": 1},
+    }
 
 
 def test_cli_degenerate_run_is_one_line_exit_8(

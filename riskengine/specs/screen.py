@@ -52,7 +52,7 @@ class ScreenSpec:
         At most this many isolated prices make a stray; more make a gap.
     max_calendar_gap_days : int
         Longest stretch of calendar days without a price in any screened asset
-        (longest in the real file: 6 days, September 2001).
+        (longest in the real file: 7 days, 10 to 17 September 2001).
     max_asset_gap_days : int
         Longest stretch without a price of one asset, counted up to the last date
         screened (an asset whose prices stop early has a gap at the end).
@@ -63,11 +63,13 @@ class ScreenSpec:
     max_unchanged_prices : int
         Most consecutive prices equal to the one before (a stale feed); the real
         file's longest run is 3.
-    on_bad_tick, on_absurd_move, on_non_daily, on_stray_date, on_calendar_gap :
-        ScreenAction
-        Actions on errors: ``stop`` by default. ``on_non_daily`` applies to an asset
-        whose median spacing of prices exceeds 4 calendar days (weekly, monthly):
-        every policy's models, windows and annualisation count days.
+    on_bad_tick, on_absurd_move, on_stray_date, on_calendar_gap : ScreenAction
+        Actions on what is almost surely an error: ``stop`` by default.
+    on_non_daily : ScreenAction
+        Action on an asset whose prices are a median of more than 4 calendar days
+        apart (weekly, monthly): ``stop`` by default, as every policy's models,
+        windows and annualisation count days; ``record`` runs it as if each price
+        were a day.
     on_outlier, on_asset_gap, on_near_constant, on_flat_run : ScreenAction
         Actions on what is merely suspect: ``record`` by default.
     """
