@@ -1,15 +1,19 @@
-"""Command line: ``riskengine backtest | compare | allocate | calibrate-simulator``.
+"""Command line: ``riskengine backtest | compare | allocate | sweep | calibrate-...``.
 
 Results go to files and a summary to stdout (``--json`` for machines); every error
-is one line on stderr with the exit code of its class (see `riskengine.errors`).
+is one line on stderr with the exit code of its class (see `riskengine.errors`):
+2 for a bad argument, 1 for an error riskengine did not expect, whose traceback
+``RISKENGINE_DEBUG=1`` shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
@@ -18,6 +22,7 @@ from riskengine.api import DEFAULT_POLICY, backtest, market_from
 from riskengine.backtest import BacktestResult
 from riskengine.compare import HIGH_BETA_SLEEVES, compare
 from riskengine.data import SIMULATED_NOTE
+from riskengine.dates import iso_date
 from riskengine.errors import DegenerateRunError, RiskEngineError, SpecError
 from riskengine.metrics import METRIC_LABELS
 from riskengine.output import check_json_file, check_results_folder, dumps, slug
@@ -100,10 +105,48 @@ def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+class _UsageError(Exception):
+    """A bad command-line argument, reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not a usage block and exit."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("riskengine").strip()
+        where = f"{command}: " if command else ""
+        raise _UsageError(f"{where}{message} (see {self.prog} --help)")
+
+
+def _date(text: str) -> str:
+    """An ISO date argument, checked (see `riskengine.dates`)."""
+    try:
+        return iso_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    """A number of local workers, 1 to `MAX_WORKERS`."""
+    if not (text.strip().isdigit() and 1 <= int(text) <= MAX_WORKERS):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_WORKERS}, got {text[:40]!r}"
+        )
+    return int(text)
+
+
+MAX_WORKERS = 256
+"""Most local worker processes a sweep may start."""
+
+SCHEDULER_HELP = (
+    "join the Dask scheduler at this address (default: a local cluster on "
+    "127.0.0.1). Dask ships tasks and data as pickles, which run code when "
+    "loaded: join only a scheduler you trust, on a network you trust"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="riskengine", description="Portfolio risk-budget engine."
-    )
+    parser = _Parser(prog="riskengine", description="Portfolio risk-budget engine.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "backtest",
@@ -117,8 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         "--policy", default=DEFAULT_POLICY, help="built-in policy name or TOML path"
     )
     run.add_argument("--out", help="results folder (default: results/<policy>)")
-    run.add_argument("--from", dest="start", help="first date of the backtest")
-    run.add_argument("--to", dest="end", help="last date of the backtest")
+    run.add_argument("--from", dest="start", type=_date, help="first date (YYYY-MM-DD)")
+    run.add_argument("--to", dest="end", type=_date, help="last date (YYYY-MM-DD)")
     run.add_argument("--json", action="store_true", help="print metrics as JSON")
     side = commands.add_parser(
         "compare", help="run several policies on the same data, side by side"
@@ -126,8 +169,10 @@ def _parser() -> argparse.ArgumentParser:
     side.add_argument("policies", nargs="+", help="built-in policy names or TOML paths")
     side.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
     side.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
-    side.add_argument("--from", dest="start", help="first date of the comparison")
-    side.add_argument("--to", dest="end", help="last date of the comparison")
+    side.add_argument(
+        "--from", dest="start", type=_date, help="first date (YYYY-MM-DD)"
+    )
+    side.add_argument("--to", dest="end", type=_date, help="last date (YYYY-MM-DD)")
     side.add_argument(
         "--cut-sleeves",
         default=",".join(HIGH_BETA_SLEEVES),
@@ -140,7 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
     job.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
     job.add_argument("--policy", default=DEFAULT_POLICY, help="name or TOML path")
-    job.add_argument("--asof", help="close to decide at (default: last date)")
+    job.add_argument(
+        "--asof", type=_date, help="close to decide at, YYYY-MM-DD (default: last)"
+    )
     job.add_argument("--out", help="write the JSON here (atomically) instead of stdout")
     sweep = commands.add_parser(
         "sweep", help="many policy x parameter x universe runs on Dask, resumable"
@@ -149,20 +196,68 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
     sweep.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
     sweep.add_argument("--out", help="datasets folder (default: results/sweeps/NAME)")
-    sweep.add_argument("--scheduler", help="Dask scheduler address (default: local)")
-    sweep.add_argument("--workers", type=int, help="local workers (default: cores)")
+    sweep.add_argument("--scheduler", help=SCHEDULER_HELP)
+    sweep.add_argument(
+        "--workers", type=_workers, help="local workers (default: one per core)"
+    )
     calibrate = commands.add_parser(
         "calibrate-simulator",
         help="re-derive the simulator's parameters from a real price file",
     )
-    calibrate.add_argument("--prices", required=True, help="real wide price CSV")
+    calibrate.add_argument(
+        "--prices", required=True, help="real wide price file, CSV or Parquet"
+    )
     calibrate.add_argument("--out", required=True, help="JSON file to write")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the process exit code (see `riskengine.errors`).
+
+    Every failure is one line on stderr. An exception riskengine did not expect is
+    reported as an internal error (exit code 1) with a request to report it; with
+    the environment variable ``RISKENGINE_DEBUG=1`` it propagates, traceback and
+    all.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        start, end = getattr(args, "start", None), getattr(args, "end", None)
+        if start and end and start > end:
+            raise _UsageError(
+                f"{args.command}: --from {start} is after --to {end} "
+                f"(see riskengine {args.command} --help)"
+            )
+        return _run(args)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except _UsageError as exc:
+        _say(f"riskengine: error: {exc}")
+        return 2
+    except RiskEngineError as exc:
+        _say(f"riskengine: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _say("riskengine: interrupted")
+        return 130
+    except Exception as exc:
+        if os.environ.get("RISKENGINE_DEBUG") == "1":
+            raise
+        _say(
+            f"riskengine: internal error: {type(exc).__name__}: {exc} (a bug in "
+            "riskengine: please report it with the command that caused it; "
+            "RISKENGINE_DEBUG=1 shows the traceback)"
+        )
+        return 1
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever line breaks the message holds."""
+    print(" ".join(message.split()), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; riskengine errors propagate to `main`."""
     try:
         if args.command == "calibrate-simulator":
             write_calibration(args.prices, args.out)
@@ -187,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_results(result, out)
         metrics = _measured(result, out)
     except RiskEngineError as exc:
-        print(f"riskengine: error: {exc}", file=sys.stderr)
+        _say(f"riskengine: error: {exc}")
         return exc.exit_code
     if args.json:
         payload = {
@@ -241,9 +336,11 @@ def _sweep(args: argparse.Namespace) -> int:
         f"\n{len(sweep.runs)} runs: {len(report.done)} run now, "
         f"{len(report.skipped)} already done; datasets in {out}/runs and {out}/returns"
     )
-    for run_id, reason in report.failed.items():
-        print(f"riskengine: run {run_id} failed: {reason}", file=sys.stderr)
-    return 1 if report.failed else 0
+    for run_id, failure in report.failed.items():
+        _say(f"riskengine: run {run_id} failed: {failure.message}")
+    if report.failed:
+        _say(f"riskengine: {len(report.failed)} runs failed; see {out}/failures")
+    return report.exit_code
 
 
 def _compare(args: argparse.Namespace) -> int:

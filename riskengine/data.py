@@ -16,15 +16,19 @@ Alignment rule (documented in the README and tested):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 from riskengine._typing import ReturnPanel
+from riskengine.csvfile import check_file, read_csv_text
 from riskengine.errors import DataError
+from riskengine.messages import shown
 from riskengine.sleeves import (
     AssetInfo,
     SleeveTable,
@@ -105,8 +109,9 @@ def read_price_file(path: str | Path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or Path
-        A ``.csv`` or ``.parquet`` file with a ``date`` column (or the first column)
-        and one close-price column per asset.
+        A ``.csv`` (UTF-8) or ``.parquet`` file with a ``date`` column (or the first
+        column) and one close-price column per asset; a Parquet file may instead
+        keep the dates as its index, as ``DataFrame.to_parquet()`` writes them.
 
     Returns
     -------
@@ -116,26 +121,45 @@ def read_price_file(path: str | Path) -> pd.DataFrame:
     Raises
     ------
     DataError
-        If the file is missing or unreadable, or any check of `validate_prices` fails.
+        If the file is missing, unreadable or malformed (see
+        `riskengine.csvfile.read_csv_text`; a column name given twice is found in the
+        header as written), has no rows, or any check of `validate_prices` fails.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: price file not found")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif suffix in {".parquet", ".pq"}:
-            raw = pd.read_parquet(path)
-        else:
-            raise DataError(f"{path}: unsupported price file type '{suffix}'")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read price file ({exc})") from exc
+    if suffix == ".csv":
+        raw = read_csv_text(path, "price file")
+    elif suffix in {".parquet", ".pq"}:
+        raw = _read_parquet(path)
+    else:
+        check_file(path, "price file")
+        raise DataError(
+            f"{path}: unsupported price file type '{suffix}' (expected .csv or "
+            ".parquet)"
+        )
     if raw.shape[1] < 2:
         raise DataError(f"{path}: need a date column and at least one price column")
+    if raw.empty:
+        raise DataError(f"{path}: no prices: the file has columns but no rows")
     date_column = "date" if "date" in raw.columns else raw.columns[0]
     frame = raw.set_index(date_column)
     return validate_prices(frame, source=str(path))
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame, dates moved from the index to a column if there."""
+    check_file(path, "price file")
+    try:
+        raw = pd.read_parquet(path)
+    except (OSError, ValueError, TypeError, ArrowException) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise DataError(f"{path}: cannot read as Parquet ({detail})") from None
+    if not isinstance(raw.index, pd.RangeIndex):
+        raw = raw.reset_index()
+    duplicated = raw.columns[raw.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(f"{path}: column name '{duplicated[0]}' given twice")
+    return raw
 
 
 def validate_prices(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
@@ -161,6 +185,10 @@ def validate_prices(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
         are unsorted or duplicated, a cell is not a number, a price is zero, negative
         or infinite, or a column has no price at all.
     """
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(
+            f"{source}: no prices: {frame.shape[0]} dates, {frame.shape[1]} columns"
+        )
     dates = _parse_dates(frame.index, source)
     if dates.has_duplicates:
         raise DataError(
@@ -174,8 +202,9 @@ def validate_prices(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
             f"{dates[i].date()}"
         )
     columns = [str(c) for c in frame.columns]
-    if len(set(columns)) != len(columns):
-        raise DataError(f"{source}: duplicate column names")
+    twice = pd.Index(columns)[pd.Index(columns).duplicated()]
+    if len(twice):
+        raise DataError(f"{source}: column name {shown(twice[0])} given twice")
     values = {
         c: _parse_column(frame.iloc[:, j], c, dates, source)
         for j, c in enumerate(columns)
@@ -185,19 +214,53 @@ def validate_prices(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
     return prices
 
 
+DATE_TEXT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"(?P<offset>Z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
+)
+"""A date in a price file: YYYY-MM-DD, optionally a time and a UTC offset."""
+
+
 def _parse_dates(index: pd.Index, source: str) -> pd.DatetimeIndex:
+    """Dates of a price file, each the calendar date written (times dropped).
+
+    A time and a UTC offset may follow the date if every row has the same offset;
+    the date is then the one written, at that offset. Mixed offsets are refused:
+    the same instant falls on different dates at different offsets, and a close
+    is dated by its exchange's own date.
+    """
     if isinstance(index, pd.DatetimeIndex):
         dates = index
     else:
-        dates = pd.DatetimeIndex(
-            pd.to_datetime(index.astype(str), errors="coerce", format="ISO8601")
-        )
-        bad = np.flatnonzero(dates.isna())
+        text = pd.Series(index.astype(str), dtype=object).str.strip()
+        parts = text.str.extract(f"^(?:{DATE_TEXT.pattern})$", flags=re.ASCII)
+        bad = np.flatnonzero(parts[0].isna().to_numpy())
         if bad.size:
             raise DataError(
-                f"{source}: row {bad[0] + 1}: date '{index[bad[0]]}' is not an ISO "
-                "date (expected YYYY-MM-DD)"
+                f"{source}: row {bad[0] + 1}: date {shown(text.iloc[bad[0]])} is "
+                "not an ISO date (expected YYYY-MM-DD)"
             )
+        offsets = parts["offset"].fillna("").str.replace(":", "")
+        offsets = offsets.replace({"Z": "+0000"})
+        mixed = np.flatnonzero((offsets != offsets.iloc[0]).to_numpy())
+        if mixed.size:
+            i = mixed[0]
+            raise DataError(
+                f"{source}: row {i + 1}: date {shown(text.iloc[i])} has UTC offset "
+                f"'{offsets.iloc[i] or 'none'}' but row 1 has "
+                f"'{offsets.iloc[0] or 'none'}': give every date as YYYY-MM-DD, the "
+                "exchange's date of the close"
+            )
+        dates = pd.DatetimeIndex(
+            pd.to_datetime(text.to_numpy(), errors="coerce", format="ISO8601")
+        )
+    bad = np.flatnonzero(dates.isna())
+    if bad.size:
+        raise DataError(
+            f"{source}: row {bad[0] + 1}: date {shown(str(index[bad[0]]))} is not "
+            "a calendar date"
+        )
     if dates.tz is not None:
         dates = dates.tz_localize(None)
     return dates.normalize()
@@ -215,7 +278,7 @@ def _parse_column(
             i = bad[0]
             raise DataError(
                 f"{source}: column {name} @ {dates[i].date()}: "
-                f"'{text.iloc[i]}' is not a number"
+                f"{shown(text.iloc[i])} is not a number"
             )
     elif pd.api.types.is_numeric_dtype(column.dtype):
         numbers = column.to_numpy(dtype=float, na_value=np.nan)

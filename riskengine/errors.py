@@ -1,7 +1,26 @@
 """Exceptions and warnings of riskengine, one hierarchy under `RiskEngineError`.
 
 Every message says what is wrong, where (``file:field`` or ``column@date``) and,
-where it helps, how to fix it. The CLI maps each class to its own exit code.
+where it helps, how to fix it. The CLI prints each as one line on stderr and exits
+with the code of its class:
+
+== =====================================================================
+0  success
+1  internal error: an exception riskengine did not expect (a bug: the line
+   says so and asks for a report; ``RISKENGINE_DEBUG=1`` shows the traceback)
+2  usage: a bad command-line argument (an unknown option, a date that is
+   not ``YYYY-MM-DD``, ``--from`` after ``--to``)
+3  `DataError`: a price or sleeve file, or the data in it
+4  `SpecError`: a policy, model or sweep file, or a field in it
+5  `ModelError`: a model cannot produce a forecast
+6  `InfeasibleError`: the policy's constraints cannot hold together
+7  `OutputError`: riskengine may not, or cannot, write an output
+8  `DegenerateRunError`: a run held nothing, so there is nothing to report
+9  `ClusterError`: the Dask cluster of a sweep cannot start or be reached
+== =====================================================================
+
+A sweep whose runs fail exits with the code of its first failed run; 130 is an
+interrupt (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -59,6 +78,12 @@ class DegenerateRunError(DataError):
     """
 
     exit_code = 8
+
+
+class ClusterError(RiskEngineError, RuntimeError):
+    """The Dask cluster of a sweep cannot start, or its scheduler cannot be reached."""
+
+    exit_code = 9
 
 
 class RiskEngineWarning(UserWarning):

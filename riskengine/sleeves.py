@@ -23,8 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
+from riskengine.csvfile import read_csv_text
 from riskengine.errors import DataError
 
 SLEEVE_NAMES: tuple[str, ...] = (
@@ -196,19 +195,14 @@ def read_sleeve_file(path: str | Path) -> SleeveTable:
     Raises
     ------
     DataError
-        Naming the file and the line, if the file is missing or unreadable, a
-        column is unknown or missing, a cell is empty or not true/false, an asset
-        is listed twice, or a sleeve is neither built-in nor declared custom (with
-        the closest known sleeve).
+        Naming the file and the line, if the file is missing, unreadable or not a
+        CSV (see `riskengine.csvfile.read_csv_text`), a column is unknown or
+        missing, a cell is empty or not true/false, an asset is listed twice, or a
+        sleeve is neither built-in nor declared custom (with the closest known
+        sleeve).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: sleeve file not found")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read sleeve file ({exc})") from exc
-    table.columns = [str(c).strip() for c in table.columns]
+    table = read_csv_text(path, "sleeve file")
     for column in table.columns:
         if column not in SLEEVE_FILE_COLUMNS:
             raise DataError(

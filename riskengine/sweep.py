@@ -19,13 +19,20 @@ partition of two Parquet datasets under the output folder, atomically:
 ``runs/run_id=<id>/`` (one row: the run's definition and metrics) and
 ``returns/run_id=<id>/`` (its daily net returns).
 A run whose partition exists is skipped, so an interrupted sweep resumes where it
-stopped; a run that fails is reported and retried next time.
+stopped. A run that fails, for whatever reason, does not stop the others: it is
+recorded in a third dataset, ``failures/run_id=<id>/`` (its definition, the
+one-line error and its exit code), and retried next time; the record goes when
+the run succeeds.
 The output folder is riskengine's own (marked ``.riskengine-sweep``; see
 `riskengine.output`): a second sweep on it while one runs is refused, and
 partition files a killed sweep left half-written are removed by the next one.
 
 Runs execute on Dask distributed: a `LocalCluster` (one single-threaded worker
 process per core) by default, or the scheduler at ``scheduler`` to use a cluster.
+The local cluster listens on 127.0.0.1 only (scheduler, workers and dashboard).
+Trust: Dask ships tasks and data as pickles, and unpickling runs code, so join
+only a scheduler you trust, on a network you trust; anyone who can reach a
+scheduler can run code on its workers, and it can run code on this machine.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +53,19 @@ from distributed import Client, LocalCluster, as_completed
 
 from riskengine.backtest import run_backtest
 from riskengine.data import Market, make_market
-from riskengine.errors import OutputError, RiskEngineError, SpecError
+from riskengine.dates import iso_date
+from riskengine.errors import ClusterError, OutputError, RiskEngineError, SpecError
+from riskengine.messages import shown
 from riskengine.output import datasets_folder, replace_file
 from riskengine.specs import PolicySpec, load_policy
 from riskengine.specs.files import read_toml
 
 SWEEP_FIELDS = {"name", "policies", "start", "end", "grid", "universes"}
-DATASETS = ("runs", "returns")
+DATASETS = ("runs", "returns", "failures")
+LOCALHOST = "127.0.0.1"
+"""The only interface the local cluster listens on."""
+SCHEDULER_TIMEOUT = "10s"
+"""How long to try to reach a ``--scheduler`` before giving up."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +90,26 @@ class Sweep:
 
 
 @dataclass(frozen=True)
+class RunFailure:
+    """Why a run failed: the error in one line, and the exit code of its class."""
+
+    message: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
 class SweepReport:
     """What a sweep did: runs done now, skipped as already done, and failures."""
 
     done: tuple[str, ...]
     skipped: tuple[str, ...]
-    failed: dict[str, str]
+    failed: dict[str, RunFailure]
     summary: pd.DataFrame
+
+    @property
+    def exit_code(self) -> int:
+        """0 if no run failed, else the exit code of the first failure in run order."""
+        return next((f.exit_code for f in self.failed.values()), 0)
 
 
 def plan_sweep(path: str | Path, market: Market) -> Sweep:
@@ -112,7 +138,8 @@ def plan_sweep(path: str | Path, market: Market) -> Sweep:
             try:
                 policy = load_policy(policy_name, overrides)
             except SpecError as exc:
-                raise SpecError(f"{path}: grid {overrides}: {exc}") from exc
+                values = ", ".join(f"{k} = {shown(v)}" for k, v in overrides.items())
+                raise SpecError(f"{path}: grid {{{values}}}: {exc}") from exc
             for universe, assets in universes.items():
                 chosen = tuple(assets) or tuple(market.prices.columns)
                 runs.append(
@@ -159,25 +186,55 @@ def run_sweep(
         pending = [r for r in runs if not _partition(out, "runs", r.run_id).is_file()]
         waiting = {r.run_id for r in pending}
         skipped = tuple(r.run_id for r in runs if r.run_id not in waiting)
-        done, failed = [], {}
+        done, failed = set(), {}
         if pending:
             with _client(scheduler, workers, processes) as client:
                 shared = client.scatter(market, broadcast=True)
-                futures = [
+                futures = {
                     client.submit(
                         _run_one, run, shared, str(out), key=f"run-{run.run_id}"
-                    )
+                    ): run
                     for run in pending
-                ]
+                }
                 for future in as_completed(futures):
-                    run_id = future.key.removeprefix("run-")
+                    run = futures[future]
                     try:
                         future.result()
-                        done.append(run_id)
-                    except RiskEngineError as exc:
-                        failed[run_id] = str(exc)
+                    except Exception as exc:  # any failure stops one run, not all
+                        failed[run.run_id] = _failure(exc)
+                        _record_failure(out, run, failed[run.run_id])
+                    else:
+                        done.add(run.run_id)
+                        _partition(out, "failures", run.run_id).unlink(missing_ok=True)
         summary = _summary(out, [r.run_id for r in runs])
-    return SweepReport(tuple(done), skipped, failed, summary)
+    in_order = [r.run_id for r in runs]
+    return SweepReport(
+        tuple(i for i in in_order if i in done),
+        skipped,
+        {i: failed[i] for i in in_order if i in failed},
+        summary,
+    )
+
+
+def _failure(exc: Exception) -> RunFailure:
+    """A run's exception as a one-line failure; not ours is an internal error."""
+    if isinstance(exc, RiskEngineError):
+        return RunFailure(" ".join(str(exc).split()), exc.exit_code)
+    detail = " ".join(str(exc).split())
+    return RunFailure(f"internal error: {type(exc).__name__}: {detail}", 1)
+
+
+def _record_failure(out: Path, run: SweepRun, failure: RunFailure) -> None:
+    """The failure's partition: the run's definition, its error and exit code."""
+    row = {
+        "policy": run.policy.name,
+        "universe": run.universe,
+        **{f"grid.{k}": v for k, v in run.overrides.items()},
+        "error": failure.message,
+        "exit_code": failure.exit_code,
+        "failed_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    _write_atomically(pd.DataFrame([row]), _partition(out, "failures", run.run_id))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -189,8 +246,14 @@ def _read(path: Path) -> dict[str, Any]:
             f"{path}: unknown field {unknown[0]!r} (expected one of: {expected})"
         )
     policies = table.get("policies")
-    if not (isinstance(policies, list) and policies):
-        raise SpecError(f"{path}: policies: expected a non-empty list of policies")
+    if not (
+        isinstance(policies, list)
+        and policies
+        and all(isinstance(p, str) for p in policies)
+    ):
+        raise SpecError(
+            f"{path}: policies: expected a non-empty list of policy names or paths"
+        )
     if not isinstance(table.get("name", ""), str):
         raise SpecError(f"{path}: name: expected a string")
     for key in ("grid", "universes"):
@@ -199,6 +262,9 @@ def _read(path: Path) -> dict[str, Any]:
             isinstance(v, list) for v in value.values()
         ):
             raise SpecError(f"{path}: {key}: expected a table of lists")
+    for name, assets in table.get("universes", {}).items():
+        if not all(isinstance(a, str) for a in assets):
+            raise SpecError(f"{path}: universes.{name}: expected a list of asset names")
     for key in ("start", "end"):
         if key in table:
             table[key] = _iso_date(table[key], path, key)
@@ -209,13 +275,11 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _iso_date(value: object, path: Path, key: str) -> str:
-    """A TOML date or an ISO date string, as YYYY-MM-DD."""
-    if isinstance(value, str | datetime.date):
-        try:
-            return str(pd.Timestamp(value).date())
-        except ValueError:
-            pass
-    raise SpecError(f"{path}: {key}: expected a date (YYYY-MM-DD), got {value!r}")
+    """A TOML date or an ISO date string, as YYYY-MM-DD (see `riskengine.dates`)."""
+    try:
+        return iso_date(value)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {key}: {exc}") from None
 
 
 def _run_id(
@@ -240,21 +304,38 @@ def _run_id(
 def _client(
     scheduler: str | None, workers: int | None, processes: bool
 ) -> Iterator[Client]:
-    """A client of the given scheduler, or of a local cluster closed after use."""
-    if scheduler is not None:
-        with Client(scheduler) as client:
+    """A client of the given scheduler, or of a local cluster closed after use.
+
+    The local cluster listens on `LOCALHOST` only, its dashboard on any free port
+    there (8787 may be taken).
+
+    Raises
+    ------
+    ClusterError
+        If the scheduler cannot be reached or the local cluster cannot start.
+    """
+    where = f"--scheduler {scheduler}" if scheduler else "local Dask cluster"
+    with ExitStack() as stack:
+        try:
+            if scheduler is not None:
+                client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+            else:
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers or os.cpu_count() or 1,
+                        threads_per_worker=1,
+                        processes=processes,
+                        host=LOCALHOST if processes else None,  # threads: inproc
+                        dashboard_address=f"{LOCALHOST}:0",
+                        worker_dashboard_address=f"{LOCALHOST}:0",
+                    )
+                )
+                client = Client(cluster)
+        except (OSError, ValueError, RuntimeError) as exc:
+            detail = " ".join(str(exc).split())
+            raise ClusterError(f"{where}: cannot start or connect ({detail})") from None
+        with client:
             yield client
-        return
-    with (
-        LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=":0",  # any free port: 8787 may be taken
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 def _run_one(run: SweepRun, market: Market, out_dir: str) -> str:

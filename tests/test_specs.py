@@ -70,7 +70,7 @@ def test_half_life_alias_sets_decay() -> None:
         (('source = "s"', ""), r"missing field 'source'"),
         (
             ('model = "ewma-0.94"', 'model = "nope"'),
-            r"model: nope: no such file, nor a built-in model",
+            r"model: no built-in model 'nope'",
         ),
         (
             ("[target]", "[target]\nsleeve_weights = { rates = 1.0 }"),

@@ -2,12 +2,14 @@ import socket
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
+import riskengine.sweep as sweep_module
 from riskengine.api import default_market
 from riskengine.backtest import run_backtest
 from riskengine.cli import main
-from riskengine.errors import SpecError
+from riskengine.errors import ClusterError, SpecError
 from riskengine.sweep import plan_sweep, run_sweep
 
 SWEEP = """
@@ -131,8 +133,43 @@ def test_a_failing_run_is_reported_and_the_others_complete(
     by_universe = {r.universe: r.run_id for r in sweep.runs}
     assert report.done == (by_universe["all"],)
     assert list(report.failed) == [by_universe["no_crypto"]]
-    assert "limits.sleeve_min_weight.crypto" in report.failed[by_universe["no_crypto"]]
+    failure = report.failed[by_universe["no_crypto"]]
+    assert "limits.sleeve_min_weight.crypto" in failure.message
+    assert failure.exit_code == report.exit_code == 6  # InfeasibleError
     assert list(report.summary["run_id"]) == [by_universe["all"]]
+    recorded = pd.read_parquet(tmp_path / "out" / "failures")
+    assert list(recorded["universe"]) == ["no_crypto"]
+    assert list(recorded["exit_code"]) == [6]
+    assert "limits.sleeve_min_weight.crypto" in recorded["error"].iloc[0]
+
+
+def test_an_unexpected_error_in_one_run_is_recorded_then_cleared(
+    tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = [r for r in plan_sweep(sweep_file(tmp_path), market).runs][:2]
+    real_backtest = sweep_module.run_backtest
+
+    def broken_on_first(policy, universe, **kwargs):
+        if universe.source.endswith(f"[{runs[0].universe}]"):
+            raise KeyError("a bug")
+        return real_backtest(policy, universe, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "run_backtest", broken_on_first)
+    out = tmp_path / "out"
+    report = run_sweep(runs, market, out, workers=1, processes=False)
+    assert report.done == (runs[1].run_id,)
+    failure = report.failed[runs[0].run_id]
+    assert failure.message == "internal error: KeyError: 'a bug'"
+    assert failure.exit_code == report.exit_code == 1
+    assert (out / "failures" / f"run_id={runs[0].run_id}").is_dir()
+    monkeypatch.setattr(sweep_module, "run_backtest", real_backtest)
+    again = run_sweep(runs, market, out, workers=1, processes=False)
+    assert (again.done, again.skipped, again.failed) == (
+        (runs[0].run_id,),
+        (runs[1].run_id,),
+        {},
+    )
+    assert not list((out / "failures").glob("run_id=*/*.parquet"))
 
 
 def test_cli_runs_a_sweep_on_worker_processes(
@@ -176,6 +213,32 @@ def test_a_taken_dashboard_port_does_not_stop_a_sweep(tmp_path: Path, market) ->
     finally:
         blocker.close()
     assert report.done == (runs[0].run_id,)
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_the_local_cluster_listens_on_localhost_only(processes: bool) -> None:
+    # scheduler, workers and dashboards: never on an external interface
+    this = psutil.Process()
+
+    def listening() -> set[tuple[str, int]]:
+        return {
+            (c.laddr.ip, c.laddr.port)
+            for p in [this, *this.children(recursive=True)]
+            for c in p.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN
+        }
+
+    before = listening()
+    with sweep_module._client(None, 1, processes):
+        opened = listening() - before
+    assert len(opened) >= 2  # the scheduler's and the worker's HTTP servers at least
+    assert {ip for ip, _ in opened} == {"127.0.0.1"}
+
+
+def test_an_unreachable_scheduler_is_a_cluster_error(tmp_path: Path, market) -> None:
+    runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
+    with pytest.raises(ClusterError, match=r"--scheduler nonsense://x: cannot"):
+        run_sweep(runs, market, tmp_path / "out", scheduler="nonsense://x")
 
 
 def test_a_missing_sweep_file_is_named(tmp_path: Path, market) -> None:

@@ -14,6 +14,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from riskengine._typing import FloatArray
+from riskengine.data import read_price_file
 from riskengine.errors import DataError, ModelError
 from riskengine.output import check_json_file, dumps, write_json_file
 from riskengine.scenarios.premia import PREMIA, daily_log_drift
@@ -176,9 +177,14 @@ def calibrate(prices: pd.DataFrame, *, source: str = "price panel") -> dict[str,
     ModelError
         If a GARCH fit does not converge.
     """
+    if not isinstance(prices.index, pd.DatetimeIndex):
+        raise DataError(f"{source}: prices must be indexed by date")
     missing = sorted(set(SLEEVES) - set(prices.columns))
-    if missing or not isinstance(prices.index, pd.DatetimeIndex):
-        raise DataError(f"{source}: need a DatetimeIndex and the columns {missing}")
+    if missing:
+        raise DataError(
+            f"{source}: no column {', '.join(missing)}: the simulator's assets are "
+            f"{', '.join(SLEEVES)}"
+        )
     returns = pd.DataFrame(
         {a: 100 * np.log(prices[a].dropna()).diff() for a in SLEEVES}
     )
@@ -258,12 +264,13 @@ def is_calibration(payload: Any) -> bool:
 
 
 def write_calibration(prices_path: str | Path, out_path: str | Path) -> dict[str, Any]:
-    """Calibrate on a CSV price file and write the parameters as JSON, atomically.
+    """Calibrate on a price file and write the parameters as JSON, atomically.
 
     Parameters
     ----------
     prices_path : str or Path
-        Wide CSV of closes with a ``date`` column.
+        Wide CSV or Parquet file of closes, read and checked as every price file
+        (`riskengine.data.read_price_file`).
     out_path : str or Path
         JSON file to write (strict JSON: a non-finite number is null), through a
         temporary file beside it; an existing file is replaced only if it is a
@@ -276,12 +283,15 @@ def write_calibration(prices_path: str | Path, out_path: str | Path) -> dict[str
 
     Raises
     ------
+    DataError
+        If the price file cannot be read or fails its checks, or lacks what
+        `calibrate` needs.
     OutputError
         Before calibrating, if `out_path` is not riskengine's to replace; after, if
         it cannot be written (the previous file is then intact).
     """
     check_json_file(out_path, is_calibration, "simulator parameters")
-    prices = pd.read_csv(prices_path, index_col="date", parse_dates=True)
+    prices = read_price_file(prices_path)
     params = calibrate(prices, source=Path(prices_path).name)
     text = dumps(params)  # then one line per innermost list:
     text = re.sub(

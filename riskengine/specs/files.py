@@ -1,4 +1,12 @@
-"""Reading specs: built-in names, TOML, overrides, and the validating builder."""
+"""Reading specs: built-in names, TOML, overrides, and the validating builder.
+
+A spec file is UTF-8 TOML. The builder checks every field's type against the
+dataclass annotation, and bounds what any number may be before each spec checks
+its own range: an integer counts days or observations (at most `MAX_SPEC_INTEGER`),
+a real number is finite and at most `MAX_SPEC_NUMBER` in magnitude. A policy's
+``model`` is a built-in model's name or a ``.toml`` path inside the policy's own
+folder (or below): a spec never makes riskengine read a file elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from riskengine.errors import SpecError
+from riskengine.messages import shown
+from riskengine.sleeves import did_you_mean
 from riskengine.specs._validation import _FieldError
 from riskengine.specs.model import ModelSpec
 from riskengine.specs.policy import PolicySpec
@@ -20,6 +30,13 @@ SpecKind = Literal["models", "policies"]
 
 
 SPEC_NOUN: dict[SpecKind, str] = {"models": "model", "policies": "policy"}
+
+MAX_SPEC_INTEGER = 1_000_000
+"""Largest integer a spec field takes: every integer counts days or observations."""
+MAX_SPEC_NUMBER = 1e12
+"""Largest magnitude of a spec's real number; each field checks its own range too."""
+HALF_LIFE_DAYS = (0.01, 1e6)
+"""Accepted range of a model's ``half_life_days`` (the alias of its decay)."""
 
 
 def builtin_dir(kind: SpecKind) -> Path:
@@ -56,14 +73,35 @@ def resolve_spec_path(name_or_path: str | Path, kind: SpecKind) -> Path:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file as a table; a missing or malformed file is a `SpecError`."""
+    """A TOML file as a table; a missing, non-UTF-8 or malformed file is a `SpecError`.
+
+    Raises
+    ------
+    SpecError
+        Naming the file (and the line where there is one): no such file, not
+        readable, not UTF-8 text, not valid TOML, or nested deeper than Python can
+        parse (thousands of brackets).
+    """
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 text: "
+            "save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from exc
+        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: not valid TOML (nested too deeply)") from None
 
 
 def load_model(name_or_path: str | Path) -> ModelSpec:
@@ -74,8 +112,15 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
     if half_life is not None:
         if "decay" in table:
             raise SpecError(f"{path}: give decay or half_life_days, not both")
-        if not isinstance(half_life, int | float) or half_life <= 0:
-            raise SpecError(f"{path}: half_life_days: expected a positive number")
+        if (
+            isinstance(half_life, bool)
+            or not isinstance(half_life, int | float)
+            or not HALF_LIFE_DAYS[0] <= half_life <= HALF_LIFE_DAYS[1]
+        ):
+            raise SpecError(
+                f"{path}: half_life_days: expected a number in [{HALF_LIFE_DAYS[0]:g}, "
+                f"{HALF_LIFE_DAYS[1]:g}], got {shown(half_life)}"
+            )
         table["decay"] = 0.5 ** (1.0 / half_life)
     return _build(ModelSpec, table, path, "")
 
@@ -101,17 +146,45 @@ def load_policy(
     table = read_toml(path)
     for field_name, value in (overrides or {}).items():
         _override(table, field_name, value, path)
-    model_ref = table.get("model")
-    if not isinstance(model_ref, str):
-        raise SpecError(f"{path}: model: expected the name or path of a model spec")
-    model_path: str | Path = model_ref
-    if model_ref.endswith(".toml"):
-        model_path = path.parent / model_ref
+    model_path = _model_reference(table.get("model"), path)
     try:
         table["model"] = load_model(model_path)
     except SpecError as exc:
         raise SpecError(f"{path}: model: {exc}") from exc
     return _build(PolicySpec, table, path, "")
+
+
+def _model_reference(reference: object, policy: Path) -> Path:
+    """The model file a policy's ``model`` field names: built-in, or in its folder.
+
+    Raises
+    ------
+    SpecError
+        Naming the policy and the field, for a reference that is neither a built-in
+        model's name nor a relative ``.toml`` path inside the policy's folder.
+    """
+    builtins = builtin_names("models")
+    if not isinstance(reference, str):
+        raise SpecError(
+            f"{policy}: model: expected a built-in model's name "
+            f"({', '.join(builtins)}) or a .toml path inside the policy's folder"
+        )
+    if not reference.endswith(".toml"):
+        if reference not in builtins:
+            raise SpecError(
+                f"{policy}: model: no built-in model {shown(reference)} "
+                f"({did_you_mean(reference, builtins)}); a model file is a .toml "
+                "path inside the policy's folder"
+            )
+        return builtin_dir("models") / f"{reference}.toml"
+    folder = policy.parent.resolve()
+    target = (folder / reference).resolve()
+    if Path(reference).is_absolute() or not target.is_relative_to(folder):
+        raise SpecError(
+            f"{policy}: model: {shown(reference)} is outside the policy's folder "
+            f"({folder}): give a built-in model's name or a .toml path inside it"
+        )
+    return policy.parent / reference
 
 
 def _override(table: dict[str, Any], dotted: str, value: Any, path: Path) -> None:
@@ -186,7 +259,7 @@ def _convert(value: Any, hint: Any, path: Path, name: str) -> Any:
         if value not in allowed:
             expected = ", ".join(repr(a) for a in allowed)
             raise SpecError(
-                f"{path}: {name}: expected one of {expected}, got {value!r}"
+                f"{path}: {name}: expected one of {expected}, got {shown(value)}"
             )
         return value
     if origin is dict:
@@ -206,17 +279,26 @@ def _convert(value: Any, hint: Any, path: Path, name: str) -> Any:
         )
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise SpecError(f"{path}: {name}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise SpecError(f"{path}: {name}: expected a finite number, got {value!r}")
+            raise SpecError(f"{path}: {name}: expected a number, got {shown(value)}")
+        if abs(value) > MAX_SPEC_NUMBER or not math.isfinite(value):
+            raise SpecError(
+                f"{path}: {name}: expected a finite number of magnitude at most "
+                f"{MAX_SPEC_NUMBER:g}, got {shown(value)}"
+            )
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SpecError(f"{path}: {name}: expected an integer, got {value!r}")
+            raise SpecError(f"{path}: {name}: expected an integer, got {shown(value)}")
+        if abs(value) > MAX_SPEC_INTEGER:
+            raise SpecError(
+                f"{path}: {name}: expected an integer of magnitude at most "
+                f"{MAX_SPEC_INTEGER} (a count of days or observations), got "
+                f"{shown(value)}"
+            )
         return value
     if hint is str:
         if not isinstance(value, str):
-            raise SpecError(f"{path}: {name}: expected a string, got {value!r}")
+            raise SpecError(f"{path}: {name}: expected a string, got {shown(value)}")
         return value
     raise TypeError(
         f"unsupported spec annotation {hint!r} for {name}"

@@ -20,7 +20,7 @@ class LimitsSpec:
     sleeve_min_weight, sleeve_max_weight : dict
         Bounds on the total weight of a sleeve.
     sleeve_max_risk : dict
-        Cap on a sleeve's share of ex-ante portfolio variance (0..1).
+        Cap on a sleeve's share of ex-ante portfolio variance, in [1e-6, 1].
     max_turnover : float or None
         Cap on ``sum |w_new - w_before|`` per rebalance.
     var_99_max, es_975_max : float or None
@@ -61,7 +61,9 @@ class LimitsSpec:
                 )
         for sleeve, share in self.sleeve_max_risk.items():
             _require(
-                0.0 < share <= 1.0, f"sleeve_max_risk.{sleeve}", "must be in (0, 1]"
+                1e-6 <= share <= 1.0,
+                f"sleeve_max_risk.{sleeve}",
+                f"must be in [1e-06, 1], got {share:g}",
             )
         for name in ("max_turnover", "var_99_max", "es_975_max"):
             value = getattr(self, name)

@@ -29,9 +29,10 @@ class TargetSpec:
     sleeve_weights : dict
         Fixed weight per sleeve (for ``base = "fixed"``).
     risk_budgets : dict
-        Risk budget per sleeve (or per asset, see `risk_budget_by`), any positive
-        scale; a sleeve's budget is split equally over its active assets. Sleeves or
-        assets not listed get no allocation; empty means equal budgets for all.
+        Risk budget per sleeve (or per asset, see `risk_budget_by`), on any scale
+        within [1e-6, 1e6]; a sleeve's budget is split equally over its active
+        assets. Sleeves or assets not listed get no allocation; empty means equal
+        budgets for all.
     risk_budget_by : {"sleeve", "asset"}
         What the keys of `risk_budgets` name.
     asset_vol_annual : float or None
@@ -75,7 +76,11 @@ class TargetSpec:
             "only used with base = 'risk_budget'",
         )
         for key, budget in self.risk_budgets.items():
-            _require(budget > 0.0, f"risk_budgets.{key}", "must be > 0")
+            _require(
+                1e-6 <= budget <= 1e6,
+                f"risk_budgets.{key}",
+                f"must be in [1e-06, 1e+06] (budgets are relative), got {budget:g}",
+            )
         per_asset = self.asset_vol_annual
         _require(
             (self.base == "per_asset_vol") == (per_asset is not None),
