@@ -11,7 +11,7 @@ from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.data import SIMULATED_NOTE, Market
 from riskengine.errors import DataError
 from riskengine.output import dumps, write_json_file
-from riskengine.report import versions
+from riskengine.provenance import versions
 from riskengine.specs import PolicySpec
 
 SCHEMA = "riskengine.allocation/1"

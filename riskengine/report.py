@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import platform
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from riskengine.backtest import BacktestResult
 from riskengine.data import SIMULATED_NOTE
 from riskengine.html_report import render_html
 from riskengine.output import dumps, new_results_folder, write_csv
+from riskengine.provenance import versions
 
 MANIFEST_VERSION = 1
 RESULT_FILES = frozenset(
@@ -28,17 +27,6 @@ RESULT_FILES = frozenset(
         "report.html",
     }
 )
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape the numbers."""
-    found = {"python": platform.python_version()}
-    for package in ("riskengine", "numpy", "pandas", "arch", "cvxpy", "scipy"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 def manifest(result: BacktestResult) -> dict[str, Any]:

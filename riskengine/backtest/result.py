@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from riskengine.errors import DegenerateRunError
-from riskengine.metrics import summarize
 from riskengine.screen import ScreenReport
 from riskengine.specs import PolicySpec
 
@@ -171,6 +170,11 @@ class BacktestResult:
                 f"{period.end.date()}: {period.describe()}; no metrics without at "
                 f"least {MIN_INVESTED_DAYS} invested days (see the events for why)"
             )
+        # The one import of a later stage (outputs) by the backtest, allowed in
+        # tests/test_imports.py: the documented convenience ``result.metrics()``
+        # delegates to the pure functions of `riskengine.metrics`, loaded on call.
+        from riskengine.metrics import summarize
+
         held = slice(period.start, None)
         return summarize(
             self.returns.loc[held],
