@@ -4,6 +4,9 @@ Results go to files and a summary to stdout (``--json`` for machines); every err
 is one line on stderr with the exit code of its class (see `riskengine.errors`):
 2 for a bad argument, 1 for an error riskengine did not expect, whose traceback
 ``RISKENGINE_DEBUG=1`` shows.
+
+Each command imports the modules it runs inside its own function, so that
+``riskengine --help`` and ``--version`` load neither pandas nor a solver.
 """
 
 from __future__ import annotations
@@ -13,28 +16,23 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import pandas as pd
-
-from riskengine.allocate import allocate, is_allocation, write_json
-from riskengine.api import DEFAULT_POLICY, backtest, market_from
-from riskengine.backtest import BacktestResult
-from riskengine.compare import HIGH_BETA_SLEEVES, compare
-from riskengine.data import SIMULATED_NOTE
+import riskengine
 from riskengine.dates import iso_date
 from riskengine.errors import DegenerateRunError, RiskEngineError, SpecError
-from riskengine.metrics import METRIC_LABELS
-from riskengine.output import check_json_file, check_results_folder, dumps, slug
-from riskengine.report import RESULT_FILES, write_results
-from riskengine.scenarios import write_calibration
-from riskengine.sleeves import unknown_sleeve
-from riskengine.specs import load_policy
-from riskengine.sweep import plan_sweep, run_sweep
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from riskengine.backtest import BacktestResult
 
 
 def format_summary(result: BacktestResult) -> str:
     """A plain-text summary table of a run, with its provenance."""
+    from riskengine.data import SIMULATED_NOTE
+    from riskengine.metrics import METRIC_LABELS
+
     lines = []
     if result.simulated:
         lines.append(f"*** {SIMULATED_NOTE} ***")
@@ -67,6 +65,8 @@ def format_summary(result: BacktestResult) -> str:
 
 def format_sweep(summary: pd.DataFrame) -> str:
     """One line per run: its definition, then the main metrics."""
+    from riskengine.metrics import METRIC_LABELS
+
     if summary.empty:
         return "no completed runs"
     grid = [c for c in summary.columns if c.startswith("grid.")]
@@ -80,6 +80,8 @@ def format_sweep(summary: pd.DataFrame) -> str:
 
 def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
     """Policies side by side (columns), metrics and first risk cut (rows)."""
+    from riskengine.metrics import METRIC_LABELS
+
     labels = {
         "invested_from": "Invested from (first holding)",
         "warmup_days": "  warm-up days before",
@@ -147,6 +149,9 @@ SCHEDULER_HELP = (
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="riskengine", description="Portfolio risk-budget engine.")
+    parser.add_argument(
+        "--version", action="version", version=f"riskengine {riskengine.__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "backtest",
@@ -156,9 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         "--prices", help="CSV or Parquet: date column + one close per asset"
     )
     run.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
-    run.add_argument(
-        "--policy", default=DEFAULT_POLICY, help="built-in policy name or TOML path"
-    )
+    run.add_argument("--policy", help="built-in policy name or TOML path")
     run.add_argument("--out", help="results folder (default: results/<policy>)")
     run.add_argument("--from", dest="start", type=_date, help="first date (YYYY-MM-DD)")
     run.add_argument("--to", dest="end", type=_date, help="last date (YYYY-MM-DD)")
@@ -175,7 +178,6 @@ def _parser() -> argparse.ArgumentParser:
     side.add_argument("--to", dest="end", type=_date, help="last date (YYYY-MM-DD)")
     side.add_argument(
         "--cut-sleeves",
-        default=",".join(HIGH_BETA_SLEEVES),
         help="sleeves whose first cut is reported (comma-separated)",
     )
     side.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -184,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     job.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
     job.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
-    job.add_argument("--policy", default=DEFAULT_POLICY, help="name or TOML path")
+    job.add_argument("--policy", help="name or TOML path")
     job.add_argument(
         "--asof", type=_date, help="close to decide at, YYYY-MM-DD (default: last)"
     )
@@ -258,32 +260,31 @@ def _say(message: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; riskengine errors propagate to `main`."""
-    try:
-        if args.command == "calibrate-simulator":
-            write_calibration(args.prices, args.out)
-            print(f"wrote {args.out}")
-            return 0
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "allocate":
-            return _allocate(args)
-        if args.command == "sweep":
-            return _sweep(args)
-        policy = load_policy(args.policy)
-        out = Path(args.out or Path("results") / slug(policy.name))
-        check_results_folder(out, RESULT_FILES)  # before the run: fail fast
-        result = backtest(
-            policy,
-            args.prices,
-            sleeves=args.sleeves,
-            start=args.start,
-            end=args.end,
-        )
-        write_results(result, out)
-        metrics = _measured(result, out)
-    except RiskEngineError as exc:
-        _say(f"riskengine: error: {exc}")
-        return exc.exit_code
+    if args.command == "calibrate-simulator":
+        return _calibrate(args)
+    if args.command == "compare":
+        return _compare(args)
+    if args.command == "allocate":
+        return _allocate(args)
+    if args.command == "sweep":
+        return _sweep(args)
+    return _backtest(args)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from riskengine.api import backtest
+    from riskengine.output import check_results_folder, dumps, slug
+    from riskengine.report import RESULT_FILES, write_results
+    from riskengine.specs import load_policy
+
+    policy = load_policy(_policy(args))
+    out = Path(args.out or Path("results") / slug(policy.name))
+    check_results_folder(out, RESULT_FILES)  # before the run: fail fast
+    result = backtest(
+        policy, args.prices, sleeves=args.sleeves, start=args.start, end=args.end
+    )
+    write_results(result, out)
+    metrics = _measured(result, out)
     if args.json:
         payload = {
             "policy": result.policy.name,
@@ -300,6 +301,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace) -> str:
+    """The ``--policy`` given, or the API's default policy."""
+    from riskengine.api import DEFAULT_POLICY
+
+    return DEFAULT_POLICY if args.policy is None else str(args.policy)
+
+
 def _measured(result: BacktestResult, out: Path) -> dict[str, float]:
     """A written run's metrics; a run with nothing to report is an error."""
     try:
@@ -310,11 +318,24 @@ def _measured(result: BacktestResult, out: Path) -> dict[str, float]:
         ) from exc
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from riskengine.scenarios import write_calibration
+
+    write_calibration(args.prices, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _allocate(args: argparse.Namespace) -> int:
+    from riskengine.allocate import allocate, is_allocation, write_json
+    from riskengine.api import market_from
+    from riskengine.output import check_json_file, dumps
+    from riskengine.specs import load_policy
+
     if args.out:
         check_json_file(args.out, is_allocation, "allocation")  # before the run
     market = market_from(args.prices, args.sleeves)
-    payload = allocate(load_policy(args.policy), market, asof=args.asof)
+    payload = allocate(load_policy(_policy(args)), market, asof=args.asof)
     if args.out:
         write_json(payload, args.out)
     else:
@@ -323,6 +344,11 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from riskengine.api import market_from
+    from riskengine.data import SIMULATED_NOTE
+    from riskengine.output import slug
+    from riskengine.sweep import plan_sweep, run_sweep
+
     market = market_from(args.prices, args.sleeves)
     sweep = plan_sweep(args.file, market)
     out = Path(args.out or Path("results") / "sweeps" / slug(sweep.name))
@@ -344,12 +370,22 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from riskengine.api import market_from
+    from riskengine.compare import HIGH_BETA_SLEEVES, compare
+    from riskengine.data import SIMULATED_NOTE
+    from riskengine.sleeves import unknown_sleeve
+    from riskengine.specs import load_policy
+
     policies = [load_policy(p) for p in args.policies]
     names = [p.name for p in policies]
     if len(set(names)) != len(names):
         raise SpecError(f"compare: policy names must differ, got {', '.join(names)}")
     market = market_from(args.prices, args.sleeves)
-    cut_sleeves = tuple(s.strip() for s in args.cut_sleeves.split(",") if s.strip())
+    cut_sleeves = (
+        HIGH_BETA_SLEEVES
+        if args.cut_sleeves is None
+        else tuple(s.strip() for s in args.cut_sleeves.split(",") if s.strip())
+    )
     for sleeve in cut_sleeves:
         problem = unknown_sleeve(sleeve, market.custom_sleeves)
         if problem is not None:

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import riskengine.cli
+import riskengine.api
 import riskengine.output._fs
 import riskengine.report
+import riskengine.sweep
 from riskengine import backtest
 from riskengine.allocate import write_json
 from riskengine.api import default_market
@@ -64,7 +65,7 @@ def plain_page(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def fast_cli(monkeypatch: pytest.MonkeyPatch, result) -> None:
     """The CLI's backtest returns the module's result: these tests are about output."""
-    monkeypatch.setattr(riskengine.cli, "backtest", lambda *_, **__: result)
+    monkeypatch.setattr(riskengine.api, "backtest", lambda *_, **__: result)
 
 
 def snapshot(root: Path) -> dict[str, bytes | str]:
@@ -551,7 +552,7 @@ def test_cli_sweep_default_out_uses_a_slug_of_the_sweep_name(
     (tmp_path / "victim").mkdir()
     sweep = tmp_path / "s.toml"
     sweep.write_text('name = "../../victim"\npolicies = ["static-60-40"]\n')
-    monkeypatch.setattr(riskengine.cli, "run_sweep", _fake_sweep)
+    monkeypatch.setattr(riskengine.sweep, "run_sweep", _fake_sweep)
     assert main(["sweep", str(sweep)]) == 0
     assert "results/sweeps/victim/runs" in capsys.readouterr().out
     assert list((tmp_path / "victim").iterdir()) == []
