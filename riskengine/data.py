@@ -155,7 +155,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         detail = " ".join(str(exc).split())[:200]
         raise DataError(f"{path}: cannot read as Parquet ({detail})") from None
     if not isinstance(raw.index, pd.RangeIndex):
-        raw = raw.reset_index()
+        raw = raw.reset_index(allow_duplicates=True)  # a clash is named below
     duplicated = raw.columns[raw.columns.duplicated()]
     if len(duplicated):
         raise DataError(f"{path}: column name '{duplicated[0]}' given twice")

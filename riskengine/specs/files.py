@@ -62,6 +62,8 @@ def resolve_spec_path(name_or_path: str | Path, kind: SpecKind) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder, not a {SPEC_NOUN[kind]} file")
     file_name = path.name if path.name.endswith(".toml") else f"{path.name}.toml"
     builtin = builtin_dir(kind) / file_name
     if path.parent == Path(".") and builtin.is_file():
