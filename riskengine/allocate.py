@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
+from riskengine.backtest.accounting import drift
+from riskengine.calendar import accrual_fractions
 from riskengine.data import SIMULATED_NOTE, Market
 from riskengine.errors import DataError
 from riskengine.output import dumps, write_json_file
@@ -65,9 +67,7 @@ def allocate(
     result = run_backtest(policy, market, end=date)
     held = result.weights.iloc[-1]
     rebalance = bool(result.turnover.iloc[-1] > 0)
-    trades = held - _drifted_holdings(
-        result.weights, market.returns.loc[date], result, date
-    )
+    trades = held - _pre_trade_holdings(result, market, policy)
     decision = result.decisions.iloc[-1]
     today = result.events[result.events["date"] == date]
     return {
@@ -95,19 +95,21 @@ def allocate(
     }
 
 
-def _drifted_holdings(
-    weights: pd.DataFrame,
-    returns: pd.Series,
-    result: BacktestResult,
-    date: pd.Timestamp,
+def _pre_trade_holdings(
+    result: BacktestResult, market: Market, policy: PolicySpec
 ) -> pd.Series:
-    """Yesterday's holdings carried through today's returns (a trade's start)."""
+    """Yesterday's holdings carried through today's returns: where a trade starts.
+
+    The walk's own accounting (`backtest.accounting.drift`) on the walk's inputs.
+    """
+    weights = result.weights
     if len(weights) < 2:
         return weights.iloc[-1] * 0.0
-    before = weights.iloc[-2]
-    moves = returns.reindex(weights.columns).fillna(0.0)
-    gross = float(before @ moves) + float(result.financing[date])
-    return before * (1.0 + moves) / (1.0 + gross)
+    date = weights.index[-1]
+    moves = market.returns.loc[date, weights.columns].fillna(0.0).to_numpy(float)
+    accrual = float(accrual_fractions(weights.index[-2:])[-1])
+    day = drift(weights.iloc[-2].to_numpy(float), moves, accrual, policy.costs)
+    return pd.Series(day.weights, index=weights.columns)
 
 
 def is_allocation(payload: Any) -> bool:

@@ -1,7 +1,9 @@
 """The walk-forward backtest: `run_backtest` (the only loop over dates) and its result.
 
 ``run`` walks the dates; ``schedule`` says which assets may be held and when the
-policy decides; ``event_log`` records what the walk does; ``result`` holds it all.
+policy decides; ``accounting`` carries holdings from one close to the next (drift
+and financing, shared with `riskengine.allocate`); ``event_log`` records what the
+walk does; ``result`` holds it all.
 """
 
 from riskengine.backtest.result import BacktestResult, InvestedPeriod

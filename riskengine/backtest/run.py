@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray
+from riskengine.backtest.accounting import drift
 from riskengine.backtest.event_log import (
     ladder_events,
     universe_events,
@@ -104,7 +105,7 @@ def run_backtest(
     timings["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    scheduled = scheduled_rows(returns.index, policy.rebalance.frequency)
+    scheduled = scheduled_rows(returns.index, policy, market)
     # forecasts are needed from the first day, and earlier for the triggers' lookback
     lookback = max(
         (t.lookback_days + 2 * SHORT_WINDOW_DAYS for t in policy.triggers), default=0
@@ -258,8 +259,6 @@ def _walk_forward(
         financing=np.zeros(n_days),
     )
     bps = np.array([policy.costs.bps_for(s) for s in inputs.sleeves]) / 1e4
-    cash_rate = policy.costs.cash_rate_annual
-    borrow_rate = cash_rate + policy.costs.financing_spread_annual
     lag = policy.rebalance.information_lag_days
     pending: dict[int, FloatArray] = {}
     weights = np.zeros(n_assets)
@@ -274,11 +273,7 @@ def _walk_forward(
         correlation.update(observations[t])
         walk.correlation_seconds += time.perf_counter() - clock
         clock = time.perf_counter()
-        cash = 1.0 - weights.sum()
-        rate = cash_rate if cash >= 0 else borrow_rate
-        financing = cash * rate * accrual[t]
-        gross = float(weights @ values[t]) + financing
-        weights = weights * (1.0 + values[t]) / (1.0 + gross)
+        weights, gross, financing = drift(weights, values[t], accrual[t], policy.costs)
         nav *= 1.0 + gross
         walk.accounting_seconds += time.perf_counter() - clock
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray, IndexArray
+from riskengine.calendar import calendar_sessions, period_end_rows, resolve_calendar
 from riskengine.data import Market
 from riskengine.errors import DataError
 from riskengine.specs import PolicySpec
@@ -58,18 +59,27 @@ def eligibility(returns: pd.DataFrame, policy: PolicySpec) -> BoolArray:
     return (history >= policy.rebalance.min_history_days) & recent
 
 
-def scheduled_rows(index: pd.DatetimeIndex, frequency: str) -> BoolArray:
-    """Rows of the rebalance schedule: every day, or the last of each week or month.
+def scheduled_rows(
+    index: pd.DatetimeIndex, policy: PolicySpec, market: Market
+) -> BoolArray:
+    """Rows of the rebalance schedule: every row, or those closing a week or month.
 
-    For the final row, whose successor is not in the data, the next business day
-    decides whether it ends its week or month.
+    Week and month ends come from the policy's trading calendar (see
+    `calendar.period_end_rows`), never from the next row of the data: a row's
+    status is the same whether or not the data go beyond it.
+
+    Raises
+    ------
+    DataError
+        If the calendar does not cover the data's dates.
     """
+    frequency = policy.rebalance.frequency
     if frequency == "daily":
         return np.ones(len(index), dtype=bool)
-    code = "W" if frequency == "weekly" else "M"
-    following = index[-1] + pd.offsets.BDay(1)
-    period = index.append(pd.DatetimeIndex([following])).to_period(code).asi8
-    return np.asarray(period[1:] != period[:-1])
+    every_day = set(market.assets) <= set(market.daily_columns)
+    name = resolve_calendar(policy.rebalance.calendar, every_day=every_day)
+    sessions = calendar_sessions(name, index[0], index[-1], source=market.source)
+    return period_end_rows(index, sessions, frequency)
 
 
 def decision_rows(

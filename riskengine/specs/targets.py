@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from riskengine.calendar import AUTO_CALENDAR, unknown_calendar
 from riskengine.sleeves import SLEEVE_NAMES
 from riskengine.specs._validation import _require
 
@@ -101,7 +102,16 @@ class RebalanceSpec:
     Attributes
     ----------
     frequency : {"daily", "weekly", "monthly"}
-        Decision dates: every day, or the last trading day of each week or month.
+        Decision dates: every day, or the last session of each week (Monday to
+        Sunday) or month on `calendar`.
+    calendar : str
+        The trading calendar whose sessions close weeks and months, known in
+        advance (the Thursday before Good Friday closes its week on ``"XNYS"``):
+        ``"auto"`` (``"24/7"`` when every column of the data trades every day,
+        ``"XNYS"`` otherwise), or any name of ``exchange_calendars`` (``"XNYS"``,
+        ``"XLON"``, ``"XTKS"``, ``"24/7"``, ...). The data's dates stay the rows;
+        a row that is no session (a holiday print) closes no period, and a
+        session missing from the data moves its close to the next row.
     information_lag_days : int
         Trading days from the close whose data decide the weights to the close at
         which they are traded; 1 means decided at the close of t and earning t+1.
@@ -112,11 +122,14 @@ class RebalanceSpec:
     """
 
     frequency: Literal["daily", "weekly", "monthly"] = "monthly"
+    calendar: str = AUTO_CALENDAR
     information_lag_days: int = 1
     min_history_days: int = 63
     stale_after_days: int = 7
 
     def __post_init__(self) -> None:
+        unknown = unknown_calendar(self.calendar)
+        _require(unknown is None, "calendar", str(unknown))
         lag = self.information_lag_days
         _require(1 <= lag <= 21, "information_lag_days", f"must be in 1..21, got {lag}")
         _require(self.min_history_days >= 2, "min_history_days", "must be at least 2")
