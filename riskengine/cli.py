@@ -365,7 +365,8 @@ def _sweep(args: argparse.Namespace) -> int:
     for run_id, failure in report.failed.items():
         _say(f"riskengine: run {run_id} failed: {failure.message}")
     if report.failed:
-        _say(f"riskengine: {len(report.failed)} runs failed; see {out}/failures")
+        failures = f"{len(report.failed)} run{'s' if len(report.failed) > 1 else ''}"
+        _say(f"riskengine: {failures} failed; see {out}/failures")
     return report.exit_code
 
 

@@ -199,10 +199,12 @@ def run_sweep(
                 for future in as_completed(futures):
                     run = futures[future]
                     try:
-                        future.result()
-                    except Exception as exc:  # any failure stops one run, not all
-                        failed[run.run_id] = _failure(exc)
-                        _record_failure(out, run, failed[run.run_id])
+                        outcome = future.result()
+                    except Exception as exc:  # the worker died: one run, not all
+                        outcome = _failure(exc)
+                    if isinstance(outcome, RunFailure):
+                        failed[run.run_id] = outcome
+                        _record_failure(out, run, outcome)
                     else:
                         done.add(run.run_id)
                         _partition(out, "failures", run.run_id).unlink(missing_ok=True)
@@ -338,8 +340,20 @@ def _client(
             yield client
 
 
-def _run_one(run: SweepRun, market: Market, out_dir: str) -> str:
-    """Backtest one run on a worker and write its two partitions."""
+def _run_one(run: SweepRun, market: Market, out_dir: str) -> str | RunFailure:
+    """Backtest one run on a worker and write its two partitions.
+
+    Returns the run's id, or its failure: a failure is a result, not an exception
+    for Dask to log with its traceback.
+    """
+    try:
+        return _backtest_one(run, market, Path(out_dir))
+    except Exception as exc:  # any failure stops this run, not the sweep
+        return _failure(exc)
+
+
+def _backtest_one(run: SweepRun, market: Market, out: Path) -> str:
+    """The backtest of one run, its two partitions written."""
     prices = market.prices[list(run.assets)].dropna(how="all")
     universe = make_market(
         prices,
@@ -359,7 +373,6 @@ def _run_one(run: SweepRun, market: Market, out_dir: str) -> str:
         "events": len(result.events),
     }
     returns = result.returns.rename_axis("date").reset_index()
-    out = Path(out_dir)
     _write_atomically(returns, _partition(out, "returns", run.run_id))
     _write_atomically(pd.DataFrame([row]), _partition(out, "runs", run.run_id))
     return run.run_id

@@ -141,6 +141,10 @@ def test_a_failing_run_is_reported_and_the_others_complete(
     assert list(recorded["universe"]) == ["no_crypto"]
     assert list(recorded["exit_code"]) == [6]
     assert "limits.sleeve_min_weight.crypto" in recorded["error"].iloc[0]
+    # on the worker a failure is a result, not an exception Dask logs with a traceback
+    failing = next(r for r in sweep.runs if r.universe == "no_crypto")
+    outcome = sweep_module._run_one(failing, market, str(tmp_path / "out"))
+    assert outcome == failure
 
 
 def test_an_unexpected_error_in_one_run_is_recorded_then_cleared(
