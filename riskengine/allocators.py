@@ -1,13 +1,24 @@
-"""Allocators in closed form: base weights, then scaling to a volatility target."""
+"""Base weights, one rule object per `TargetSpec.base`, and the vol-target scaling.
+
+Each base-weight rule is one `BaseRule` object in `BASE_RULES`: it turns one
+decision's forecasts (`BaseInputs`) into base weights, before the vol target,
+triggers and limits of `riskengine.policy`.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from riskengine._typing import FloatArray
+from riskengine.errors import InfeasibleError
+from riskengine.optimizers import RiskBudgetProblem, risk_budget_weights
+from riskengine.registry import Registry
+from riskengine.specs import LimitsSpec, TargetSpec
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,217 @@ def fixed_sleeve_weights(
     return np.array(
         [sleeve_weights.get(s, 0.0) / labels.count(s) for s in labels], dtype=float
     )
+
+
+class RiskBudgetProblems:
+    """One allocator's cvxpy risk-budget problems, one per number of budgeted assets.
+
+    Built once and re-solved with each decision's data.
+    """
+
+    def __init__(self) -> None:
+        self._by_size: dict[int, RiskBudgetProblem] = {}
+
+    def solve(self, cov: FloatArray, budgets: FloatArray) -> FloatArray:
+        """`RiskBudgetProblem.solve` with the problem of this many budgets."""
+        n = int((budgets > 0).sum())
+        if n not in self._by_size:
+            self._by_size[n] = RiskBudgetProblem(n)
+        return self._by_size[n].solve(cov, budgets)
+
+
+@dataclass(frozen=True)
+class BaseInputs:
+    """What a base-weight rule reads at one decision, for the active assets.
+
+    Attributes
+    ----------
+    target : TargetSpec
+        The policy's target (the rule's own fields: sleeve weights, budgets, ...).
+    limits : LimitsSpec
+        The policy's limits (sleeve risk caps shape risk budgets).
+    vol : ndarray
+        Daily vol forecasts, shape (n,).
+    cov : ndarray
+        Covariance forecast, shape (n, n).
+    sleeves, assets : sequence of str
+        Sleeve and name of each asset.
+    budget_multipliers : ndarray
+        Trigger multipliers on risk budgets, shape (n,) (ones without such triggers).
+    daily : float
+        Daily vol of one unit of annual vol (1 / sqrt(periods per year)).
+    problems : RiskBudgetProblems
+        The allocator's cvxpy risk-budget problems, kept between decisions.
+    """
+
+    target: TargetSpec
+    limits: LimitsSpec
+    vol: FloatArray
+    cov: FloatArray
+    sleeves: Sequence[str]
+    assets: Sequence[str]
+    budget_multipliers: FloatArray
+    daily: float
+    problems: RiskBudgetProblems
+
+
+class BaseWeights(NamedTuple):
+    """A rule's base weights, and the fallback it took to reach them."""
+
+    weights: FloatArray
+    fallback: str = ""  # why the first method gave way, and to what; "" if it did not
+
+
+class BaseRule(ABC):
+    """One way of forming base weights, named by `TargetSpec.base`.
+
+    Attributes
+    ----------
+    name : str
+        The `TargetSpec.base` value.
+    fallback : str
+        What the rule falls back on when its first method fails (recorded in
+        `BaseWeights.fallback`); empty when it has none.
+    """
+
+    name: str
+    fallback: str = ""
+
+    @abstractmethod
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """Base weights of the active assets, shape (n,)."""
+
+
+@dataclass(frozen=True)
+class InverseVol(BaseRule):
+    """Weights proportional to 1 / forecast vol over all assets."""
+
+    name: str = "inverse_vol"
+
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """`inverse_vol_weights` of the forecasts."""
+        return BaseWeights(inverse_vol_weights(inputs.vol))
+
+
+@dataclass(frozen=True)
+class SleeveEqualRisk(BaseRule):
+    """Inverse vol within each sleeve; sleeves sized to equal stand-alone vol."""
+
+    name: str = "sleeve_equal_risk"
+
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """`sleeve_equal_risk_weights` of the forecasts."""
+        return BaseWeights(
+            sleeve_equal_risk_weights(inputs.vol, inputs.cov, inputs.sleeves)
+        )
+
+
+@dataclass(frozen=True)
+class Fixed(BaseRule):
+    """`TargetSpec.sleeve_weights`, split equally over each sleeve's active assets."""
+
+    name: str = "fixed"
+
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """`fixed_sleeve_weights` of the target's sleeve weights."""
+        return BaseWeights(
+            fixed_sleeve_weights(inputs.sleeves, inputs.target.sleeve_weights)
+        )
+
+
+@dataclass(frozen=True)
+class RiskBudget(BaseRule):
+    """Risk contributions proportional to the budgets (`asset_budgets`).
+
+    Newton's method on the log-barrier problem (``risk_budget_solver = "fast"``),
+    the same problem in cvxpy when it does not converge; cvxpy alone with
+    ``risk_budget_solver = "cvxpy"``.
+    """
+
+    name: str = "risk_budget"
+    fallback: str = "cvxpy when Newton's method does not converge"
+
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """Risk-budget weights; zeros when no asset has a budget."""
+        target = inputs.target
+        budgets = asset_budgets(target, inputs.sleeves, inputs.assets, inputs.limits)
+        budgets = budgets * inputs.budget_multipliers
+        if not (budgets > 0).any():
+            return BaseWeights(np.zeros_like(inputs.vol))
+        fallback = ""
+        if target.risk_budget_solver == "fast":
+            try:
+                return BaseWeights(risk_budget_weights(inputs.cov, budgets))
+            except InfeasibleError as exc:
+                fallback = f"{exc}; solved with cvxpy instead"
+        return BaseWeights(inputs.problems.solve(inputs.cov, budgets), fallback)
+
+
+@dataclass(frozen=True)
+class PerAssetVol(BaseRule):
+    """Each asset sized to `TargetSpec.asset_vol_annual` on its own (CTA style)."""
+
+    name: str = "per_asset_vol"
+
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """The per-asset vol target over each asset's forecast vol."""
+        per_asset = inputs.target.asset_vol_annual
+        assert per_asset is not None  # TargetSpec requires it with this base
+        return BaseWeights(per_asset * inputs.daily / inputs.vol)
+
+
+BASE_RULES: Registry[BaseRule] = Registry(
+    "base-weight rule",
+    "target.base",
+    [InverseVol(), SleeveEqualRisk(), Fixed(), RiskBudget(), PerAssetVol()],
+)
+"""Every base-weight rule by `TargetSpec.base` name."""
+
+
+def asset_budgets(
+    target: TargetSpec,
+    sleeves: Sequence[str],
+    assets: Sequence[str],
+    limits: LimitsSpec,
+) -> FloatArray:
+    """Risk budget of each asset: sleeve budgets split equally, capped by sleeve caps.
+
+    Sleeve caps on risk (`limits.sleeve_max_risk`) are met by water-filling: a capped
+    sleeve's excess budget goes to the uncapped ones pro rata.
+    """
+    labels = np.asarray(sleeves)
+    if target.risk_budget_by == "asset":
+        budgets = np.array([target.risk_budgets.get(a, 0.0) for a in assets])
+    elif target.risk_budgets:
+        budgets = np.array([target.risk_budgets.get(s, 0.0) for s in sleeves])
+        budgets = budgets / np.array([(labels == s).sum() for s in sleeves])
+    else:
+        budgets = np.ones(len(assets))
+    if budgets.sum() <= 0 or not limits.sleeve_max_risk:
+        return budgets
+    budgets = budgets / budgets.sum()
+    names = list(dict.fromkeys(sleeves))
+    totals = np.array([budgets[labels == s].sum() for s in names])
+    caps = np.array([limits.sleeve_max_risk.get(s, 1.0) for s in names])
+    filled = _water_fill(totals, caps)
+    factors = np.divide(filled, totals, out=np.zeros_like(totals), where=totals > 0)
+    return budgets * np.array([factors[names.index(s)] for s in sleeves])
+
+
+def _water_fill(shares: FloatArray, caps: FloatArray) -> FloatArray:
+    """Cap shares (summing to one) and hand the excess to the uncapped, pro rata."""
+    result = shares.copy()
+    for _ in range(len(shares)):
+        capped = result > caps
+        if not capped.any():
+            break
+        excess = float((result[capped] - caps[capped]).sum())
+        result[capped] = caps[capped]
+        free = (result < caps) & (result > 0)
+        if not free.any():
+            break
+        result[free] += excess * result[free] / result[free].sum()
+    return result
 
 
 def scale_to_vol_target(

@@ -1,9 +1,17 @@
-"""Covariance forecasts: vol forecasts times an EWMA or DCC correlation, always PSD."""
+"""Covariance forecasts: vol forecasts times an EWMA or DCC correlation, always PSD.
+
+Each correlation model is one `CorrelationModel` object in `CORRELATIONS`, keyed by
+`CovarianceSpec.correlation`: it says which rows it reads and starts the state
+(`Correlation`) that the walk updates at each close.
+"""
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -11,6 +19,11 @@ from numba import njit
 from scipy import optimize
 
 from riskengine._typing import BoolArray, FloatArray, ReturnPanel
+from riskengine.registry import Registry
+from riskengine.specs import CovarianceSpec
+
+DCC_MIN_WINDOW_DAYS = 250
+"""Complete rows DCC needs to estimate (a, b) (or the whole window if shorter)."""
 
 
 class EwmaCorrelation:
@@ -84,6 +97,9 @@ class DccCorrelation:
         Current parameters; ``a_ >= 0``, ``b_ >= 0``, ``a_ + b_ < 1``.
     n_fits_ : int
         Successful estimations so far.
+    refits_ : list of tuple
+        Every refit as (row count so far, outcome): ``"ok"``, or why (a, b) were
+        kept (``"too few complete rows"``, ``"optimizer failed"``).
     """
 
     def __init__(
@@ -103,15 +119,18 @@ class DccCorrelation:
         self.refit_every_days = refit_every_days
         self.min_window_days = min_window_days
         self.a_, self.b_, self.n_fits_ = 0.0, 0.0, 0
+        self.refits_: list[tuple[int, str]] = []
         self._rows: deque[FloatArray] = deque(maxlen=window_days)
         self._target = np.eye(n_assets)
         self._q = np.eye(n_assets)
         self._since_refit = 0
+        self._n_rows = 0
 
     def update(self, residuals: FloatArray) -> None:
         """Add one row of standardised residuals (NaN where an asset has none)."""
         row = np.asarray(residuals, dtype=float)
         self._rows.append(row)
+        self._n_rows += 1
         self._since_refit += 1
         if self._since_refit >= self.refit_every_days:
             self._since_refit = 0
@@ -140,11 +159,104 @@ class DccCorrelation:
         self._target = _pairwise(products, pairs)
         complete = window[observed.all(axis=1)]
         if complete.shape[0] < self.min_window_days:
+            self.refits_.append((self._n_rows, "too few complete rows"))
             return
         fitted = fit_dcc(complete, start=(self.a_, self.b_))
-        if fitted is not None:
-            self.a_, self.b_ = fitted
-            self.n_fits_ += 1
+        if fitted is None:
+            self.refits_.append((self._n_rows, "optimizer failed"))
+            return
+        self.a_, self.b_ = fitted
+        self.n_fits_ += 1
+        self.refits_.append((self._n_rows, "ok"))
+
+
+class Correlation(Protocol):
+    """A correlation forecast's state, updated one row at a time (the walk's view)."""
+
+    def update(self, row: FloatArray) -> None:
+        """Add one row (NaN where an asset has none)."""
+
+    def matrix(self, assets: BoolArray | None = None) -> FloatArray:
+        """Correlation of `assets` (default all) for the next row (PSD)."""
+
+
+class CorrelationModel(ABC):
+    """One correlation model, named by `CovarianceSpec.correlation`.
+
+    Attributes
+    ----------
+    name : str
+        The `CovarianceSpec.correlation` value.
+    fallback : str
+        What the model uses while it cannot estimate itself (recorded by its
+        state); empty when it always can.
+    """
+
+    name: str
+    fallback: str = ""
+
+    @abstractmethod
+    def rows(self, returns: FloatArray, vol: FloatArray) -> FloatArray:
+        """The rows the model reads at each close, shape (n_days, n_assets).
+
+        Parameters
+        ----------
+        returns : ndarray
+            Returns, NaN where an asset has none.
+        vol : ndarray
+            One-day vol forecasts made at each close, same shape.
+        """
+
+    @abstractmethod
+    def start(self, spec: CovarianceSpec, n_assets: int) -> Correlation:
+        """A fresh state for `n_assets` assets, before any row."""
+
+
+@dataclass(frozen=True)
+class EwmaModel(CorrelationModel):
+    """`EwmaCorrelation` of the returns, with `correlation_half_life_days`."""
+
+    name: str = "ewma"
+
+    def rows(self, returns: FloatArray, vol: FloatArray) -> FloatArray:
+        """The returns."""
+        return returns
+
+    def start(self, spec: CovarianceSpec, n_assets: int) -> Correlation:
+        """A fresh `EwmaCorrelation`."""
+        return EwmaCorrelation(n_assets, spec.correlation_half_life_days)
+
+
+@dataclass(frozen=True)
+class DccModel(CorrelationModel):
+    """`DccCorrelation` of the returns standardised by the vol forecasts."""
+
+    name: str = "dcc"
+    fallback: str = (
+        "the window's constant correlation (a = b = 0) until enough complete rows; "
+        "the previous (a, b) when an estimation fails"
+    )
+
+    def rows(self, returns: FloatArray, vol: FloatArray) -> FloatArray:
+        """Returns over the vol forecast made at the close before (NaN without)."""
+        previous = np.vstack([np.full(vol.shape[1], np.nan), vol[:-1]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(previous > 0, returns / previous, np.nan)
+
+    def start(self, spec: CovarianceSpec, n_assets: int) -> Correlation:
+        """A fresh `DccCorrelation` with the spec's window and refit interval."""
+        return DccCorrelation(
+            n_assets,
+            window_days=spec.dcc_window_days,
+            refit_every_days=spec.dcc_refit_every_days,
+            min_window_days=min(DCC_MIN_WINDOW_DAYS, spec.dcc_window_days),
+        )
+
+
+CORRELATIONS: Registry[CorrelationModel] = Registry(
+    "correlation model", "covariance.correlation", [EwmaModel(), DccModel()]
+)
+"""Every correlation model by `CovarianceSpec.correlation` name."""
 
 
 def fit_dcc(

@@ -25,10 +25,10 @@ import numpy as np
 
 from riskengine._typing import FloatArray
 from riskengine.allocators import (
-    fixed_sleeve_weights,
-    inverse_vol_weights,
+    BASE_RULES,
+    BaseInputs,
+    RiskBudgetProblems,
     scale_to_vol_target,
-    sleeve_equal_risk_weights,
 )
 from riskengine.calendar import annual_vol_factor
 from riskengine.covariance import covariance
@@ -41,13 +41,8 @@ from riskengine.limits import (
     margin_limit_scale,
     risk_limit_scale,
 )
-from riskengine.optimizers import (
-    ConstrainedProblem,
-    RiskBudgetProblem,
-    risk_budget_weights,
-    risk_contributions,
-)
-from riskengine.specs import LimitsSpec, PolicySpec, TargetSpec
+from riskengine.optimizers import ConstrainedProblem, risk_contributions
+from riskengine.specs import PolicySpec
 
 RISK_CAP_ROUNDS = 8
 """Re-projections when risk caps and weight bounds interact."""
@@ -81,6 +76,9 @@ class Decision:
         Policy fields (e.g. ``limits.sleeve_min_weight.crypto``) the weights break
         because a sleeve risk cap, which takes precedence, could not be met with
         them; empty when every limit holds.
+    fallbacks : tuple of str
+        What fell back on its second method at this decision, one line each
+        (e.g. Newton's method to cvxpy for risk budgets); empty when nothing did.
     """
 
     weights: FloatArray
@@ -93,6 +91,7 @@ class Decision:
     projected: bool
     risk_contributions: FloatArray
     broken_limits: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = ()
 
 
 class PolicyAllocator:
@@ -108,13 +107,20 @@ class PolicyAllocator:
     periods_per_year : float
         Periods per year of the universe (`calendar.periods_per_year`), to turn
         annual vol targets daily.
+
+    Raises
+    ------
+    SpecError
+        If `policy.target.base` names no registered base-weight rule.
     """
 
     def __init__(self, policy: PolicySpec, periods_per_year: float) -> None:
         self.policy = policy
         self.daily = 1.0 / annual_vol_factor(periods_per_year)
+        owner = f"policy '{policy.name}'"
+        self._base_rule = BASE_RULES.lookup(policy.target.base, owner)
         self._projections: dict[tuple[str, ...], ConstrainedProblem] = {}
-        self._risk_budget_problems: dict[int, RiskBudgetProblem] = {}
+        self._risk_budget_problems = RiskBudgetProblems()
 
     def decide(
         self,
@@ -156,14 +162,26 @@ class PolicyAllocator:
         cov = covariance(vol, correlation)
         by_budget = [t for t in policy.triggers if t.apply_to == "budgets"]
         budget_multipliers = multipliers if by_budget else np.ones_like(multipliers)
-        base = self._base_weights(target, vol, cov, sleeves, assets, budget_multipliers)
+        base = self._base_rule.weights(
+            BaseInputs(
+                target,
+                policy.limits,
+                vol,
+                cov,
+                sleeves,
+                assets,
+                budget_multipliers,
+                self.daily,
+                self._risk_budget_problems,
+            )
+        )
         daily_target = (
             None
             if target.target_vol_annual is None
             else target.target_vol_annual * self.daily
         )
         allocation = scale_to_vol_target(
-            base, cov, daily_target, target.max_gross_leverage
+            base.weights, cov, daily_target, target.max_gross_leverage
         )
         weights = allocation.weights
         if any(t.apply_to == "weights" for t in policy.triggers):
@@ -209,39 +227,8 @@ class PolicyAllocator:
             if weights.any()
             else np.zeros_like(weights),
             broken,
+            (base.fallback,) if base.fallback else (),
         )
-
-    def _base_weights(
-        self,
-        target: TargetSpec,
-        vol: FloatArray,
-        cov: FloatArray,
-        sleeves: Sequence[str],
-        assets: Sequence[str],
-        budget_multipliers: FloatArray,
-    ) -> FloatArray:
-        if target.base == "inverse_vol":
-            return inverse_vol_weights(vol)
-        if target.base == "sleeve_equal_risk":
-            return sleeve_equal_risk_weights(vol, cov, sleeves)
-        if target.base == "fixed":
-            return fixed_sleeve_weights(sleeves, target.sleeve_weights)
-        if target.base == "per_asset_vol":
-            assert target.asset_vol_annual is not None
-            return target.asset_vol_annual * self.daily / vol
-        budgets = asset_budgets(target, sleeves, assets, self.policy.limits)
-        budgets = budgets * budget_multipliers
-        if not (budgets > 0).any():
-            return np.zeros_like(vol)
-        if target.risk_budget_solver == "fast":
-            try:
-                return risk_budget_weights(cov, budgets)
-            except InfeasibleError:
-                pass  # Newton did not converge: the same problem in cvxpy below
-        n = int((budgets > 0).sum())
-        if n not in self._risk_budget_problems:
-            self._risk_budget_problems[n] = RiskBudgetProblem(n)
-        return self._risk_budget_problems[n].solve(cov, budgets)
 
     def _project(
         self,
@@ -339,52 +326,6 @@ class PolicyAllocator:
                 weights, cov, sleeves, assets, previous, first_trade, override
             )
         return cut_to_risk_caps(weights, cov, labels, caps, override)
-
-
-def asset_budgets(
-    target: TargetSpec,
-    sleeves: Sequence[str],
-    assets: Sequence[str],
-    limits: LimitsSpec,
-) -> FloatArray:
-    """Risk budget of each asset: sleeve budgets split equally, capped by sleeve caps.
-
-    Sleeve caps on risk (`limits.sleeve_max_risk`) are met by water-filling: a capped
-    sleeve's excess budget goes to the uncapped ones pro rata.
-    """
-    labels = np.asarray(sleeves)
-    if target.risk_budget_by == "asset":
-        budgets = np.array([target.risk_budgets.get(a, 0.0) for a in assets])
-    elif target.risk_budgets:
-        budgets = np.array([target.risk_budgets.get(s, 0.0) for s in sleeves])
-        budgets = budgets / np.array([(labels == s).sum() for s in sleeves])
-    else:
-        budgets = np.ones(len(assets))
-    if budgets.sum() <= 0 or not limits.sleeve_max_risk:
-        return budgets
-    budgets = budgets / budgets.sum()
-    names = list(dict.fromkeys(sleeves))
-    totals = np.array([budgets[labels == s].sum() for s in names])
-    caps = np.array([limits.sleeve_max_risk.get(s, 1.0) for s in names])
-    filled = _water_fill(totals, caps)
-    factors = np.divide(filled, totals, out=np.zeros_like(totals), where=totals > 0)
-    return budgets * np.array([factors[names.index(s)] for s in sleeves])
-
-
-def _water_fill(shares: FloatArray, caps: FloatArray) -> FloatArray:
-    """Cap shares (summing to one) and hand the excess to the uncapped, pro rata."""
-    result = shares.copy()
-    for _ in range(len(shares)):
-        capped = result > caps
-        if not capped.any():
-            break
-        excess = float((result[capped] - caps[capped]).sum())
-        result[capped] = caps[capped]
-        free = (result < caps) & (result > 0)
-        if not free.any():
-            break
-        result[free] += excess * result[free] / result[free].sum()
-    return result
 
 
 def _apply_weight_triggers(

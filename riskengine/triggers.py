@@ -10,11 +10,13 @@ restored in equal steps over `reentry_days`, and the multiplier never moves by m
 than `max_daily_change` a day.
 
 Everything here is a function of the forecast and price panels up to each date,
-computed once for the whole period before the allocation loop.
+computed once for the whole period before the allocation loop. Each signal is one
+`Signal` object in `SIGNALS`, keyed by `TriggerSpec.signal`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ import pandas as pd
 
 from riskengine._typing import FloatArray
 from riskengine.events import Event
+from riskengine.registry import Registry
 from riskengine.specs import TriggerSpec
 
 SHORT_WINDOW_DAYS = 21
@@ -54,6 +57,146 @@ class TriggerPath:
     events: tuple[Event, ...]
 
 
+class Signal(ABC):
+    """How one asset's series become a trigger signal, named by `TriggerSpec.signal`.
+
+    Attributes
+    ----------
+    name : str
+        The `TriggerSpec.signal` value.
+    fallback : str
+        Empty: a signal without enough history is NaN, which never changes the
+        trigger's state.
+    """
+
+    name: str
+    fallback: str = ""
+
+    @abstractmethod
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """The signal on the dates the asset has an observation.
+
+        Parameters
+        ----------
+        vol, returns, level : pd.Series
+            The asset's forecast vol, returns and closes on the backtest calendar
+            (returns and closes NaN where it has no price that day).
+        window : int
+            `TriggerSpec.lookback_days`.
+
+        Returns
+        -------
+        pd.Series
+            Indexed by the asset's own observation dates (the caller carries each
+            value over the days without one).
+        """
+
+
+@dataclass(frozen=True)
+class VolZscore(Signal):
+    """(vol - trailing mean) / trailing std of the forecast vol, today included."""
+
+    name: str = "vol_zscore"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """The z-score of the forecast vol over `window` observations."""
+        own = vol[returns.notna()]
+        rolling = own.rolling(window, min_periods=window)
+        return (own - rolling.mean()) / rolling.std()
+
+
+@dataclass(frozen=True)
+class VolRatio(Signal):
+    """Forecast vol over its trailing median."""
+
+    name: str = "vol_ratio"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """Forecast vol over its median of `window` observations."""
+        own = vol[returns.notna()]
+        return own / own.rolling(window, min_periods=window).median()
+
+
+@dataclass(frozen=True)
+class VolOfVol(Signal):
+    """Z-score of the 21-day std of daily log changes in forecast vol."""
+
+    name: str = "vol_of_vol"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """The z-score over `window` observations of the vol of log vol changes."""
+        own = vol[returns.notna()]
+        dispersion = np.log(own).diff().rolling(SHORT_WINDOW_DAYS).std()
+        rolling = dispersion.rolling(window, min_periods=window)
+        return (dispersion - rolling.mean()) / rolling.std()
+
+
+@dataclass(frozen=True)
+class RealisedVsForecast(Signal):
+    """21-day realised vol over the forecast made 21 observations before."""
+
+    name: str = "realised_vs_forecast"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """Realised over forecast vol; `window` is unused."""
+        observed = returns.notna()
+        realised = returns[observed].rolling(SHORT_WINDOW_DAYS).std()
+        return realised / vol[observed].shift(SHORT_WINDOW_DAYS)
+
+
+@dataclass(frozen=True)
+class Level(Signal):
+    """The close itself (e.g. the VIX index in points)."""
+
+    name: str = "level"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """The closes; `window` is unused."""
+        return level.dropna()
+
+
+@dataclass(frozen=True)
+class LevelZscore(Signal):
+    """(close - trailing mean) / trailing std of the closes, today included."""
+
+    name: str = "level_zscore"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """The z-score of the close over `window` closes."""
+        closes = level.dropna()
+        rolling = closes.rolling(window, min_periods=window)
+        return (closes - rolling.mean()) / rolling.std()
+
+
+SIGNALS: Registry[Signal] = Registry(
+    "trigger signal",
+    "signal",
+    [
+        VolZscore(),
+        VolRatio(),
+        VolOfVol(),
+        RealisedVsForecast(),
+        Level(),
+        LevelZscore(),
+    ],
+)
+"""Every trigger signal by `TriggerSpec.signal` name."""
+
+
 def trigger_signal(
     spec: TriggerSpec,
     volatility: pd.DataFrame,
@@ -63,7 +206,7 @@ def trigger_signal(
 ) -> pd.Series:
     """The trigger's signal at each close, from the watched sleeves' assets.
 
-    Per asset (on its own observations), by `spec.signal`:
+    Per asset (on its own observations), by `spec.signal` (see `SIGNALS`):
     ``vol_zscore``: (vol - trailing mean) / trailing std of the forecast vol over
     `lookback_days` (including today); ``vol_ratio``: vol / trailing median;
     ``vol_of_vol``: z-score of the 21-day std of daily log changes in forecast vol;
@@ -88,46 +231,25 @@ def trigger_signal(
     -------
     pd.Series
         Signal indexed like `volatility`; NaN where no watched asset has enough data.
+
+    Raises
+    ------
+    SpecError
+        If `spec.signal` names no registered signal.
     """
+    signal = SIGNALS.lookup(spec.signal, f"trigger '{spec.name}'")
     watched = [a for a in volatility.columns if sleeves[a] in spec.watch_sleeves]
     per_asset = {
-        a: _asset_signal(spec, volatility[a], returns[a], levels[a]) for a in watched
+        a: signal.of_asset(volatility[a], returns[a], levels[a], spec.lookback_days)
+        .reindex(volatility.index)
+        .ffill()
+        for a in watched
     }
     frame = pd.DataFrame(per_asset, index=volatility.index)
     if frame.empty or frame.shape[1] == 0:
         return pd.Series(np.nan, index=volatility.index)
     combined = frame.max(axis=1) if spec.aggregate == "max" else frame.mean(axis=1)
     return combined.where(frame.notna().any(axis=1))
-
-
-def _asset_signal(
-    spec: TriggerSpec, vol: pd.Series, returns: pd.Series, level: pd.Series
-) -> pd.Series:
-    window = spec.lookback_days
-    if spec.signal in ("level", "level_zscore"):
-        closes = level.dropna()
-        rolling = closes.rolling(window, min_periods=window)
-        value = (
-            closes
-            if spec.signal == "level"
-            else (closes - rolling.mean()) / rolling.std()
-        )
-        return value.reindex(vol.index).ffill()
-    observed = returns.notna()
-    own = vol[observed]
-    if spec.signal == "vol_zscore":
-        rolling = own.rolling(window, min_periods=window)
-        value = (own - rolling.mean()) / rolling.std()
-    elif spec.signal == "vol_ratio":
-        value = own / own.rolling(window, min_periods=window).median()
-    elif spec.signal == "vol_of_vol":
-        dispersion = np.log(own).diff().rolling(SHORT_WINDOW_DAYS).std()
-        rolling = dispersion.rolling(window, min_periods=window)
-        value = (dispersion - rolling.mean()) / rolling.std()
-    else:
-        realised = returns[observed].rolling(SHORT_WINDOW_DAYS).std()
-        value = realised / own.shift(SHORT_WINDOW_DAYS)
-    return value.reindex(vol.index).ffill()
 
 
 def unwatched_events(

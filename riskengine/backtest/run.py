@@ -32,7 +32,7 @@ from riskengine.backtest.schedule import (
     watched_assets,
 )
 from riskengine.calendar import accrual_fractions, annual_vol_factor, periods_per_year
-from riskengine.covariance import DccCorrelation, EwmaCorrelation
+from riskengine.covariance import CORRELATIONS, Correlation
 from riskengine.data import Market
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
@@ -263,8 +263,10 @@ def _walk_forward(
     pending: dict[int, FloatArray] = {}
     weights = np.zeros(n_assets)
     nav, peak, traded_before = 1.0, 1.0, False
-    observations = _correlation_inputs(returns.to_numpy(float), inputs.vol, policy)
-    correlation = _correlation_model(policy, n_assets)
+    owner = f"policy '{policy.name}'"
+    model = CORRELATIONS.lookup(policy.covariance.correlation, owner)
+    observations = model.rows(returns.to_numpy(float), inputs.vol)
+    correlation = model.start(policy.covariance, n_assets)
     for t in range(first):
         correlation.update(observations[t])
     ladder, ladder_level = policy.drawdown_control, 1.0
@@ -325,35 +327,6 @@ def _walk_forward(
     return walk
 
 
-def _correlation_model(
-    policy: PolicySpec, n_assets: int
-) -> EwmaCorrelation | DccCorrelation:
-    spec = policy.covariance
-    if spec.correlation == "dcc":
-        return DccCorrelation(
-            n_assets,
-            window_days=spec.dcc_window_days,
-            refit_every_days=spec.dcc_refit_every_days,
-            min_window_days=min(250, spec.dcc_window_days),
-        )
-    return EwmaCorrelation(n_assets, spec.correlation_half_life_days)
-
-
-def _correlation_inputs(
-    returns: FloatArray, vol: FloatArray, policy: PolicySpec
-) -> FloatArray:
-    """Rows the correlation model reads at each close.
-
-    Returns for the EWMA correlation; for DCC, returns standardised by the vol
-    forecast made at the close before.
-    """
-    if policy.covariance.correlation != "dcc":
-        return returns
-    previous = np.vstack([np.full(vol.shape[1], np.nan), vol[:-1]])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(previous > 0, returns / previous, np.nan)
-
-
 @dataclass(frozen=True)
 class _Target:
     """One decision's target weights over all assets, with what produced them."""
@@ -371,7 +344,7 @@ def _decide(
     inputs: _WalkInputs,
     allocator: PolicyAllocator,
     t: int,
-    correlation: EwmaCorrelation | DccCorrelation,
+    correlation: Correlation,
     current: FloatArray,
     drawdown: float,
     *,
@@ -424,6 +397,17 @@ def _decide(
         )
         details = {"broken": list(decision.broken_limits)}
         events = (Event(date, "limit_conflict", policy.name, message, details),)
+    date = inputs.returns.index[t]
+    events += tuple(
+        Event(
+            date,
+            "solver_fallback",
+            policy.name,
+            f"{policy.name} @ {date.date()}: {fallback}",
+            {"fallback": fallback},
+        )
+        for fallback in decision.fallbacks
+    )
     return _Target(weights, risk, decision, int(active.sum()), drawdown, events)
 
 

@@ -16,10 +16,15 @@ from arch's cold start, keeping the higher likelihood: a warm start can stop on 
 worse local maximum, with no cheap sign of it. A fit that fails, is
 non-stationary or ends on a bound is recorded as an event and replaced by the
 spec's fallback until the next refit.
+
+Each model kind is one `VolatilityModel` object in `MODELS`, keyed by
+`ModelSpec.family`: EWMA, realised variance, and one entry per GARCH family (see
+`riskengine.volatility.families`).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,9 +32,14 @@ import pandas as pd
 
 from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.events import Event
+from riskengine.registry import Registry
 from riskengine.specs import ModelSpec
+from riskengine.volatility.families import GARCH_FAMILIES
 from riskengine.volatility.garch import FIT_COLUMNS, garch_panel
 from riskengine.volatility.simple import ewma_variance, realised_variance
+
+Panels = tuple[FloatArray, FloatArray, tuple[Event, ...], pd.DataFrame]
+"""A model's one-day and H-day variances on the asset's own rows, events and fits."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,102 @@ class VolForecast:
         return np.sqrt(self.variance)
 
 
+class VolatilityModel(ABC):
+    """One kind of variance model, named by `ModelSpec.family`.
+
+    Attributes
+    ----------
+    name : str
+        The `ModelSpec.family` value.
+    fallback : str
+        What replaces the model's forecast when it cannot make one, recorded as
+        ``model_fallback`` events and in the fits; empty when it always can.
+    """
+
+    name: str
+    fallback: str = ""
+
+    @abstractmethod
+    def forecast(
+        self,
+        returns: ReturnPanel,
+        spec: ModelSpec,
+        horizon_days: int,
+        start: pd.Timestamp | None,
+        refit_dates: pd.DatetimeIndex | None,
+    ) -> Panels:
+        """One-day and H-day variances, events and fits (see `forecast_variance`).
+
+        The variances are NaN on days an asset has no return (the caller carries
+        the last forecast over them).
+        """
+
+
+@dataclass(frozen=True)
+class EwmaModel(VolatilityModel):
+    """EWMA of squared returns with `ModelSpec.decay` (RiskMetrics); flat H-day."""
+
+    name: str = "ewma"
+
+    def forecast(
+        self,
+        returns: ReturnPanel,
+        spec: ModelSpec,
+        horizon_days: int,
+        start: pd.Timestamp | None,
+        refit_dates: pd.DatetimeIndex | None,
+    ) -> Panels:
+        """One-day and H-day variances, no events, no fits."""
+        one_day = ewma_variance(returns.to_numpy(float), spec.decay)
+        return one_day, one_day * horizon_days, (), pd.DataFrame(columns=FIT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class RealisedModel(VolatilityModel):
+    """Mean squared return over `ModelSpec.window_days` observations; flat H-day."""
+
+    name: str = "realised"
+
+    def forecast(
+        self,
+        returns: ReturnPanel,
+        spec: ModelSpec,
+        horizon_days: int,
+        start: pd.Timestamp | None,
+        refit_dates: pd.DatetimeIndex | None,
+    ) -> Panels:
+        """One-day and H-day variances, no events, no fits."""
+        one_day = realised_variance(returns.to_numpy(float), spec.window_days)
+        return one_day, one_day * horizon_days, (), pd.DataFrame(columns=FIT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class GarchModel(VolatilityModel):
+    """A GARCH family, refitted and filtered (`riskengine.volatility.garch`)."""
+
+    name: str
+    fallback: str = "EWMA with fallback_decay, until the next successful refit"
+
+    def forecast(
+        self,
+        returns: ReturnPanel,
+        spec: ModelSpec,
+        horizon_days: int,
+        start: pd.Timestamp | None,
+        refit_dates: pd.DatetimeIndex | None,
+    ) -> Panels:
+        """One-day and H-day variances, fallback events and refit records."""
+        return garch_panel(returns, spec, horizon_days, start, refit_dates)
+
+
+MODELS: Registry[VolatilityModel] = Registry(
+    "volatility model",
+    "family",
+    [EwmaModel(), RealisedModel(), *(GarchModel(name) for name in GARCH_FAMILIES)],
+)
+"""Every volatility model by `ModelSpec.family` name."""
+
+
 def forecast_variance(
     returns: ReturnPanel,
     spec: ModelSpec,
@@ -113,24 +219,17 @@ def forecast_variance(
     ------
     ValueError
         If `horizon_days` is not a positive integer.
+    SpecError
+        If `spec.family` names no registered model.
     """
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int):
         raise ValueError(f"horizon_days: expected an integer, got {horizon_days!r}")
     if horizon_days < 1:
         raise ValueError(f"horizon_days: must be at least 1, got {horizon_days}")
-    values = returns.to_numpy(float)
-    events: tuple[Event, ...] = ()
-    fits = pd.DataFrame(columns=FIT_COLUMNS)
-    if spec.family == "ewma":
-        one_day = ewma_variance(values, spec.decay)
-        total = one_day * horizon_days
-    elif spec.family == "realised":
-        one_day = realised_variance(values, spec.window_days)
-        total = one_day * horizon_days
-    else:
-        one_day, total, events, fits = garch_panel(
-            returns, spec, horizon_days, start, refit_dates
-        )
+    model = MODELS.lookup(spec.family, f"model '{spec.name}'")
+    one_day, total, events, fits = model.forecast(
+        returns, spec, horizon_days, start, refit_dates
+    )
 
     def frame(array: FloatArray) -> pd.DataFrame:
         return pd.DataFrame(array, index=returns.index, columns=returns.columns).ffill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.errors import DataError
 from riskengine.events import Event
 from riskengine.specs import ModelSpec
+from riskengine.volatility.families import Core, family_of
 from riskengine.volatility.simple import ewma_variance
 
 PERCENT = 100.0
@@ -34,6 +36,11 @@ FIT_COLUMNS = [
     "attempts",
 ]
 _ARCH_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, RuntimeError)
+_ARCH_LOCK = threading.Lock()
+"""One arch fit at a time: arch's fit changes the process-wide warning filters
+(inside and outside `warnings.catch_warnings`), which is not thread-safe: fits in
+parallel threads left an "ignore every warning" filter behind for the rest of the
+process. The compiled fits, which release the GIL, still run in parallel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +55,12 @@ class _Fit:
     n_evals: int
     problem: str  # why the fit is replaced by the fallback; "" if it is used
     boundary: str  # the bounds it lies on; "" if none
-    core: tuple[float, float, float, float, float]  # mu, omega, alpha, gamma, beta
+    core: Core  # mu, omega, alpha, gamma, beta
     converged: bool  # a maximum was found: the next refit may start from it
     attempts: str  # the optimiser runs made, e.g. "arch-warm(-715.27)>arch-cold(...)"
     inverse_hessian: FloatArray | None = None
-    # EGARCH: log E exp(beta^k (alpha (|z| - E|z|) + gamma z)), k = 0..H-2
-    log_mgf: FloatArray = field(default_factory=lambda: np.empty(0))
+    # what the family's H-day sum needs beyond `core` (`GarchFamily.horizon_terms`)
+    horizon_terms: FloatArray = field(default_factory=lambda: np.empty(0))
 
 
 _CORE = ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]")
@@ -69,14 +76,15 @@ def _judged(
     boundary: str,
     attempts: str,
     inverse_hessian: FloatArray | None = None,
-    log_mgf: FloatArray | None = None,
+    horizon_terms: FloatArray | None = None,
 ) -> _Fit:
     """A `_Fit`, with why it cannot be used (failure, non-stationary, a bound)."""
     loglikelihood, forecast, n_evals = results
     named = dict(zip(names, map(float, params), strict=True))
     mu, omega, alpha, gamma, beta = (named.get(name, 0.0) for name in _CORE)
-    unit_root = beta if spec.family == "egarch" else alpha + 0.5 * gamma + beta
-    if method == "arch" and spec.family != "egarch":
+    family = family_of(spec)
+    unit_root = family.unit_root(alpha, gamma, beta)
+    if method == "arch" and family.persistence_on_bound:
         if abs(unit_root - 1.0) <= garch_fast.BOUND_TOL:
             boundary = ", ".join(filter(None, (boundary, "persistence 1")))
     finite = np.isfinite(params).all() and math.isfinite(forecast) and forecast > 0
@@ -100,7 +108,7 @@ def _judged(
         converged,
         attempts,
         inverse_hessian,
-        np.empty(0) if log_mgf is None else log_mgf,
+        np.empty(0) if horizon_terms is None else horizon_terms,
     )
 
 
@@ -239,6 +247,7 @@ def _asset_path(
         rows from which a filtered path was not a positive finite variance (the
         fallback is used from there to the next refit).
     """
+    family = family_of(spec)
     one_day, total = fallback.copy(), fallback * horizon
     refits: list[tuple[int, _Fit, int]] = []
     breakdowns: list[int] = []
@@ -254,14 +263,15 @@ def _asset_path(
             previous = fit
         if fit.problem:
             continue
-        segment = _filter(spec, fit, y[fit_end + 1 : stop])
+        mu = fit.core[0]
+        segment = family.filter(y[fit_end + 1 : stop] - mu, fit.core, fit.forecast)
         broken = np.flatnonzero(~(np.isfinite(segment) & (segment > 0.0)))
         if broken.size:  # from that row on only: earlier rows did not know
             segment = segment[: broken[0]]
             breakdowns.append(fit_end + broken[0])
         one_day[fit_end : fit_end + segment.size] = segment
-        total[fit_end : fit_end + segment.size] = _aggregate(
-            spec, fit, segment, horizon
+        total[fit_end : fit_end + segment.size] = family.aggregate(
+            fit.core, fit.horizon_terms, segment, horizon
         )
     return one_day, total, refits, breakdowns
 
@@ -269,12 +279,13 @@ def _asset_path(
 def _fit(y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int) -> _Fit:
     """Fit one window: the fast path where it applies and converges, else arch."""
     tried: tuple[str, ...] = ()
-    if spec.family in ("garch", "gjr") and spec.distribution in ("normal", "t"):
+    fast_vol = family_of(spec).fast_vol
+    if fast_vol is not None and spec.distribution in ("normal", "t"):
         hessian = None if previous is None else previous.inverse_hessian
         try:
             result = garch_fast.fit(
                 y,
-                vol="gjr" if spec.family == "gjr" else "garch",
+                vol=fast_vol,
                 dist="t" if spec.distribution == "t" else "normal",
                 mean=spec.mean,
                 starting_values=None if previous is None else previous.params,
@@ -317,12 +328,13 @@ def _failed(method: str, reason: str, attempts: str) -> _Fit:
 
 def arch_model_for(y: FloatArray, spec: ModelSpec) -> ARCHModel:
     """The arch model a GARCH-family spec describes, on percent returns `y`."""
+    family = family_of(spec)
     return arch_model(
         y,
         mean="Constant" if spec.mean == "constant" else "Zero",
-        vol="EGARCH" if spec.family == "egarch" else "GARCH",
+        vol=family.arch_vol,
         p=1,
-        o=0 if spec.family == "garch" else 1,
+        o=family.o,
         q=1,
         dist=spec.distribution,
         rescale=False,
@@ -386,15 +398,7 @@ def _fit_arch(
         if np.isfinite(bound)
         and abs(value - bound) <= garch_fast.BOUND_TOL * max(1.0, abs(bound))
     ]
-    log_mgf = np.empty(0)
-    if spec.family == "egarch":
-        z = np.asarray(result.std_resid)
-        shock = params[names.index("alpha[1]")] * (np.abs(z) - kernels.SQRT_2_OVER_PI)
-        shock += params[names.index("gamma[1]")] * z
-        beta = params[names.index("beta[1]")]
-        log_mgf = np.array(
-            [np.log(np.mean(np.exp(beta**k * shock))) for k in range(horizon - 1)]
-        )
+    terms = family_of(spec).horizon_terms(names, params, result.std_resid, horizon)
     return _judged(
         spec,
         "arch",
@@ -404,7 +408,7 @@ def _fit_arch(
         problem,
         ", ".join(on_bounds),
         chain,
-        log_mgf=log_mgf,
+        horizon_terms=terms,
     )
 
 
@@ -415,9 +419,10 @@ def _arch_run(model: ARCHModel, start: FloatArray | None) -> _ArchRun:
     them) is a degenerate fit.
     """
     try:
-        with warnings.catch_warnings():
-            # convergence is judged here and recorded as an event, not warned
-            warnings.simplefilter("ignore")
+        # convergence is judged here and recorded as an event, not warned; the
+        # optimiser's floating-point noise is silenced in this thread only, and
+        # the filters arch sets are restored on the way out
+        with _ARCH_LOCK, warnings.catch_warnings(), np.errstate(all="ignore"):
             result = model.fit(disp="off", starting_values=start, show_warning=False)
             forecast = result.forecast(horizon=1, reindex=False).variance
     except _ARCH_ERRORS as exc:
@@ -445,30 +450,3 @@ def _llf(run: _ArchRun) -> float:
     """The run's log-likelihood; -inf if it raised or is not a number."""
     value = -np.inf if run.result is None else float(run.result.loglikelihood)
     return value if math.isfinite(value) else -np.inf
-
-
-def _filter(spec: ModelSpec, fit: _Fit, y: FloatArray) -> FloatArray:
-    """Forecasts with the fit's parameters: its own, then one after each of `y`."""
-    mu, omega, alpha, gamma, beta = fit.core
-    path = kernels.egarch_path if spec.family == "egarch" else kernels.garch_path
-    return path(y - mu, omega, alpha, gamma, beta, fit.forecast)
-
-
-def _aggregate(
-    spec: ModelSpec, fit: _Fit, one_day: FloatArray, horizon: int
-) -> FloatArray:
-    """Sum of the 1..H-step variance forecasts, given the one-step ones."""
-    total = one_day.copy()
-    _, omega, alpha, gamma, beta = fit.core
-    if spec.family == "egarch":
-        level, log_one_day = 0.0, np.log(one_day)
-        for h in range(2, horizon + 1):
-            level += omega * beta ** (h - 2) + fit.log_mgf[h - 2]
-            total += np.exp(level + beta ** (h - 1) * log_one_day)
-        return total
-    persistence = alpha + 0.5 * gamma + beta
-    step = one_day
-    for _ in range(2, horizon + 1):
-        step = omega + persistence * step
-        total += step
-    return total
