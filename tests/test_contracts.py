@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import pickle
 import re
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, get_args, get_type_hints
@@ -412,14 +413,21 @@ def _reference(kind_name: str, entry: str, panel: str) -> Outputs:
     return kind.outputs(kind.spec(entry), PANELS[panel]())
 
 
+def _process_state() -> tuple[Any, ...]:
+    """Process-wide state a run must leave alone: warning filters, numpy errors."""
+    return tuple(warnings.filters), np.geterr()
+
+
 @functools.cache
 def _rerun(kind_name: str, entry: str, panel: str) -> tuple[Any, Any, Outputs]:
-    """A second run on fresh inputs: (spec and inputs before, after, outputs)."""
+    """A second run on fresh inputs: what it reads (spec, inputs and process
+    state) before and after, and its outputs."""
     kind = _KIND[kind_name]
     spec = kind.spec(entry)
     inputs = kind.inputs(PANELS[panel]())
-    before = copy.deepcopy((spec, inputs))
-    return before, (spec, inputs), kind.run(spec, *inputs)
+    before = copy.deepcopy((spec, inputs)), _process_state()
+    outputs = kind.run(spec, *inputs)
+    return before, ((spec, inputs), _process_state()), outputs
 
 
 def _perturbed(prices: pd.DataFrame, row: int) -> pd.DataFrame:
@@ -462,7 +470,14 @@ def check_deterministic(kind: Kind, entry: str, panel: str) -> None:
 def check_inputs_untouched(kind: Kind, entry: str, panel: str) -> None:
     """The spec and every input are deep-equal before and after a run."""
     before, after, _ = _rerun(kind.name, entry, panel)
-    _assert_unchanged(before, after)
+    _assert_unchanged(before[0], after[0])
+
+
+def check_process_state_untouched(kind: Kind, entry: str, panel: str) -> None:
+    """A run leaves the warning filters and numpy's error handling as it found
+    them (threads that change them can silence every warning for good)."""
+    before, after, _ = _rerun(kind.name, entry, panel)
+    assert before[1] == after[1]
 
 
 def check_pickles(kind: Kind, entry: str, panel: str) -> None:
@@ -486,6 +501,7 @@ CHECKS: dict[str, tuple[Callable[[Kind, str, str], None], tuple[str, ...]]] = {
     "causal_by_perturbation": (check_causal_by_perturbation, ("clean", "degenerate")),
     "deterministic": (check_deterministic, ("clean", "degenerate")),
     "inputs_untouched": (check_inputs_untouched, ("clean", "degenerate")),
+    "process_state_untouched": (check_process_state_untouched, ("clean",)),
     "pickles": (check_pickles, ("clean",)),
     "finite_on_degenerate_input": (check_finite_on_degenerate_input, ("degenerate",)),
 }

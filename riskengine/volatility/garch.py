@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 from arch.univariate.base import ARCHModel, ARCHModelResult
+from arch.utility.exceptions import StartingValueWarning
 
 from riskengine import _garch_kernels as kernels
 from riskengine import garch_fast
@@ -419,10 +420,12 @@ def _arch_run(model: ARCHModel, start: FloatArray | None) -> _ArchRun:
     them) is a degenerate fit.
     """
     try:
-        # convergence is judged here and recorded as an event, not warned; the
-        # optimiser's floating-point noise is silenced in this thread only, and
-        # the filters arch sets are restored on the way out
+        # convergence is judged here and recorded as an event, not warned, and a
+        # warm start arch finds infeasible is its cold start (the chain shows the
+        # likelihood); the optimiser's floating-point noise is silenced in this
+        # thread only, and the filters arch sets are restored on the way out
         with _ARCH_LOCK, warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", StartingValueWarning)
             result = model.fit(disp="off", starting_values=start, show_warning=False)
             forecast = result.forecast(horizon=1, reindex=False).variance
     except _ARCH_ERRORS as exc:
