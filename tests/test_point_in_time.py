@@ -5,12 +5,8 @@ allocation job has that evening) must decide, target, hold and log exactly what
 the run on the whole file did up to that date, and `allocate` on the cut data must
 answer exactly the whole run's holdings at that close. Holiday eves are the test
 that bit: the week's last session is known from the exchange calendar, not from
-the next row of the data.
-
-The data screen's own findings (``screen_*`` events) are left out: the screen
-judges the file it is given as a whole (a centred window for outliers, a gap
-measured to the file's last date), so they are statements about the file, not
-decisions.
+the next row of the data. The data screen's findings (``screen_*`` events) are
+events like any other: each is dated when the prices up to it show it.
 """
 
 from __future__ import annotations
@@ -84,9 +80,9 @@ def cut(market: Market, date: str) -> Market:
 
 
 def decisions_events(result: BacktestResult, date: str) -> pd.DataFrame:
-    """The run's events up to `date`, without the screen's statements on the file."""
+    """The run's events up to `date`."""
     events = result.events
-    kept = (events["date"] <= date) & ~events["kind"].str.startswith("screen_")
+    kept = events["date"] <= date
     return events[kept].astype({"details": str}).reset_index(drop=True)
 
 
@@ -122,8 +118,7 @@ def assert_allocation_is_the_run(
         assert traded == full.turnover.loc[when]
     today = decisions_events(full, date)
     today = today[today["date"] == when]
-    shown = [e for e in payload["events"] if not e["kind"].startswith("screen_")]
-    assert shown == [
+    assert payload["events"] == [
         {"kind": e.kind, "subject": e.subject, "message": e.message}
         for e in today.itertuples()
     ]

@@ -36,7 +36,9 @@ class Finding:
     column : str
         The asset, or `CALENDAR` for the screened calendar as a whole.
     date : pd.Timestamp
-        Where it is: the suspect price, or the first price after a gap.
+        When it becomes known from the prices up to it (the event's date): the
+        suspect price, the price taking back a bad tick, the first date a gap
+        has lasted too long; the message names the other dates involved.
     message : str
         What was found, in words.
     action : {"stop", "record"}

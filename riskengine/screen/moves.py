@@ -1,4 +1,10 @@
-"""Findings in one asset's log price moves: ticks, outliers, flat runs, no moves."""
+"""Findings in one asset's log price moves: ticks, outliers, flat runs, no moves.
+
+Every finding here is a function of the prices up to its date: a move is measured
+against the robust sigma of the moves before it, a bad tick is dated at the close
+of the price that takes it back, a stale feed at the price that makes its run too
+long, a near-constant series at the first price whose history is too calm.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from riskengine.screen.findings import Finding
 from riskengine.specs import ScreenSpec
 
 MIN_MOVES_FOR_SIGMA = 20
-"""Fewest moves of an asset for a robust sigma (moves in sigmas, near-constant)."""
+"""Fewest earlier moves of an asset for a robust sigma, or a volatility to judge."""
+RECENT_MOVES = 21
+"""Moves (a month of trading days) of the recent median in a robust sigma."""
 MAD_TO_SIGMA = 1.4826
 """Median absolute deviation to standard deviation, under normality."""
 
@@ -21,7 +29,19 @@ MAD_TO_SIGMA = 1.4826
 def move_findings(
     column: str, moves: FloatArray, dates: pd.DatetimeIndex, spec: ScreenSpec
 ) -> list[Finding]:
-    """Bad ticks, absurd moves and outliers among one asset's log moves."""
+    """Bad ticks, absurd moves and outliers among one asset's log moves.
+
+    Parameters
+    ----------
+    column : str
+        The asset.
+    moves : ndarray, shape (n_moves,)
+        Log price changes; ``moves[i]`` is the move onto the price of ``dates[i]``.
+    dates : pd.DatetimeIndex
+        Date of each move's second price.
+    spec : ScreenSpec
+        Thresholds and actions.
+    """
     findings: list[Finding] = []
     absurd = np.abs(moves) > math.log(spec.max_price_ratio)
     for i in np.flatnonzero(absurd):
@@ -45,15 +65,16 @@ def move_findings(
             Finding(
                 "bad_tick",
                 column,
-                dates[i],
-                f"bad tick: price {_ratio(moves[i])} ({sigmas[i]:+.1f} robust sigmas) "
-                f"then {_ratio(moves[i + 1])} on {dates[i + 1].date()} "
+                dates[i + 1],
+                f"bad tick on {dates[i].date()}: price {_ratio(moves[i])} "
+                f"({sigmas[i]:+.1f} robust sigmas) then {_ratio(moves[i + 1])} "
                 f"({sigmas[i + 1]:+.1f}), back near where it was, both beyond "
                 f"screen.bad_tick_sigmas = {spec.bad_tick_sigmas:g} and "
                 f"screen.bad_tick_min_ratio = {spec.bad_tick_min_ratio:g}: almost "
                 "surely a bad print",
                 spec.action("bad_tick"),
                 {
+                    "tick_date": str(dates[i].date()),
                     "sigmas": float(sigmas[i]),
                     "next_sigmas": float(sigmas[i + 1]),
                     "log_move": float(moves[i]),
@@ -61,8 +82,9 @@ def move_findings(
                 },
             )
         )
+    # a move is known for an outlier at its close; the move taking back a bad tick
+    # is said as the tick, found at the same close
     explained = absurd.copy()
-    explained[ticks] = True
     explained[ticks + 1] = True
     outliers = np.abs(np.nan_to_num(sigmas)) > spec.outlier_sigmas
     for i in np.flatnonzero(outliers & ~explained):
@@ -81,16 +103,21 @@ def move_findings(
 
 
 def _robust_sigmas(moves: FloatArray, window: int) -> FloatArray:
-    """Each move over its robust sigma: median |move| in a centred window, x 1.4826.
+    """Each move over its robust sigma, from the moves before it only.
 
-    Windows with fewer than a quarter of `window` moves use the whole history's
-    median; a zero scale (a mostly flat series) gives NaN, no sigma.
+    The sigma is 1.4826 x the larger of two medians of |move|: over the `window`
+    moves before (all of them while fewer) and over the `RECENT_MOVES` before. A
+    calm year then does not make every move of a new storm an outlier, and a
+    quiet month does not shrink the scale. A move with fewer than
+    `MIN_MOVES_FOR_SIGMA` moves before it, or a zero scale (a mostly flat
+    series), gives NaN, no sigma.
     """
-    if len(moves) < MIN_MOVES_FOR_SIGMA:
-        return np.full(len(moves), np.nan)
     size = pd.Series(np.abs(moves))
-    local = size.rolling(window, center=True, min_periods=max(window // 4, 1))
-    scale = local.median().fillna(size.median()).to_numpy() * MAD_TO_SIGMA
+    medians = [
+        size.rolling(n, min_periods=MIN_MOVES_FOR_SIGMA).median().shift(1).to_numpy()
+        for n in (window, RECENT_MOVES)
+    ]
+    scale = np.fmax(*medians) * MAD_TO_SIGMA
     with np.errstate(divide="ignore", invalid="ignore"):
         sigmas: FloatArray = np.where(scale > 0, moves / scale, np.nan)
     return sigmas
@@ -115,49 +142,58 @@ def _bad_ticks(moves: FloatArray, sigmas: FloatArray, spec: ScreenSpec) -> Index
 def flat_findings(
     column: str, moves: FloatArray, dates: pd.DatetimeIndex, spec: ScreenSpec
 ) -> list[Finding]:
-    """Runs of more than `max_unchanged_prices` prices equal to the one before."""
+    """Runs of prices equal to the one before, found at the one that makes too many.
+
+    A run is found at its ``max_unchanged_prices + 1``-th unchanged price, once.
+    """
     flat = np.concatenate([[False], moves == 0.0, [False]])
     starts = np.flatnonzero(flat[1:] & ~flat[:-1])
     stops = np.flatnonzero(~flat[1:] & flat[:-1])
+    too_many = spec.max_unchanged_prices + 1
     return [
         Finding(
             "flat_run",
             column,
-            dates[a],
-            f"price unchanged on {b - a} consecutive prices to {dates[b - 1].date()}, "
-            f"beyond screen.max_unchanged_prices = {spec.max_unchanged_prices} "
-            "(a stale feed?)",
+            dates[a + too_many - 1],
+            f"price unchanged on {too_many} consecutive prices from "
+            f"{dates[a].date()}, beyond screen.max_unchanged_prices = "
+            f"{spec.max_unchanged_prices} (a stale feed?)",
             spec.action("flat_run"),
-            {"prices": int(b - a), "to": str(dates[b - 1].date())},
+            {"prices": too_many, "from": str(dates[a].date())},
         )
         for a, b in zip(starts, stops, strict=True)
-        if b - a > spec.max_unchanged_prices
+        if b - a >= too_many
     ]
 
 
 def constant_findings(
     column: str,
     moves: FloatArray,
-    first: pd.Timestamp,
+    dates: pd.DatetimeIndex,
     spec: ScreenSpec,
     periods_per_year: float,
 ) -> list[Finding]:
-    """A finding when an asset's annualised volatility is below the spec's floor."""
-    if len(moves) < MIN_MOVES_FOR_SIGMA:
+    """A finding at the first price where the asset's volatility so far is too low.
+
+    The volatility runs over every move up to the price (log moves, annualised by
+    the engine's calendar), once there are `MIN_MOVES_FOR_SIGMA` of them.
+    """
+    std = pd.Series(moves).expanding(min_periods=MIN_MOVES_FOR_SIGMA).std(ddof=1)
+    vols = std.to_numpy() * annual_vol_factor(periods_per_year)
+    low = np.flatnonzero(vols < spec.min_vol_annual)
+    if not low.size:
         return []
-    vol = float(np.std(moves, ddof=1)) * annual_vol_factor(periods_per_year)
-    if vol >= spec.min_vol_annual:
-        return []
+    i = int(low[0])
     return [
         Finding(
             "near_constant",
             column,
-            first,
-            f"near-constant: annual volatility {vol:.3%} over {len(moves) + 1} "
+            dates[i],
+            f"near-constant: annual volatility {vols[i]:.3%} over its first {i + 2} "
             f"prices, below screen.min_vol_annual = {spec.min_vol_annual:g} (a vol "
             "target would lever it to the cap)",
             spec.action("near_constant"),
-            {"vol_annual": vol},
+            {"vol_annual": float(vols[i]), "prices": i + 2},
         )
     ]
 

@@ -59,15 +59,14 @@ def screen_prices(
     """
     findings: list[Finding] = []
     cores: dict[str, pd.Series] = {}
-    end = prices.index[-1] if len(prices) else pd.NaT
     for column in prices.columns:
-        series = prices[column].dropna()
-        core, strays = split_strays(series, spec)
+        core, strays = split_strays(prices[column].dropna(), spec)
         findings += [stray_finding(str(column), date, core, spec) for date in strays]
         cores[column] = core
-        ppy = periods_per_year([column], daily_columns)
-        findings += _column_findings(str(column), core, end, spec, ppy)
     calendar = screened_calendar(cores)
+    for column, core in cores.items():
+        ppy = periods_per_year([column], daily_columns)
+        findings += _column_findings(str(column), core, calendar, spec, ppy)
     findings += calendar_findings(calendar, spec)
     findings = without_calendar_gaps(findings)
     position = {str(c): i for i, c in enumerate(prices.columns)}
@@ -95,7 +94,11 @@ def screen_prices(
 
 
 def _column_findings(
-    column: str, core: pd.Series, end: pd.Timestamp, spec: ScreenSpec, ppy: float
+    column: str,
+    core: pd.Series,
+    calendar: pd.DatetimeIndex,
+    spec: ScreenSpec,
+    ppy: float,
 ) -> list[Finding]:
     """Every finding of one asset's core series (strays removed)."""
     if len(core) < 2:
@@ -106,7 +109,7 @@ def _column_findings(
     return [
         *([frequency] if frequency else []),
         *move_findings(column, moves, dates, spec),
-        *gap_findings(column, core.index, end, spec),
+        *gap_findings(column, core.index, calendar, spec),
         *flat_findings(column, moves, dates, spec),
-        *constant_findings(column, moves, core.index[0], spec, ppy),
+        *constant_findings(column, moves, dates, spec, ppy),
     ]

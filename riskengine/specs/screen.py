@@ -20,27 +20,35 @@ class ScreenSpec:
     included) up to the run's last date, before any model. It never repairs data:
     each finding either stops the run or is recorded as an event. Moves are log
     price changes between an asset's consecutive prices, measured in robust
-    sigmas: ``1.4826 x`` the median absolute move over a centred window of
-    `robust_window_days` of the asset's own prices (its whole history when shorter).
-    Defaults stop on what is almost surely an error and record what is merely
-    suspect; they were set on the real multi-asset file, 1990-2026, which passes.
+    sigmas: ``1.4826 x`` the larger of the median absolute moves over the
+    `robust_window_days` moves before it and over the 21 before it (a month: a
+    calm year does not make every move of a new storm an outlier). Every recorded
+    finding is a function of the prices up to its date, and dated when it becomes
+    known (a bad tick at the close of the price that takes it back, a gap on the
+    first date it has lasted too long), so data cut at a date record the same
+    findings up to it. Defaults stop on what is almost surely an error and record
+    what is merely suspect; they were set on the real multi-asset file, 1990-2026,
+    which passes.
 
     Attributes
     ----------
     robust_window_days : int
-        Prices in the centred window of an asset's robust sigma.
+        Moves before each one in the long window of an asset's robust sigma.
     bad_tick_sigmas, bad_tick_min_ratio : float
         A bad tick (a bad print) is a move beyond this many robust sigmas that
         multiplies or divides the price by at least this ratio, and that the next
-        move, also beyond both and of opposite sign, takes back. In the real file
-        the largest such pair in sigmas is 13.4 (LQD, 29-30 September 2008, x0.91
-        then x1.10), in size x1.65 then x0.72 (the VIX, 5-6 August 2024, 9.5 and
-        6.3 sigmas); neither is a bad tick.
+        move, also beyond both and of opposite sign, takes back; it is found at
+        the close of that next price. In the real file the largest such pair in
+        sigmas is HYG's of 17-18 September 2008 (x0.94 then x1.08, 14.6 and 17.8
+        sigmas), in size the VIX's of 5-6 August 2024 (x1.65 then x0.72, 9.3 and
+        4.3 sigmas); neither is a bad tick.
     bad_tick_min_reversal : float
         Share of the jump the next move must take back, in (0, 1].
     outlier_sigmas : float
-        A single move beyond this many robust sigmas (5 in the real file, all in
-        2020: the March crash and the Fed's April credit support).
+        A single move beyond this many robust sigmas (5 in the real file: HYG on
+        18 and 29 September 2008, the VIX on 5 February 2018, LQD and BTC on
+        12 March 2020; next comes LQD on 29 September 2008 at 14.9, and the
+        metals' largest in January 2026 is GLD's on the 30th, 7.2).
     max_price_ratio : float
         A price over the previous one (or its inverse) beyond this is absurd, as is
         a ratio too large for a float (largest in the real file: 2.2, the VIX on
@@ -54,22 +62,24 @@ class ScreenSpec:
         Longest stretch of calendar days without a price in any screened asset
         (longest in the real file: 7 days, 10 to 17 September 2001).
     max_asset_gap_days : int
-        Longest stretch without a price of one asset, counted up to the last date
-        screened (an asset whose prices stop early has a gap at the end).
+        Longest stretch without a price of one asset; found on the first date
+        of the screened calendar beyond it, so an asset whose prices stop early
+        has a gap too.
     min_vol_annual : float
-        An asset whose volatility over its history (log moves, annualised by the
-        engine's calendar) is below this is near-constant (lowest in the real
-        file: IEF, 6.8%).
+        An asset whose volatility over its history up to a price (log moves,
+        annualised by the engine's calendar, from its 21st price) is below this
+        is near-constant there (lowest in the real file: 2.7%, HYG's first weeks
+        in 2007; over their whole history, IEF's 6.9%).
     max_unchanged_prices : int
         Most consecutive prices equal to the one before (a stale feed); the real
         file's longest run is 3.
     on_bad_tick, on_absurd_move, on_stray_date, on_calendar_gap : ScreenAction
         Actions on what is almost surely an error: ``stop`` by default.
     on_non_daily : ScreenAction
-        Action on an asset whose prices are a median of more than 4 calendar days
-        apart (weekly, monthly): ``stop`` by default, as every policy's models,
-        windows and annualisation count days; ``record`` runs it as if each price
-        were a day.
+        Action on an asset whose prices so far are a median of more than 4
+        calendar days apart (weekly, monthly; judged from its 6th price on):
+        ``stop`` by default, as every policy's models, windows and annualisation
+        count days; ``record`` runs it as if each price were a day.
     on_outlier, on_asset_gap, on_near_constant, on_flat_run : ScreenAction
         Actions on what is merely suspect: ``record`` by default.
     """
