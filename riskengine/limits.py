@@ -25,6 +25,8 @@ ES_975_FACTOR = float(
 """Normal expected shortfall at 97.5% per unit of vol (about 2.338)."""
 CUT_ITERATIONS = 1000
 """Rounds of sleeve cuts until every capped share is within its cap."""
+EXACT_TOL = 1e-12
+"""A limit broken by more than this sends the weights to the projection."""
 BROKEN_TOL = 1e-7
 """A limit broken by less than this (solver accuracy) is not reported as broken."""
 
@@ -112,7 +114,7 @@ def broken_limits(
     sleeves: Sequence[str],
     policy: PolicySpec,
     first_trade: bool,
-    tol: float = 1e-12,
+    tol: float = EXACT_TOL,
 ) -> tuple[str, ...]:
     """The policy fields of the bounds and turnover cap `weights` break (beyond tol)."""
     limits, broken = policy.limits, []

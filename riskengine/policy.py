@@ -31,10 +31,12 @@ from riskengine.allocators import (
     scale_to_vol_target,
 )
 from riskengine.calendar import annual_vol_factor
+from riskengine.context import DecisionContext
 from riskengine.covariance import covariance
 from riskengine.errors import InfeasibleError
 from riskengine.limits import (
     BROKEN_TOL,
+    EXACT_TOL,
     broken_limits,
     cut_to_risk_caps,
     limit_fields,
@@ -122,36 +124,14 @@ class PolicyAllocator:
         self._projections: dict[tuple[str, ...], ConstrainedProblem] = {}
         self._risk_budget_problems = RiskBudgetProblems()
 
-    def decide(
-        self,
-        vol: FloatArray,
-        correlation: FloatArray,
-        sleeves: Sequence[str],
-        assets: Sequence[str],
-        *,
-        multipliers: FloatArray,
-        drawdown: float,
-        previous: FloatArray,
-        first_trade: bool,
-    ) -> Decision:
-        """Target weights of the active assets.
+    def decide(self, context: DecisionContext) -> Decision:
+        """Target weights of the active assets, from what is known at the close.
 
         Parameters
         ----------
-        vol : ndarray
-            Daily vol forecasts, shape (n,).
-        correlation : ndarray
-            Correlation forecast, shape (n, n).
-        sleeves, assets : sequence of str
-            Sleeve and name of each asset.
-        multipliers : ndarray
-            Trigger multiplier of each asset, shape (n,) (1 = untouched).
-        drawdown : float
-            Current drawdown of the portfolio from its peak (a positive fraction).
-        previous : ndarray
-            Current weights of the same assets, for the turnover cap.
-        first_trade : bool
-            True for the initial build, which the turnover cap does not restrict.
+        context : DecisionContext
+            The forecasts, trigger multipliers, holdings and drawdown at the close
+            of the decision date, for its active assets.
 
         Raises
         ------
@@ -159,7 +139,9 @@ class PolicyAllocator:
             If the constrained problem has no solution with either solver.
         """
         policy, target = self.policy, self.policy.target
-        cov = covariance(vol, correlation)
+        vol, multipliers = context.vol, context.multipliers
+        sleeves, assets = context.sleeves, context.assets
+        cov = covariance(vol, context.correlation)
         by_budget = [t for t in policy.triggers if t.apply_to == "budgets"]
         budget_multipliers = multipliers if by_budget else np.ones_like(multipliers)
         base = self._base_rule.weights(
@@ -187,7 +169,9 @@ class PolicyAllocator:
         if any(t.apply_to == "weights" for t in policy.triggers):
             weights = _apply_weight_triggers(weights, multipliers, sleeves, policy)
         ladder = policy.drawdown_control
-        drawdown_multiplier = 1.0 if ladder is None else ladder.multiplier(drawdown)
+        drawdown_multiplier = (
+            1.0 if ladder is None else ladder.multiplier(context.drawdown)
+        )
         weights = weights * drawdown_multiplier
         risk_scale = risk_limit_scale(weights, cov, policy.limits)
         weights = weights * risk_scale
@@ -197,19 +181,13 @@ class PolicyAllocator:
         )
         weights = weights * margin_scale
         projected = False
-        if policy.limits.needs_optimiser and broken_limits(
-            weights, previous, sleeves, policy, first_trade
-        ):
-            weights = self._project(
-                weights, cov, sleeves, assets, previous, first_trade
-            )
+        if policy.limits.needs_optimiser and _breaks(weights, context, policy):
+            weights = self._project(weights, cov, context)
             projected = True
-        weights = self._cap_sleeve_risk(
-            weights, cov, sleeves, assets, previous, first_trade
-        )
+        weights = self._cap_sleeve_risk(weights, cov, context)
         # sleeve risk caps win: what they had to break is reported, never hidden
         broken = (
-            broken_limits(weights, previous, sleeves, policy, first_trade, BROKEN_TOL)
+            _breaks(weights, context, policy, BROKEN_TOL)
             if policy.limits.sleeve_max_risk
             else ()
         )
@@ -234,14 +212,12 @@ class PolicyAllocator:
         self,
         weights: FloatArray,
         cov: FloatArray,
-        sleeves: Sequence[str],
-        assets: Sequence[str],
-        previous: FloatArray,
-        first_trade: bool,
+        context: DecisionContext,
         sleeve_upper_override: dict[str, float] | None = None,
     ) -> FloatArray:
         limits = self.policy.limits
-        key = (*assets, "|", *sleeves)
+        sleeves, first_trade = context.sleeves, context.first_trade
+        key = (*context.assets, "|", *sleeves)
         problem = self._projections.get(key)
         if problem is None:
             problem = ConstrainedProblem(
@@ -275,7 +251,7 @@ class PolicyAllocator:
                 sleeve_upper=np.array([sleeve_upper.get(s, LARGE) for s in names]),
                 gross=self.policy.target.max_gross_leverage,
                 vol_cap=vol_cap,
-                previous=previous,
+                previous=context.previous,
                 turnover=turnover,
             )
 
@@ -297,13 +273,7 @@ class PolicyAllocator:
             ) from exc
 
     def _cap_sleeve_risk(
-        self,
-        weights: FloatArray,
-        cov: FloatArray,
-        sleeves: Sequence[str],
-        assets: Sequence[str],
-        previous: FloatArray,
-        first_trade: bool,
+        self, weights: FloatArray, cov: FloatArray, context: DecisionContext
     ) -> FloatArray:
         """Cut sleeves whose share of variance exceeds their cap (cash absorbs).
 
@@ -314,18 +284,28 @@ class PolicyAllocator:
         caps = self.policy.limits.sleeve_max_risk
         if not caps:
             return weights
-        labels = np.asarray(sleeves)
+        labels = np.asarray(context.sleeves)
         override: dict[str, float] = {}
         for _ in range(RISK_CAP_ROUNDS):
             weights = cut_to_risk_caps(weights, cov, labels, caps, override)
-            if not self.policy.limits.needs_optimiser or not broken_limits(
-                weights, previous, sleeves, self.policy, first_trade
+            if not self.policy.limits.needs_optimiser or not _breaks(
+                weights, context, self.policy
             ):
                 return weights
-            weights = self._project(
-                weights, cov, sleeves, assets, previous, first_trade, override
-            )
+            weights = self._project(weights, cov, context, override)
         return cut_to_risk_caps(weights, cov, labels, caps, override)
+
+
+def _breaks(
+    weights: FloatArray,
+    context: DecisionContext,
+    policy: PolicySpec,
+    tol: float = EXACT_TOL,
+) -> tuple[str, ...]:
+    """`broken_limits` of `weights` against the context's holdings and sleeves."""
+    return broken_limits(
+        weights, context.previous, context.sleeves, policy, context.first_trade, tol
+    )
 
 
 def _apply_weight_triggers(

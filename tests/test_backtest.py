@@ -1,3 +1,4 @@
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -5,7 +6,10 @@ import pandas as pd
 import pytest
 
 from riskengine import backtest, load_market, load_policy, make_market
+from riskengine.context import DecisionContext, DecisionPanels
+from riskengine.covariance import EwmaCorrelation
 from riskengine.metrics import annualized_volatility, vol_of_vol
+from riskengine.policy import Decision, PolicyAllocator
 from riskengine.specs import PolicySpec
 
 
@@ -304,3 +308,107 @@ sleeve_max_risk = { crypto = 0.05 }
     assert first["details"]["broken"] == ["limits.sleeve_min_weight.crypto"]
     held = result.targets.loc[conflicts["date"], "BTC_USD"]
     assert (held < 0.05).all()
+
+
+def test_each_decision_reads_a_read_only_context_of_its_past(
+    tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk serves every decision its rows up to t, read-only; deciding again on
+    the served contexts gives the backtest's targets exactly."""
+    policy = policy_file(
+        tmp_path,
+        '[target]\nbase = "sleeve_equal_risk"\ntarget_vol_annual = 0.1\n'
+        'max_gross_leverage = 2.0\n[rebalance]\nfrequency = "weekly"\n'
+        "[limits]\nmax_asset_weight = 0.4\n",
+    )
+    served: list[DecisionContext] = []
+    decide = PolicyAllocator.decide
+
+    def recording(self: PolicyAllocator, context: DecisionContext) -> Decision:
+        served.append(context)
+        return decide(self, context)
+
+    monkeypatch.setattr(PolicyAllocator, "decide", recording)
+    slice_ = sub_market(
+        market, ["SPY", "TLT", "GLD", "BTC_USD"], "2017-01-01", "2019-12-31"
+    )
+    result = backtest(policy, slice_, start="2018-01-01")
+    monkeypatch.undo()
+    index = slice_.returns.index
+    assert [c.date for c in served] == list(result.decisions.index)
+    for context in served:
+        assert context.date == index[context.row]
+        assert context.returns.shape == (context.row + 1, 4)
+        with pytest.raises(ValueError, match="read-only"):
+            context.vol[0] = 0.0
+    projected = [c for c in served if result.decisions.loc[c.date, "projected"]]
+    assert projected  # the weight cap binds: the cvxpy step is exercised too
+    # a fresh allocator fed the served contexts in order (its solvers warm-start
+    # as the walk's did) decides exactly the backtest's targets
+    again = PolicyAllocator(policy, result.periods_per_year)
+    for context in served:
+        weights = again.decide(context).weights
+        held = result.targets.loc[context.date, list(context.assets)].to_numpy()
+        np.testing.assert_array_equal(weights, held, err_msg=str(context.date))
+
+
+def test_a_context_holds_nothing_after_its_row(rng: np.random.Generator) -> None:
+    """Perturbing every panel row after t leaves the context served at t equal."""
+    n_rows, t = 60, 40
+    index = pd.bdate_range("2024-01-01", periods=n_rows)
+    returns = rng.normal(0.0, 0.01, (n_rows, 3))
+    vol = np.full((n_rows, 3), 0.01)
+    multipliers = np.ones((n_rows, 3))
+    eligible = np.ones((n_rows, 3), dtype=bool)
+    eligible[:, 2] = np.arange(n_rows) >= 30
+
+    def served(
+        returns: np.ndarray,
+        vol: np.ndarray,
+        multipliers: np.ndarray,
+        eligible: np.ndarray,
+    ) -> DecisionContext:
+        panels = DecisionPanels(
+            index,
+            returns,
+            vol,
+            multipliers,
+            eligible,
+            ("SPY", "TLT", "BTC"),
+            ("dm_equity", "rates", "crypto"),
+            252.0,
+        )
+        correlation = EwmaCorrelation(3, 20.0)
+        for row in returns[: t + 1]:
+            correlation.update(row)
+        holdings = np.array([0.5, 0.3, 0.2])
+        return panels.serve(
+            t, correlation, holdings, nav=1.1, peak=1.2, first_trade=False
+        )
+
+    base = served(returns, vol, multipliers, eligible)
+    later = np.arange(n_rows)[:, None] > t
+    moved = served(
+        np.where(later, 0.2, returns),
+        np.where(later, 0.5, vol),
+        np.where(later, 0.0, multipliers),
+        np.where(later, False, eligible),
+    )
+    assert base.returns.shape == (t + 1, 3)
+    assert base.assets == ("SPY", "TLT", "BTC")
+    assert base.drawdown == 1.0 - 1.1 / 1.2
+    for part in fields(DecisionContext):
+        value, other = getattr(base, part.name), getattr(moved, part.name)
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(value, other, err_msg=part.name)
+        else:
+            assert value == other, part.name
+    assert not np.array_equal(
+        served(
+            np.where(later | (np.arange(n_rows)[:, None] == t), 0.2, returns),
+            vol,
+            multipliers,
+            eligible,
+        ).returns,
+        base.returns,
+    )  # the row t itself is served

@@ -1,10 +1,13 @@
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from riskengine.context import DecisionContext
 from riskengine.covariance import covariance, nearest_correlation
 from riskengine.errors import InfeasibleError
 from riskengine.limits import margin_rates
@@ -42,34 +45,56 @@ def market_state(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(0.002, 0.04, n), nearest_correlation(np.corrcoef(data))
 
 
-def decide(spec: PolicySpec, seed: int = 0, **kwargs: object):
-    vol, corr = market_state(seed)
-    arguments = {
-        "multipliers": np.ones(len(ASSETS)),
-        "drawdown": 0.0,
-        "previous": np.zeros(len(ASSETS)),
-        "first_trade": True,
-        **kwargs,
-    }
-    decision = PolicyAllocator(spec, PPY).decide(
-        vol, corr, SLEEVES, ASSETS, **arguments
+def context_of(
+    vol: np.ndarray,
+    corr: np.ndarray,
+    *,
+    multipliers: np.ndarray | None = None,
+    drawdown: float = 0.0,
+    previous: np.ndarray | None = None,
+    first_trade: bool = True,
+) -> DecisionContext:
+    """The context of a decision on the six assets, all active, at one close."""
+    n = len(ASSETS)
+    return DecisionContext(
+        date=pd.Timestamp("2024-01-02"),
+        row=0,
+        assets=tuple(ASSETS),
+        sleeves=tuple(SLEEVES),
+        vol=vol,
+        correlation=corr,
+        multipliers=np.ones(n) if multipliers is None else multipliers,
+        previous=np.zeros(n) if previous is None else previous,
+        first_trade=first_trade,
+        nav=1.0 - drawdown,
+        drawdown=drawdown,
+        periods_per_year=PPY,
+        active=np.ones(n, dtype=bool),
+        returns=np.zeros((1, n)),
     )
+
+
+def decide(spec: PolicySpec, seed: int = 0, **kwargs: Any):
+    vol, corr = market_state(seed)
+    decision = PolicyAllocator(spec, PPY).decide(context_of(vol, corr, **kwargs))
     return decision, covariance(vol, corr)
 
 
 def first_decision(spec: PolicySpec, vol: np.ndarray, corr: np.ndarray):
     """The initial build on given forecasts, untouched by triggers or drawdown."""
-    n = len(ASSETS)
-    return PolicyAllocator(spec, PPY).decide(
-        vol,
-        corr,
-        SLEEVES,
-        ASSETS,
-        multipliers=np.ones(n),
-        drawdown=0.0,
-        previous=np.zeros(n),
-        first_trade=True,
-    )
+    return PolicyAllocator(spec, PPY).decide(context_of(vol, corr))
+
+
+def test_decide_cannot_write_into_its_context() -> None:
+    """The context's arrays are read-only views; the caller's arrays stay writeable."""
+    vol, corr = market_state(0)
+    context = context_of(vol, corr)
+    for name in ("vol", "correlation", "multipliers", "previous", "active", "returns"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(context, name)[0] = 1.0
+    vol[0] = 0.5
+    assert context.vol[0] == 0.5  # a view of the caller's forecasts, not a copy
+    PolicyAllocator(policy(), PPY).decide(context)
 
 
 def test_equal_risk_contributions_scaled_to_target() -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from riskengine._typing import BoolArray, FloatArray
+from riskengine._typing import FloatArray
 from riskengine.backtest.accounting import drift
 from riskengine.backtest.event_log import (
     ladder_events,
@@ -32,7 +31,8 @@ from riskengine.backtest.schedule import (
     watched_assets,
 )
 from riskengine.calendar import accrual_fractions, annual_vol_factor, periods_per_year
-from riskengine.covariance import CORRELATIONS, Correlation
+from riskengine.context import DecisionContext, DecisionPanels
+from riskengine.covariance import CORRELATIONS
 from riskengine.data import Market
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
@@ -136,11 +136,17 @@ def run_backtest(
 
     inputs = _WalkInputs(
         returns=returns,
-        vol=vol,
-        eligible=eligible,
-        multipliers=multipliers,
+        panels=DecisionPanels(
+            index=returns.index,
+            returns=returns.to_numpy(float),
+            vol=vol,
+            multipliers=multipliers,
+            eligible=eligible,
+            assets=tuple(assets),
+            sleeves=tuple(market.sleeves[a] for a in assets),
+            periods_per_year=ppy,
+        ),
         decision_rows=frozenset(deciding.tolist()),
-        sleeves=[market.sleeves[a] for a in assets],
         first=first,
     )
     walk = _walk_forward(policy, inputs, PolicyAllocator(policy, ppy), ppy)
@@ -160,7 +166,7 @@ def run_backtest(
         index=decision_dates,
         columns=assets,
     )
-    by_sleeve = targets.T.groupby(inputs.sleeve_array).sum().T
+    by_sleeve = targets.T.groupby(list(inputs.panels.sleeves)).sum().T
     trigger_events = [
         with_sleeve_weights(e, by_sleeve, path.spec.act_on_sleeves)
         for path in paths
@@ -202,22 +208,9 @@ def run_backtest(
 @dataclass(frozen=True)
 class _WalkInputs:
     returns: pd.DataFrame
-    vol: FloatArray
-    eligible: BoolArray
-    multipliers: FloatArray
+    panels: DecisionPanels
     decision_rows: frozenset[int]
-    sleeves: list[str]
     first: int
-
-    @cached_property
-    def sleeve_array(self) -> np.ndarray:
-        """Sleeves as an array, for masking by the active assets."""
-        return np.asarray(self.sleeves)
-
-    @cached_property
-    def asset_array(self) -> np.ndarray:
-        """Asset names as an array, for masking by the active assets."""
-        return np.asarray(self.returns.columns)
 
 
 @dataclass
@@ -258,14 +251,14 @@ def _walk_forward(
         costs=np.zeros(n_days),
         financing=np.zeros(n_days),
     )
-    bps = np.array([policy.costs.bps_for(s) for s in inputs.sleeves]) / 1e4
+    bps = np.array([policy.costs.bps_for(s) for s in inputs.panels.sleeves]) / 1e4
     lag = policy.rebalance.information_lag_days
     pending: dict[int, FloatArray] = {}
     weights = np.zeros(n_assets)
     nav, peak, traded_before = 1.0, 1.0, False
     owner = f"policy '{policy.name}'"
     model = CORRELATIONS.lookup(policy.covariance.correlation, owner)
-    observations = model.rows(returns.to_numpy(float), inputs.vol)
+    observations = model.rows(inputs.panels.returns, inputs.panels.vol)
     correlation = model.start(policy.covariance, n_assets)
     for t in range(first):
         correlation.update(observations[t])
@@ -285,16 +278,15 @@ def _walk_forward(
         )
         if t in inputs.decision_rows or ladder_moved:
             clock = time.perf_counter()
-            target = _decide(
-                policy,
-                inputs,
-                allocator,
+            context = inputs.panels.serve(
                 t,
                 correlation,
                 weights,
-                drawdown,
+                nav=nav,
+                peak=peak,
                 first_trade=not traded_before,
             )
+            target = _decide(policy, allocator, context, weights)
             if target.decision is not None:
                 ladder_level = target.decision.drawdown_multiplier
             walk.decision_rows.append(t)
@@ -341,33 +333,18 @@ class _Target:
 
 def _decide(
     policy: PolicySpec,
-    inputs: _WalkInputs,
     allocator: PolicyAllocator,
-    t: int,
-    correlation: Correlation,
+    context: DecisionContext,
     current: FloatArray,
-    drawdown: float,
-    *,
-    first_trade: bool,
 ) -> _Target:
-    """Target weights at the close of row t from what is known at that close."""
-    active = inputs.eligible[t]
+    """Target weights over all assets from what is known at the context's close."""
+    active, date, drawdown = context.active, context.date, context.drawdown
     weights = np.zeros(len(current))
-    if not active.any():
+    if not context.assets:
         return _Target(weights, weights.copy(), None, 0, drawdown)
     try:
-        decision = allocator.decide(
-            inputs.vol[t, active],
-            correlation.matrix(active),
-            list(inputs.sleeve_array[active]),
-            list(inputs.asset_array[active]),
-            multipliers=inputs.multipliers[t, active],
-            drawdown=drawdown,
-            previous=current[active],
-            first_trade=first_trade,
-        )
+        decision = allocator.decide(context)
     except InfeasibleError as exc:
-        date = inputs.returns.index[t]
         if policy.limits.on_solver_failure == "raise":
             raise InfeasibleError(
                 f"policy '{policy.name}' @ {date.date()}: {exc}"
@@ -388,7 +365,6 @@ def _decide(
     risk[active] = decision.risk_contributions
     events: tuple[Event, ...] = ()
     if decision.broken_limits:
-        date = inputs.returns.index[t]
         fields = ", ".join(decision.broken_limits)
         message = (
             f"{policy.name} @ {date.date()}: the sleeve risk caps "
@@ -397,7 +373,6 @@ def _decide(
         )
         details = {"broken": list(decision.broken_limits)}
         events = (Event(date, "limit_conflict", policy.name, message, details),)
-    date = inputs.returns.index[t]
     events += tuple(
         Event(
             date,

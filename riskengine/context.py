@@ -1,0 +1,166 @@
+"""One door to the past: what a decision at the close of row t may read.
+
+The walk computes its panels (returns, forecast vols, trigger multipliers,
+eligibility) in batch up front, for speed; `DecisionPanels.serve` hands each
+decision a `DecisionContext` holding their rows up to t only, as read-only arrays,
+so a policy can neither look ahead nor write into the panels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import BoolArray, FloatArray
+from riskengine.covariance import Correlation
+
+
+def read_only(values: np.ndarray) -> np.ndarray:
+    """A view of `values` that raises ValueError on any write (`values` unchanged)."""
+    view = np.asarray(values).view()
+    view.flags.writeable = False
+    return view
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """Everything known at the close of one decision date, read-only.
+
+    Values of the active assets (those eligible at the date) are in the order of
+    `assets`; `returns` and `active` cover the whole universe.
+
+    Attributes
+    ----------
+    date : Timestamp
+        The decision's close.
+    row : int
+        Position of `date` in the walk's index.
+    assets, sleeves : tuple of str
+        Name and sleeve of each active asset.
+    vol : ndarray
+        Daily vol forecasts made at the close, shape (n_active,).
+    correlation : ndarray
+        Correlation forecast at the close, shape (n_active, n_active).
+    multipliers : ndarray
+        Trigger multiplier of each active asset (1 = untouched), shape (n_active,).
+    previous : ndarray
+        Current weights (fractions of NAV) of the active assets, shape (n_active,).
+    first_trade : bool
+        True until the portfolio has first traded (the initial build, which the
+        turnover cap does not restrict).
+    nav : float
+        Portfolio value at the close, before the decision's trades (starts at 1).
+    drawdown : float
+        Drawdown of `nav` from its peak (a positive fraction).
+    periods_per_year : float
+        Periods per year of the universe (`calendar.periods_per_year`).
+    active : ndarray of bool
+        Eligibility of every universe asset at the close, shape (n_universe,).
+    returns : ndarray
+        Daily returns of every universe asset up to and including the close (NaN
+        before an asset's first price), shape (row + 1, n_universe).
+    """
+
+    date: pd.Timestamp
+    row: int
+    assets: tuple[str, ...]
+    sleeves: tuple[str, ...]
+    vol: FloatArray
+    correlation: FloatArray
+    multipliers: FloatArray
+    previous: FloatArray
+    first_trade: bool
+    nav: float
+    drawdown: float
+    periods_per_year: float
+    active: BoolArray
+    returns: FloatArray
+
+    def __post_init__(self) -> None:
+        """Hold read-only views of the arrays (the caller's arrays stay writeable)."""
+        for part in fields(self):
+            value = getattr(self, part.name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(self, part.name, read_only(value))
+
+
+@dataclass(frozen=True)
+class DecisionPanels:
+    """The walk's batch panels, served to each decision up to its close.
+
+    Parameters
+    ----------
+    index : DatetimeIndex
+        Dates of the rows.
+    returns : ndarray
+        Daily returns, shape (n_rows, n_universe).
+    vol : ndarray
+        Daily vol forecasts made at each close, shape (n_rows, n_universe).
+    multipliers : ndarray
+        Trigger multipliers at each close, shape (n_rows, n_universe).
+    eligible : ndarray of bool
+        Eligibility at each close, shape (n_rows, n_universe).
+    assets, sleeves : tuple of str
+        Name and sleeve of each universe asset.
+    periods_per_year : float
+        Periods per year of the universe.
+    """
+
+    index: pd.DatetimeIndex
+    returns: FloatArray
+    vol: FloatArray
+    multipliers: FloatArray
+    eligible: BoolArray
+    assets: tuple[str, ...]
+    sleeves: tuple[str, ...]
+    periods_per_year: float
+
+    def __post_init__(self) -> None:
+        """Hold read-only views, so every row served is read-only too."""
+        for name in ("returns", "vol", "multipliers", "eligible"):
+            object.__setattr__(self, name, read_only(getattr(self, name)))
+
+    def serve(
+        self,
+        row: int,
+        correlation: Correlation,
+        holdings: FloatArray,
+        *,
+        nav: float,
+        peak: float,
+        first_trade: bool,
+    ) -> DecisionContext:
+        """The context at the close of `row`: panel rows up to `row`, and the state.
+
+        Parameters
+        ----------
+        row : int
+            The decision's row.
+        correlation : Correlation
+            The walk's correlation model, updated with the returns up to the close.
+        holdings : ndarray
+            Current weights of every universe asset, shape (n_universe,).
+        nav, peak : float
+            Portfolio value at the close and its running peak.
+        first_trade : bool
+            True until the portfolio has first traded.
+        """
+        active = self.eligible[row]
+        return DecisionContext(
+            date=self.index[row],
+            row=row,
+            assets=tuple(a for a, on in zip(self.assets, active, strict=True) if on),
+            sleeves=tuple(s for s, on in zip(self.sleeves, active, strict=True) if on),
+            vol=self.vol[row, active],
+            correlation=correlation.matrix(active) if active.any() else np.eye(0),
+            multipliers=self.multipliers[row, active],
+            previous=holdings[active],
+            first_trade=first_trade,
+            nav=nav,
+            drawdown=1.0 - nav / peak,
+            periods_per_year=self.periods_per_year,
+            active=active,
+            returns=self.returns[: row + 1],
+        )
