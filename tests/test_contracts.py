@@ -507,28 +507,6 @@ CHECKS: dict[str, tuple[Callable[[Kind, str, str], None], tuple[str, ...]]] = {
 }
 """Every check, and the panels it runs on."""
 
-LATE_STARTER_EVENT = (
-    "the 'fewer than min_window_days' model_fallback event is dated at the asset's "
-    "last observation and counts all of them, so truncating the data moves it "
-    "(tests/test_volatility.py pins that date and count)"
-)
-EGARCH_OVERFLOW = (
-    "EGARCH keeps a fit on a window with a constant stretch (alpha 10, variance "
-    "1.5e9 a day); its 3-day sum overflows (families.Egarch.horizon_terms)"
-)
-
-
-def _known_failure(kind: Kind, entry: str, check: str, panel: str) -> Any:
-    """A strict xfail mark for a known breach of the contract, or no mark."""
-    garch = kind.name == "volatility" and isinstance(MODELS[entry], GarchModel)
-    if garch and entry == "egarch" and panel == "degenerate":
-        reason, raises = EGARCH_OVERFLOW, (RuntimeWarning, AssertionError)
-    elif garch and (check, panel) == ("causal_by_truncation", "degenerate"):
-        reason, raises = LATE_STARTER_EVENT, (AssertionError,)
-    else:
-        return ()
-    return pytest.mark.xfail(reason=reason, raises=raises, strict=True)
-
 
 def _cases() -> list[Any]:
     return [
@@ -539,7 +517,6 @@ def _cases() -> list[Any]:
             panel,
             id=f"{kind.name}:{entry}-{check}"
             + (f"-{panel}" if len(panels) > 1 else ""),
-            marks=_known_failure(kind, entry, check, panel),
         )
         for kind in KINDS
         for entry in kind.registry
@@ -560,7 +537,6 @@ def test_contract(kind: Kind, entry: str, check: str, panel: str) -> None:
             kind,
             entry,
             id=f"{kind.name}:{entry}",
-            marks=_known_failure(kind, entry, "fallback", "degenerate"),
         )
         for kind in KINDS
         for entry, registered in kind.registry.items()

@@ -21,12 +21,14 @@ from arch.univariate import EWMAVariance, ZeroMean
 from riskengine import garch_fast
 from riskengine.data import load_market
 from riskengine.errors import SpecError
+from riskengine.events import Event
 from riskengine.specs import ModelSpec, builtin_names, load_model
 from riskengine.volatility import (
     PERCENT,
     VolForecast,
     arch_model_for,
     ewma_variance,
+    families,
     forecast_variance,
     garch,
     realised_variance,
@@ -50,6 +52,11 @@ def real_returns(real_prices_path: Path) -> pd.DataFrame:
 
 def spy_window(real_returns: pd.DataFrame, n: int) -> pd.Series:
     return real_returns["SPY"].loc["2016":].dropna().iloc[:n]
+
+
+def refit_events(forecast: VolForecast) -> list[Event]:
+    """Events of the refits and the filter, not of the fallback before the first fit."""
+    return [event for event in forecast.events if event.details["method"] != "none"]
 
 
 def fitted_params(forecast_fits: pd.DataFrame, row: int = 0) -> np.ndarray:
@@ -160,7 +167,7 @@ def test_warm_started_refits_reach_cold_arch_fits(
     spec = replace(load_model(name), window_days=500, refit_every_days=50)
     returns = spy_window(real_returns, 700)
     forecast = forecast_variance(returns.to_frame(), spec)
-    assert forecast.events == ()
+    assert refit_events(forecast) == []
     assert set(forecast.fits["method"]) == {"fast"}
     assert_refits_reach_arch(forecast, returns.to_numpy() * PERCENT)
 
@@ -335,8 +342,8 @@ def test_constant_series_falls_back_to_ewma_and_is_recorded() -> None:
     dates = pd.bdate_range("2020-01-01", periods=400)
     constant = pd.DataFrame({"FLAT": np.full(400, 0.001)}, index=dates)
     forecast = forecast_variance(constant, GARCH)
-    assert [e.kind for e in forecast.events] == ["model_fallback"] * 4
-    event = forecast.events[0]
+    assert [e.kind for e in refit_events(forecast)] == ["model_fallback"] * 4
+    event = refit_events(forecast)[0]
     assert (event.subject, event.date) == ("FLAT", dates[249])
     assert "returns are all equal" in event.message
     fallback = ewma_variance(constant.to_numpy(), GARCH.fallback_decay)[:, 0]
@@ -344,18 +351,38 @@ def test_constant_series_falls_back_to_ewma_and_is_recorded() -> None:
 
 
 def test_short_series_is_recorded_and_uses_the_fallback() -> None:
+    """The fallback before the first fit is recorded where it is first needed,
+    with what is known there, so dropping later rows leaves the record as is."""
     dates = pd.bdate_range("2020-01-01", periods=50)
     noise = np.random.default_rng(0).standard_normal(50) * 0.01
-    forecast = forecast_variance(pd.DataFrame({"NEW": noise}, index=dates), GARCH)
+    returns = pd.DataFrame({"NEW": noise}, index=dates)
+    forecast = forecast_variance(returns, GARCH)
     (event,) = forecast.events
     assert (event.kind, event.subject, event.date) == (
         "model_fallback",
         "NEW",
-        dates[-1],
+        dates[0],
     )
-    assert "only 50 observations, fewer than min_window_days (250)" in event.message
+    assert event.message == (
+        "garch11-t on NEW at 2020-01-01: 1 observation so far, fewer than "
+        "min_window_days (250); EWMA 0.94 used until the first fit"
+    )
+    assert forecast_variance(returns.iloc[:5], GARCH).events == forecast.events
+    (late,) = forecast_variance(returns, GARCH, start=dates[10]).events
+    assert late.date == dates[10]
+    assert "11 observations so far, fewer than min_window_days (250)" in late.message
     expected = ewma_variance(noise[:, None], GARCH.fallback_decay)[:, 0]
     np.testing.assert_allclose(forecast.variance["NEW"], expected, rtol=1e-12)
+
+
+def test_no_fallback_record_once_the_first_fit_precedes_start() -> None:
+    dates = pd.bdate_range("2020-01-01", periods=300)
+    noise = np.random.default_rng(0).standard_normal(300) * 0.01
+    returns = pd.DataFrame({"OLD": noise}, index=dates)
+    early = forecast_variance(returns, GARCH, start=dates[248]).events
+    assert [e.date for e in early if e.details["method"] == "none"] == [dates[248]]
+    forecast = forecast_variance(returns, GARCH, start=dates[249])
+    assert refit_events(forecast) == list(forecast.events)
 
 
 @pytest.mark.parametrize("growth", [0.01, 0.05])
@@ -368,10 +395,10 @@ def test_explosive_series_falls_back_at_every_refit(growth: float) -> None:
     dates = pd.bdate_range("2020-01-01", periods=n)
     spec = replace(GARCH, on_boundary="fallback")
     forecast = forecast_variance(pd.DataFrame({"BOOM": values}, index=dates), spec)
-    assert len(forecast.events) == len(forecast.fits) == 8
+    assert len(refit_events(forecast)) == len(forecast.fits) == 8
     assert set(forecast.fits["status"]) == {"fallback"}
     unit_root = ("alpha[1] + gamma[1]/2 + beta[1] <= 1", "persistence 1")  # fast, arch
-    assert all(any(u in e.message for u in unit_root) for e in forecast.events)
+    assert all(any(u in e.message for u in unit_root) for e in refit_events(forecast))
     expected = ewma_variance(values[:, None], GARCH.fallback_decay)[:, 0]
     np.testing.assert_allclose(forecast.variance["BOOM"], expected, rtol=1e-12)
 
@@ -384,11 +411,11 @@ def test_a_fit_on_the_unit_root_is_recorded_and_replaced_or_kept(
     spec = replace(load_model("garch11-t"), **ONE_REFIT)
     rejected = forecast_variance(returns, replace(spec, on_boundary="fallback"))
     kept = forecast_variance(returns, spec)  # the shipped models keep such fits
-    assert [e.kind for e in rejected.events] == ["model_fallback"]
+    assert [e.kind for e in refit_events(rejected)] == ["model_fallback"]
     assert "converged on a bound (alpha[1] + gamma[1]/2 + beta[1] <= 1)" in (
-        rejected.events[0].message
+        refit_events(rejected)[0].message
     )
-    assert [e.kind for e in kept.events] == ["model_boundary"]
+    assert [e.kind for e in refit_events(kept)] == ["model_boundary"]
     assert list(kept.fits["status"]) == ["boundary"]
     y = returns.to_numpy()[:, 0] * PERCENT
     expected = arch_forecast(spec, y, fitted_params(kept.fits)) / PERCENT**2
@@ -524,3 +551,82 @@ def test_skipping_refits_before_start_keeps_the_forecasts_from_start(
     np.testing.assert_allclose(
         trimmed.variance.loc[start:], full.variance.loc[start:], rtol=1e-3
     )
+
+
+def test_a_broken_egarch_fit_on_tlt_is_not_kept(real_returns: pd.DataFrame) -> None:
+    """EGARCH-skew-t on TLT from 2016: the 2018-03-01 warm run ends at a daily
+    mean of 208% (log-likelihood -3277, below a constant variance's); it is
+    replaced, and no forecast or 5-day sum is absurd or infinite."""
+    returns = real_returns[["TLT"]].loc["2016":].dropna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow, even silenced
+        forecast = forecast_variance(
+            returns, load_model("egarch11-skewt"), horizon_days=5
+        )
+    fit = forecast.fits.set_index("date").loc["2018-03-01"]
+    assert fit["status"] == "fallback"
+    warm, cold = parse_chain(fit["attempts"])
+    assert warm[:2] == ("arch-warm", -3276.96)
+    assert "broken" in fit["attempts"].split(">")[0]
+    assert cold[2]  # arch's cold start (-568.83, degenerate) is the one recorded
+    for frame in (forecast.variance, forecast.horizon_variance):
+        values = frame.to_numpy()[~np.isnan(frame.to_numpy())]
+        assert np.isfinite(values).all()
+        assert values.max() < 1.0 * 5  # was 1.6e304 a day, and inf over 5 days
+    sound = forecast.fits[forecast.fits["status"] != "fallback"]
+    assert (sound["mu"].abs() < 1.0).all()  # percent a day
+
+
+def test_egarch_on_a_flat_stretch_falls_back_with_finite_sums() -> None:
+    """A window with 50 equal returns: EGARCH's fit (alpha about 10) has 3-day
+    terms that overflow; it is recorded and replaced, the sums stay finite."""
+    rng = np.random.default_rng(3)
+    values = rng.standard_t(6, 250) * 0.01
+    values[100:150] = 0.0
+    dates = pd.bdate_range("2021-01-04", periods=250)
+    spec = ModelSpec(
+        name="flat-egarch",
+        family="egarch",
+        window_days=150,
+        min_window_days=100,
+        refit_every_days=100,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        forecast = forecast_variance(
+            pd.DataFrame({"FLAT": values}, index=dates), spec, horizon_days=3
+        )
+    assert np.isfinite(forecast.horizon_variance.to_numpy()[1:]).all()
+    assert forecast.horizon_variance.to_numpy()[1:].max() < 0.1**2 * 3
+    replaced = forecast.fits[forecast.fits["status"] == "fallback"]
+    recorded = {e.date for e in refit_events(forecast)}
+    assert set(replaced["date"]) <= recorded
+    assert (forecast.fits.loc[forecast.fits["status"] == "ok", "alpha[1]"] < 5).all()
+
+
+def test_a_filtered_variance_outside_arch_bounds_is_a_breakdown(
+    real_returns: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path that leaves arch's variance bounds 20 rows after the refit falls
+    back from that row, recorded there; earlier rows keep the filter."""
+    spec = replace(GARCH, **ONE_REFIT)
+    returns = spy_window(real_returns, 300).to_frame()
+    sound = forecast_variance(returns, spec)
+    family = type(families.family_of(spec))
+    honest = family.filter
+
+    def blows_up(self: Any, resids: np.ndarray, core: Any, first: float) -> Any:
+        path = honest(self, resids, core, first)
+        path[20:] = 1e30
+        return path
+
+    monkeypatch.setattr(family, "filter", blows_up)
+    broken = forecast_variance(returns, spec)
+    (event,) = [e for e in refit_events(broken) if e.details["method"] == "filter"]
+    assert event.date == returns.index[249 + 20]
+    assert re.search(
+        r"filtered variance 1e\+30 is outside arch's variance bounds", event.message
+    )
+    np.testing.assert_array_equal(broken.variance[:269], sound.variance[:269])
+    fallback = ewma_variance(returns.to_numpy(), spec.fallback_decay)[269:, 0]
+    np.testing.assert_allclose(broken.variance.iloc[269:, 0], fallback, rtol=1e-12)

@@ -160,9 +160,10 @@ class Egarch(GarchFamily):
         shock = params[names.index("alpha[1]")] * (np.abs(z) - kernels.SQRT_2_OVER_PI)
         shock += params[names.index("gamma[1]")] * z
         beta = params[names.index("beta[1]")]
-        return np.array(
-            [np.log(np.mean(np.exp(beta**k * shock))) for k in range(horizon - 1)]
-        )
+        with np.errstate(over="ignore"):  # inf for a wild fit: its sums break down
+            return np.array(
+                [np.log(np.mean(np.exp(beta**k * shock))) for k in range(horizon - 1)]
+            )
 
     def aggregate(
         self, core: Core, terms: FloatArray, one_day: FloatArray, horizon: int

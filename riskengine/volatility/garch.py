@@ -15,6 +15,7 @@ import pandas as pd
 from arch import arch_model
 from arch.univariate.base import ARCHModel, ARCHModelResult
 from arch.utility.exceptions import StartingValueWarning
+from scipy.signal import lfilter
 
 from riskengine import _garch_kernels as kernels
 from riskengine import garch_fast
@@ -79,8 +80,12 @@ def _judged(
     inverse_hessian: FloatArray | None = None,
     horizon_terms: FloatArray | None = None,
 ) -> _Fit:
-    """A `_Fit`, with why it cannot be used (failure, non-stationary, a bound)."""
+    """A `_Fit`, with why it cannot be used.
+
+    A failure, non-stationary parameters, H-day terms that overflow, a bound.
+    """
     loglikelihood, forecast, n_evals = results
+    terms = np.empty(0) if horizon_terms is None else horizon_terms
     named = dict(zip(names, map(float, params), strict=True))
     mu, omega, alpha, gamma, beta = (named.get(name, 0.0) for name in _CORE)
     family = family_of(spec)
@@ -92,6 +97,8 @@ def _judged(
     converged = bool(finite) and not problem
     if converged and unit_root > 1.0 + garch_fast.BOUND_TOL:
         problem = f"non-stationary (persistence {unit_root:.6f})"
+    elif converged and not np.isfinite(terms).all():
+        problem = f"its {terms.size + 1}-day forecast overflows (a wild fit)"
     elif converged and boundary and spec.on_boundary == "fallback":
         problem = f"converged on a bound ({boundary})"
     elif not problem and not finite:
@@ -109,7 +116,7 @@ def _judged(
         converged,
         attempts,
         inverse_hessian,
-        np.empty(0) if horizon_terms is None else horizon_terms,
+        terms,
     )
 
 
@@ -145,14 +152,10 @@ def garch_panel(
         path, path_total, refits, breakdowns = paths[j]
         one_day[rows, j] = path / PERCENT**2
         total[rows, j] = path_total / PERCENT**2
-        if rows.size < spec.min_window_days:
-            reason = (
-                f"only {rows.size} observations, fewer than min_window_days "
-                f"({spec.min_window_days})"
-            )
-            events.append(_event(spec, asset, dates[-1], reason, "none"))
-        for row in breakdowns:
-            reason = "the filtered variance is not a positive finite number"
+        early = _before_first_fit(asset, dates, spec, start)
+        if early is not None:
+            events.append(early)
+        for row, reason in breakdowns:
             events.append(_event(spec, asset, dates[row], reason, "filter"))
         fit_dates = dates[[fit_end for fit_end, _, _ in refits]]  # boxed at once
         for (_, fit, observations), date in zip(refits, fit_dates, strict=True):
@@ -178,12 +181,37 @@ def garch_panel(
     return one_day, total, tuple(events), fits
 
 
+def _before_first_fit(
+    asset: str, dates: pd.DatetimeIndex, spec: ModelSpec, start: pd.Timestamp | None
+) -> Event | None:
+    """The fallback used before an asset's first fit, if a needed row uses it.
+
+    Dated at the asset's first observation on or after `start` (its first if
+    None), and stating only what is known there: how many observations it has
+    so far. None if it already has `min_window_days` by then.
+    """
+    first = 0 if start is None else int(dates.searchsorted(start))
+    if first >= dates.size or first + 1 >= spec.min_window_days:
+        return None
+    reason = (
+        f"{first + 1} observation{'s' if first else ''} so far, fewer than "
+        f"min_window_days ({spec.min_window_days})"
+    )
+    action = f"EWMA {spec.fallback_decay} used until the first fit"
+    return _event(spec, asset, dates[first], reason, "none", action)
+
+
 def _event(
-    spec: ModelSpec, asset: str, date: pd.Timestamp, reason: str, method: str
+    spec: ModelSpec,
+    asset: str,
+    date: pd.Timestamp,
+    reason: str,
+    method: str,
+    action: str = "",
 ) -> Event:
     """A ``model_fallback`` event, or ``model_boundary`` for a bound kept."""
     kept = reason.startswith("on a bound")
-    action = (
+    action = action or (
         "kept (on_boundary = 'keep')"
         if kept
         else f"EWMA {spec.fallback_decay} used until the next successful refit"
@@ -194,7 +222,9 @@ def _event(
     return Event(date, kind, asset, message, details)
 
 
-_AssetPath = tuple[FloatArray, FloatArray, list[tuple[int, "_Fit", int]], list[int]]
+_AssetPath = tuple[
+    FloatArray, FloatArray, list[tuple[int, "_Fit", int]], list[tuple[int, str]]
+]
 """One asset's forecasts, H-day sums, refits and filter breakdowns (`_asset_path`)."""
 
 
@@ -245,13 +275,14 @@ def _asset_path(
     one_day, horizon_sum, refits, breakdowns
         Forecasts after each observation, their H-day sums, each refit as
         (index of the window's last observation, fit, window length), and the
-        rows from which a filtered path was not a positive finite variance (the
-        fallback is used from there to the next refit).
+        rows (with why) from which a filtered variance left arch's variance
+        bounds or its H-day sum was not finite (the fallback is used from there
+        to the next refit).
     """
     family = family_of(spec)
     one_day, total = fallback.copy(), fallback * horizon
     refits: list[tuple[int, _Fit, int]] = []
-    breakdowns: list[int] = []
+    breakdowns: list[tuple[int, str]] = []
     previous: _Fit | None = None
     stops = [*ends[1:], y.size] if ends else []
     for fit_end, stop in zip(ends, stops, strict=True):
@@ -264,17 +295,48 @@ def _asset_path(
             previous = fit
         if fit.problem:
             continue
-        mu = fit.core[0]
-        segment = family.filter(y[fit_end + 1 : stop] - mu, fit.core, fit.forecast)
-        broken = np.flatnonzero(~(np.isfinite(segment) & (segment > 0.0)))
+        resids, window = y[first:stop] - fit.core[0], fit_end + 1 - first
+        with np.errstate(all="ignore"):  # a path that blows up is judged below
+            segment = family.filter(resids[window:], fit.core, fit.forecast)
+            summed = family.aggregate(fit.core, fit.horizon_terms, segment, horizon)
+        lower, upper = _path_bounds(resids, window)
+        inside = (lower < segment) & (segment < upper)
+        broken = np.flatnonzero(~(inside & (summed < horizon * upper)))
         if broken.size:  # from that row on only: earlier rows did not know
-            segment = segment[: broken[0]]
-            breakdowns.append(fit_end + broken[0])
+            row = int(broken[0])
+            if inside[row]:
+                reason = (
+                    f"the {horizon}-day sum of the forecasts {summed[row]:.3g} is "
+                    f"not below {horizon} times arch's upper variance bound "
+                    f"{upper[row]:.3g}"
+                )
+            else:
+                reason = (
+                    f"the filtered variance {segment[row]:.3g} is outside arch's "
+                    f"variance bounds [{lower[row]:.3g}, {upper[row]:.3g}]"
+                )
+            breakdowns.append((fit_end + row, reason))
+            segment, summed = segment[:row], summed[:row]
         one_day[fit_end : fit_end + segment.size] = segment
-        total[fit_end : fit_end + segment.size] = family.aggregate(
-            fit.core, fit.horizon_terms, segment, horizon
-        )
+        total[fit_end : fit_end + segment.size] = summed
     return one_day, total, refits, breakdowns
+
+
+def _path_bounds(resids: FloatArray, window: int) -> tuple[FloatArray, FloatArray]:
+    """The variance bounds arch sets, for each forecast from the fit's last row on.
+
+    As `kernels.variance_bounds` sets them on the fit window, carried forward
+    point in time: the EWMA of squared residuals and their largest square up to
+    each row, the floor from the fit window. `resids` are the window's residuals
+    then the filtered ones, percent; bounds in percent^2, one per forecast.
+    """
+    squares = resids**2
+    start = kernels.backcast(np.ascontiguousarray(resids[:window]))
+    ewma = lfilter([0.06], [1.0, -0.94], squares, zi=[0.94 * start])[0]
+    ewma, largest = ewma[window - 1 :], np.maximum.accumulate(squares)[window - 1 :]
+    lower = np.maximum(ewma / 1e6, np.var(resids[:window]) / 1e8)
+    upper = np.minimum(np.maximum(ewma * 1e6, 1.0 + largest), 1e7 * (1.0 + largest))
+    return lower, upper
 
 
 def _fit(y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int) -> _Fit:
@@ -375,7 +437,8 @@ def _fit_arch(
     starts: dict[str, FloatArray | None] = {"cold": None}
     if previous is not None:
         starts = {"warm": previous.params, **starts}
-    runs = {start: _arch_run(model, values) for start, values in starts.items()}
+    floor = _constant_variance_loglikelihood(y, spec)
+    runs = {start: _arch_run(model, values, floor) for start, values in starts.items()}
     kept = max(runs, key=lambda start: (not runs[start].problem, _llf(runs[start])))
     links = [
         _described(
@@ -413,11 +476,21 @@ def _fit_arch(
     )
 
 
-def _arch_run(model: ARCHModel, start: FloatArray | None) -> _ArchRun:
+def _constant_variance_loglikelihood(y: FloatArray, spec: ModelSpec) -> float:
+    """The normal log-likelihood of `y` at its sample mean (or 0) and variance."""
+    centred = y - y.mean() if spec.mean == "constant" else y
+    return -0.5 * y.size * (math.log(2.0 * math.pi * np.mean(centred**2)) + 1.0)
+
+
+def _arch_run(model: ARCHModel, start: FloatArray | None, floor: float) -> _ArchRun:
     """Run arch's optimiser from `start` (arch's own if None) and judge the end.
 
     A forecast on the lower of arch's variance bounds for its row (or outside
-    them) is a degenerate fit.
+    them) is a degenerate fit. Every family nests a constant variance (and every
+    distribution the normal, as a limit), so an end whose log-likelihood is
+    below `floor`, a constant normal variance's, by over 1% is no maximum but a
+    broken fit (arch's EGARCH-skew-t on TLT to 2018-03-01: -3277 against -650,
+    with a daily mean of 208%).
     """
     try:
         # convergence is judged here and recorded as an event, not warned, and a
@@ -446,6 +519,13 @@ def _arch_run(model: ARCHModel, start: FloatArray | None) -> _ArchRun:
             f"[{lower:.3g}, {upper:.3g}] (a degenerate fit)"
         )
         return _ArchRun(result, value, problem, "degenerate")
+    loglikelihood = float(result.loglikelihood)
+    if not loglikelihood >= floor - 0.01 * abs(floor):
+        problem = (
+            f"log-likelihood {loglikelihood:.2f} below a constant variance's "
+            f"{floor:.2f} (a broken fit)"
+        )
+        return _ArchRun(result, value, problem, "broken")
     return _ArchRun(result, value, "", "")
 
 
