@@ -168,16 +168,25 @@ def test_stale_asset_is_sold_and_logged(tmp_path: Path, market) -> None:
 
 
 def test_columns_with_too_little_history_are_reported(tmp_path: Path, market) -> None:
+    """What is known on the period's first day, so dropping later rows keeps it."""
     prices = market.prices.loc["2019-01-01":"2019-12-31", ["SPY", "TLT"]].copy()
     prices.loc[: prices.index[-20], "TLT"] = np.nan  # TLT: only 19 returns
-    result = backtest(
-        policy_file(tmp_path, SPY_VOL_TARGET),
-        make_market(prices, source="short", sleeves=market.sleeves),
-    )
+    policy = policy_file(tmp_path, SPY_VOL_TARGET)
+    short_market = make_market(prices, source="short", sleeves=market.sleeves)
+    result = backtest(policy, short_market, start="2019-06-03")
     short = result.events[result.events["kind"] == "insufficient_history"]
     assert list(short["subject"]) == ["TLT"]
-    assert "never has 63 returns" in short["message"].iloc[0]
+    assert short["message"].iloc[0] == (
+        "TLT is not investable on the period's first day, 2019-06-03: "
+        "0 returns so far, fewer than min_history_days (63)"
+    )
     assert (result.weights["TLT"] == 0).all()
+    cut = make_market(prices.iloc[:-10], source="cut", sleeves=market.sleeves)
+    events = backtest(policy, cut, start="2019-06-03").events
+    pd.testing.assert_frame_equal(
+        events[events["kind"] == "insufficient_history"].reset_index(drop=True),
+        short.reset_index(drop=True),
+    )
 
 
 @pytest.mark.parametrize("on_failure", ["raise", "hold"])

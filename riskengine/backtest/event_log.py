@@ -54,24 +54,17 @@ def ladder_events(decisions: pd.DataFrame, policy: PolicySpec) -> list[Event]:
 def universe_events(
     returns: pd.DataFrame, eligible: BoolArray, first: int, policy: PolicySpec
 ) -> list[Event]:
-    """Events for assets entering or leaving the investable set, or never entering."""
+    """Events for assets entering or leaving the investable set, or not investable.
+
+    An asset not investable on the period's first day is recorded there, with
+    what is known that day only.
+    """
     events: list[Event] = []
     index = returns.index
     for j, asset in enumerate(returns.columns):
         column = eligible[first:, j]
-        if not column.any():
-            count = int(returns[asset].notna().sum())
-            events.append(
-                Event(
-                    index[first],
-                    "insufficient_history",
-                    str(asset),
-                    f"{asset} never has {policy.rebalance.min_history_days} returns "
-                    f"and a recent price in the period ({count} returns in all)",
-                    {"returns": count},
-                )
-            )
-            continue
+        if not column[0]:
+            events.append(_not_investable(returns[asset], first, policy))
         changes = np.flatnonzero(column[1:] != column[:-1]) + 1
         for c in changes:
             entered = bool(column[c])
@@ -92,3 +85,31 @@ def universe_events(
                 )
             )
     return events
+
+
+def _not_investable(returns: pd.Series, first: int, policy: PolicySpec) -> Event:
+    """``insufficient_history``: an asset not investable on the period's first day.
+
+    States only what is known that day: its returns so far against
+    `min_history_days`, or how long since its last price; an ``asset_added``
+    event follows if it becomes investable.
+    """
+    asset, date = str(returns.name), returns.index[first]
+    seen = returns.iloc[: first + 1].dropna()
+    needed = policy.rebalance.min_history_days
+    if len(seen) < needed:
+        why = f"{len(seen)} returns so far, fewer than min_history_days ({needed})"
+    elif (date - seen.index[-1]).days > policy.rebalance.stale_after_days:
+        why = (
+            f"no price since {seen.index[-1].date()}, over stale_after_days "
+            f"({policy.rebalance.stale_after_days})"
+        )
+    else:
+        why = "no volatility forecast yet"
+    return Event(
+        date,
+        "insufficient_history",
+        asset,
+        f"{asset} is not investable on the period's first day, {date.date()}: {why}",
+        {"returns": len(seen)},
+    )
