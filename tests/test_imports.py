@@ -41,7 +41,10 @@ STAGES: dict[str, frozenset[str]] = {
     ),
     "volatility": frozenset({"volatility", "garch_fast", "_garch_kernels"}),
     "covariance": frozenset({"covariance"}),
-    "policy": frozenset({"triggers", "allocators", "optimizers", "limits", "policy"}),
+    # `context` is what one decision may read (the walk serves it; the policy reads).
+    "policy": frozenset(
+        {"context", "triggers", "allocators", "optimizers", "limits", "policy"}
+    ),
     "backtest": frozenset({"backtest"}),
     "outputs": frozenset(
         {
