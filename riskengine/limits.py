@@ -1,7 +1,9 @@
 """Portfolio limits: which ones a set of weights breaks, and how each is met.
 
-Weight bounds, sleeve bounds and the turnover cap are checked here (and met by the
-projection in `policy`); sleeve risk-contribution caps are met by cutting the
+Weight bounds, sleeve bounds and the turnover cap are objects of their own
+(`riskengine.weight_limits`): here their breach tests, fields and conflicts are
+gathered over the registry (the projection in `optimizers` gathers their
+constraints); sleeve risk-contribution caps are met by cutting the
 sleeve; one-day VaR99 / ES97.5 limits and exchange margin by scaling gross exposure
 down; combinations that can never hold on a universe are reported before a run.
 """
@@ -17,6 +19,7 @@ from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
 from riskengine.optimizers import risk_contributions
 from riskengine.specs import LimitsSpec, MarginSpec, PolicySpec
+from riskengine.weight_limits import WEIGHT_LIMITS, Book, Holdings
 
 VAR_99_Z = NormalDist().inv_cdf(0.99)
 ES_975_FACTOR = float(
@@ -94,17 +97,10 @@ def limit_fields(
     policy: PolicySpec, sleeves: Sequence[str], first_trade: bool
 ) -> list[str]:
     """Dotted policy fields of the weight limits that apply to these sleeves."""
-    limits, present = policy.limits, set(sleeves)
+    book = Book(np.zeros(len(sleeves)), sleeves, first_trade)
     fields = ["target.max_gross_leverage"]
-    if limits.min_asset_weight != 0.0:
-        fields.append("limits.min_asset_weight")
-    if limits.max_asset_weight is not None:
-        fields.append("limits.max_asset_weight")
-    for table in ("sleeve_min_weight", "sleeve_max_weight"):
-        bounds = getattr(limits, table)
-        fields += [f"limits.{table}.{s}" for s in bounds if s in present]
-    if limits.max_turnover is not None and not first_trade:
-        fields.append("limits.max_turnover")
+    for limit in WEIGHT_LIMITS.values():
+        fields += limit.fields(policy, book)
     return fields
 
 
@@ -117,29 +113,18 @@ def broken_limits(
     tol: float = EXACT_TOL,
 ) -> tuple[str, ...]:
     """The policy fields of the bounds and turnover cap `weights` break (beyond tol)."""
-    limits, broken = policy.limits, []
-    if (weights < limits.min_asset_weight - tol).any():
-        broken.append("limits.min_asset_weight")
-    if (
-        limits.max_asset_weight is not None
-        and (weights > limits.max_asset_weight + tol).any()
-    ):
-        broken.append("limits.max_asset_weight")
-    labels = np.asarray(sleeves)
-    for sleeve, low in limits.sleeve_min_weight.items():
-        if (labels == sleeve).any() and weights[labels == sleeve].sum() < low - tol:
-            broken.append(f"limits.sleeve_min_weight.{sleeve}")
-    for sleeve, high in limits.sleeve_max_weight.items():
-        if weights[labels == sleeve].sum() > high + tol:
-            broken.append(f"limits.sleeve_max_weight.{sleeve}")
-    turnover = float(np.abs(weights - previous).sum())
-    if (
-        not first_trade
-        and limits.max_turnover is not None
-        and turnover > limits.max_turnover + tol
-    ):
-        broken.append("limits.max_turnover")
-    return tuple(broken)
+    return breaches(weights, Book(previous, sleeves, first_trade), policy, tol)
+
+
+def breaches(
+    weights: FloatArray, holdings: Holdings, policy: PolicySpec, tol: float = EXACT_TOL
+) -> tuple[str, ...]:
+    """The fields of every registered weight limit `weights` break given `holdings`."""
+    return tuple(
+        field
+        for limit in WEIGHT_LIMITS.values()
+        for field in limit.broken(weights, holdings, policy, tol)
+    )
 
 
 def _sleeve_factor_for_share(
@@ -173,33 +158,13 @@ def check_feasibility(policy: PolicySpec, sleeves: Sequence[str]) -> None:
         Naming the conflicting fields, e.g. ``limits.sleeve_min_weight.rates (0.6)
         > limits.sleeve_max_weight.rates (0.4)``.
     """
-    limits, gross = policy.limits, policy.target.max_gross_leverage
+    limits = policy.limits
     counts = {s: list(sleeves).count(s) for s in set(sleeves)}
-    conflicts = []
-    for sleeve, low in limits.sleeve_min_weight.items():
-        high = limits.sleeve_max_weight.get(sleeve)
-        if high is not None and low > high:
-            conflicts.append(
-                f"limits.sleeve_min_weight.{sleeve} ({low:g}) > "
-                f"limits.sleeve_max_weight.{sleeve} ({high:g})"
-            )
-        if low > 0 and sleeve not in counts:
-            conflicts.append(
-                f"limits.sleeve_min_weight.{sleeve} ({low:g}) but the data has no "
-                f"{sleeve} asset"
-            )
-        cap = limits.max_asset_weight
-        if cap is not None and sleeve in counts and low > cap * counts[sleeve]:
-            conflicts.append(
-                f"limits.sleeve_min_weight.{sleeve} ({low:g}) > "
-                f"limits.max_asset_weight ({cap:g}) x {counts[sleeve]} {sleeve} assets"
-            )
-    total_min = sum(limits.sleeve_min_weight.values())
-    if total_min > gross:
-        conflicts.append(
-            f"sum of limits.sleeve_min_weight ({total_min:g}) > "
-            f"target.max_gross_leverage ({gross:g})"
-        )
+    conflicts = [
+        conflict
+        for limit in WEIGHT_LIMITS.values()
+        for conflict in limit.conflicts(policy, counts)
+    ]
     capped = [s for s in counts if s in limits.sleeve_max_risk]
     if capped and len(capped) == len(counts):
         total = sum(limits.sleeve_max_risk[s] for s in capped)

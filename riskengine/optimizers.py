@@ -9,9 +9,10 @@ form of Spinu (2013) and skfolio, normalised afterwards to sum to one. The fast 
 is a damped Newton method; `RiskBudgetProblem` is the same problem in cvxpy (built
 once per universe size with parameters, DPP), used as a cross-check and on request.
 
-`ConstrainedProblem` projects a target onto the PM's constraints (weight and sleeve
-bounds, gross leverage, turnover, a vol cap) by minimising tracking error, also built
-once per universe and re-solved with new parameter values at each date.
+`ConstrainedProblem` projects a target onto the PM's constraints (gross leverage, a
+vol cap and the registered weight limits' own, `weight_limits.WEIGHT_LIMITS`) by
+minimising tracking error, also built once per universe and re-solved with new
+parameter values at each date.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from numba import njit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
+from riskengine.weight_limits import WEIGHT_LIMITS
 
 SOLVERS: dict[str, dict[str, float]] = {
     "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10},
@@ -147,22 +149,14 @@ class ConstrainedProblem:
     sleeves : sequence of str
         Sleeve of each asset, shape (n,).
     with_turnover : bool
-        Whether a turnover cap is part of the problem.
+        Whether the optional weight limits (the turnover cap) are part of it.
     """
 
     def __init__(self, sleeves: Sequence[str], *, with_turnover: bool) -> None:
         n = len(sleeves)
         self.sleeve_names = list(dict.fromkeys(sleeves))
-        membership = np.array(
-            [[s == name for s in sleeves] for name in self.sleeve_names]
-        )
-        k = len(self.sleeve_names)
         self.factor = cp.Parameter((n, n))
         self.target = cp.Parameter(n)
-        self.lower = cp.Parameter(n)
-        self.upper = cp.Parameter(n)
-        self.sleeve_lower = cp.Parameter(k)
-        self.sleeve_upper = cp.Parameter(k)
         self.gross = cp.Parameter(nonneg=True)
         self.vol_cap = cp.Parameter(nonneg=True)
         self.anchor = cp.Parameter(n)  # factor @ target, a parameter of its own (DPP)
@@ -170,18 +164,31 @@ class ConstrainedProblem:
         tracking = self.factor @ self.weights - self.anchor
         gap = self.weights - self.target
         objective = cp.sum_squares(tracking) + RIDGE * cp.sum_squares(gap)
+        parts = {
+            limit: limit.compile(self.weights, sleeves)
+            for limit in WEIGHT_LIMITS.values()
+        }
+        self.parameters = {
+            k: p for part in parts.values() for k, p in part.parameters.items()
+        }
+        # the order of the constraints is part of the result (the solver's steps):
+        # limits always present, gross and vol caps, then the optional limits
         constraints = [
-            self.weights >= self.lower,
-            self.weights <= self.upper,
-            membership.astype(float) @ self.weights >= self.sleeve_lower,
-            membership.astype(float) @ self.weights <= self.sleeve_upper,
+            *(
+                c
+                for limit, part in parts.items()
+                if not limit.optional
+                for c in part.constraints
+            ),
             cp.norm1(self.weights) <= self.gross,
             cp.norm(self.factor @ self.weights) <= self.vol_cap,
+            *(
+                c
+                for limit, part in parts.items()
+                if limit.optional and with_turnover
+                for c in part.constraints
+            ),
         ]
-        self.previous = cp.Parameter(n)
-        self.turnover = cp.Parameter(nonneg=True)
-        if with_turnover:
-            constraints.append(cp.norm1(self.weights - self.previous) <= self.turnover)
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
         if not self.problem.is_dpp():  # pragma: no cover - a construction error
             raise AssertionError("constrained allocation problem is not DPP")
@@ -191,36 +198,38 @@ class ConstrainedProblem:
         target: FloatArray,
         cov: FloatArray,
         *,
-        lower: FloatArray,
-        upper: FloatArray,
-        sleeve_lower: FloatArray,
-        sleeve_upper: FloatArray,
         gross: float,
         vol_cap: float,
-        previous: FloatArray,
-        turnover: float,
+        **limit_values: FloatArray | float,
     ) -> FloatArray:
         """Weights closest to `target` that satisfy every bound and cap.
 
         The covariance is scaled by its mean variance so that the problem's data
-        stay of order one; `vol_cap` is a daily vol.
+        stay of order one; `vol_cap` is a daily vol. `limit_values` set the weight
+        limits' parameters by name (`weight_limits.WeightLimit.values`: ``lower``,
+        ``upper``, ``sleeve_lower``, ``sleeve_upper``, ``previous``, ``turnover``).
 
         Raises
         ------
         InfeasibleError
             If both solvers fail or the problem is infeasible.
+        ValueError
+            If `limit_values` does not name every limit parameter exactly once.
         """
+        if set(limit_values) != set(self.parameters):
+            raise ValueError(
+                f"constrained allocation: limit values {sorted(limit_values)} do not "
+                f"match the parameters {sorted(self.parameters)}"
+            )
         scale = float(np.mean(np.diag(cov)))
         n = len(target)
         self.factor.value = np.linalg.cholesky(cov / scale + 1e-12 * np.eye(n)).T
         self.target.value = target
         self.anchor.value = self.factor.value @ target
-        self.lower.value, self.upper.value = lower, upper
-        self.sleeve_lower.value, self.sleeve_upper.value = sleeve_lower, sleeve_upper
+        for name, value in limit_values.items():
+            self.parameters[name].value = value
         self.gross.value = gross
         self.vol_cap.value = vol_cap / np.sqrt(scale)
-        self.previous.value = previous
-        self.turnover.value = turnover
         _solve(self.problem, "constrained allocation")
         return np.asarray(self.weights.value, dtype=float)
 

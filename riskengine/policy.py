@@ -36,8 +36,7 @@ from riskengine.covariance import covariance
 from riskengine.errors import InfeasibleError
 from riskengine.limits import (
     BROKEN_TOL,
-    EXACT_TOL,
-    broken_limits,
+    breaches,
     cut_to_risk_caps,
     limit_fields,
     margin_limit_scale,
@@ -45,10 +44,10 @@ from riskengine.limits import (
 )
 from riskengine.optimizers import ConstrainedProblem, risk_contributions
 from riskengine.specs import PolicySpec
+from riskengine.weight_limits import LARGE, WEIGHT_LIMITS
 
 RISK_CAP_ROUNDS = 8
 """Re-projections when risk caps and weight bounds interact."""
-LARGE = 1e6
 
 
 @dataclass(frozen=True)
@@ -181,13 +180,13 @@ class PolicyAllocator:
         )
         weights = weights * margin_scale
         projected = False
-        if policy.limits.needs_optimiser and _breaks(weights, context, policy):
+        if policy.limits.needs_optimiser and breaches(weights, context, policy):
             weights = self._project(weights, cov, context)
             projected = True
         weights = self._cap_sleeve_risk(weights, cov, context)
         # sleeve risk caps win: what they had to break is reported, never hidden
         broken = (
-            _breaks(weights, context, policy, BROKEN_TOL)
+            breaches(weights, context, policy, BROKEN_TOL)
             if policy.limits.sleeve_max_risk
             else ()
         )
@@ -215,44 +214,28 @@ class PolicyAllocator:
         context: DecisionContext,
         sleeve_upper_override: dict[str, float] | None = None,
     ) -> FloatArray:
-        limits = self.policy.limits
         sleeves, first_trade = context.sleeves, context.first_trade
         key = (*context.assets, "|", *sleeves)
         problem = self._projections.get(key)
         if problem is None:
             problem = ConstrainedProblem(
-                sleeves, with_turnover=limits.max_turnover is not None
+                sleeves, with_turnover=self.policy.limits.max_turnover is not None
             )
             self._projections[key] = problem
-        n = len(weights)
-        upper_cap = (
-            LARGE if limits.max_asset_weight is None else limits.max_asset_weight
-        )
-        override = sleeve_upper_override or {}
-        sleeve_upper = {**limits.sleeve_max_weight, **override}
-        # a sleeve cut to its risk cap may fall below its minimum: the cap wins
-        sleeve_lower = {
-            s: min(low, override.get(s, LARGE))
-            for s, low in limits.sleeve_min_weight.items()
-        }
-        names = problem.sleeve_names
+        values: dict[str, FloatArray | float] = {}
+        for limit in WEIGHT_LIMITS.values():
+            values.update(
+                limit.values(self.policy, context, sleeve_upper_override or {})
+            )
         vol_now = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
-        turnover = (
-            LARGE if first_trade or limits.max_turnover is None else limits.max_turnover
-        )
 
         def solve(vol_cap: float) -> FloatArray:
             return problem.solve(
                 weights,
                 cov,
-                lower=np.full(n, limits.min_asset_weight),
-                upper=np.full(n, upper_cap),
-                sleeve_lower=np.array([sleeve_lower.get(s, -LARGE) for s in names]),
-                sleeve_upper=np.array([sleeve_upper.get(s, LARGE) for s in names]),
                 gross=self.policy.target.max_gross_leverage,
                 vol_cap=vol_cap,
-                previous=context.previous,
-                turnover=turnover,
+                **values,
             )
 
         try:
@@ -288,24 +271,12 @@ class PolicyAllocator:
         override: dict[str, float] = {}
         for _ in range(RISK_CAP_ROUNDS):
             weights = cut_to_risk_caps(weights, cov, labels, caps, override)
-            if not self.policy.limits.needs_optimiser or not _breaks(
+            if not self.policy.limits.needs_optimiser or not breaches(
                 weights, context, self.policy
             ):
                 return weights
             weights = self._project(weights, cov, context, override)
         return cut_to_risk_caps(weights, cov, labels, caps, override)
-
-
-def _breaks(
-    weights: FloatArray,
-    context: DecisionContext,
-    policy: PolicySpec,
-    tol: float = EXACT_TOL,
-) -> tuple[str, ...]:
-    """`broken_limits` of `weights` against the context's holdings and sleeves."""
-    return broken_limits(
-        weights, context.previous, context.sleeves, policy, context.first_trade, tol
-    )
 
 
 def _apply_weight_triggers(

@@ -43,7 +43,15 @@ STAGES: dict[str, frozenset[str]] = {
     "covariance": frozenset({"covariance"}),
     # `context` is what one decision may read (the walk serves it; the policy reads).
     "policy": frozenset(
-        {"context", "triggers", "allocators", "optimizers", "limits", "policy"}
+        {
+            "context",
+            "triggers",
+            "allocators",
+            "weight_limits",
+            "optimizers",
+            "limits",
+            "policy",
+        }
     ),
     "backtest": frozenset({"backtest"}),
     "outputs": frozenset(
