@@ -116,42 +116,46 @@ class VolatilityModel(ABC):
         """
 
 
+class FlatModel(VolatilityModel):
+    """A model of one-day forecasts only: the H-day variance is H times one day's."""
+
+    def forecast(
+        self,
+        returns: ReturnPanel,
+        spec: ModelSpec,
+        horizon_days: int,
+        start: pd.Timestamp | None,
+        refit_dates: pd.DatetimeIndex | None,
+    ) -> Panels:
+        """One-day and H-day variances, no events, no fits."""
+        one_day = self.one_day(returns.to_numpy(float), spec)
+        return one_day, one_day * horizon_days, (), pd.DataFrame(columns=FIT_COLUMNS)
+
+    @abstractmethod
+    def one_day(self, values: FloatArray, spec: ModelSpec) -> FloatArray:
+        """One-day variance forecasts after each row of `values` (n_days, n_assets)."""
+
+
 @dataclass(frozen=True)
-class EwmaModel(VolatilityModel):
+class EwmaModel(FlatModel):
     """EWMA of squared returns with `ModelSpec.decay` (RiskMetrics); flat H-day."""
 
     name: str = "ewma"
 
-    def forecast(
-        self,
-        returns: ReturnPanel,
-        spec: ModelSpec,
-        horizon_days: int,
-        start: pd.Timestamp | None,
-        refit_dates: pd.DatetimeIndex | None,
-    ) -> Panels:
-        """One-day and H-day variances, no events, no fits."""
-        one_day = ewma_variance(returns.to_numpy(float), spec.decay)
-        return one_day, one_day * horizon_days, (), pd.DataFrame(columns=FIT_COLUMNS)
+    def one_day(self, values: FloatArray, spec: ModelSpec) -> FloatArray:
+        """``sigma2_t = decay sigma2_{t-1} + (1 - decay) r_t^2``."""
+        return ewma_variance(values, spec.decay)
 
 
 @dataclass(frozen=True)
-class RealisedModel(VolatilityModel):
+class RealisedModel(FlatModel):
     """Mean squared return over `ModelSpec.window_days` observations; flat H-day."""
 
     name: str = "realised"
 
-    def forecast(
-        self,
-        returns: ReturnPanel,
-        spec: ModelSpec,
-        horizon_days: int,
-        start: pd.Timestamp | None,
-        refit_dates: pd.DatetimeIndex | None,
-    ) -> Panels:
-        """One-day and H-day variances, no events, no fits."""
-        one_day = realised_variance(returns.to_numpy(float), spec.window_days)
-        return one_day, one_day * horizon_days, (), pd.DataFrame(columns=FIT_COLUMNS)
+    def one_day(self, values: FloatArray, spec: ModelSpec) -> FloatArray:
+        """Mean squared return over the last `window_days` observations."""
+        return realised_variance(values, spec.window_days)
 
 
 @dataclass(frozen=True)
