@@ -51,7 +51,7 @@ import pandas as pd
 
 from riskengine import load_market, make_market
 from riskengine.backtest import BacktestResult, run_backtest
-from riskengine.data import Market
+from riskengine.data.prices import Market
 from riskengine.scenarios import simulate_market
 from riskengine.specs import (
     CostSpec,

@@ -45,7 +45,7 @@ from arch import arch_model  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # runnable from a checkout without installing
-from riskengine.data import load_market  # noqa: E402
+from riskengine.data.prices import load_market  # noqa: E402
 from riskengine.specs import load_model  # noqa: E402
 from riskengine.volatility import PERCENT, VolForecast, forecast_variance  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Weekly GARCH(1,1)-t refits: riskengine.garch_fast (warm-started) against arch.
+"""Weekly GARCH(1,1)-t refits: `riskengine.volatility.fast_fit` (warm) against arch.
 
 For each asset, percent returns (simple returns x 100 on the asset's own dates)
 are refitted on a trailing 1000-day window at every 5th observation over the last
@@ -28,7 +28,7 @@ from arch.utility.exceptions import ConvergenceWarning
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # runnable from a checkout without installing
-from riskengine import garch_fast  # noqa: E402
+from riskengine.volatility import fast_fit  # noqa: E402
 
 ASSETS = ("GLD", "SLV", "SPY", "EEM", "HYG", "TLT", "BTC_USD", "USO")
 WINDOW = 1000
@@ -50,7 +50,7 @@ def run_asset(returns: pd.Series, years: float, arch_every: int) -> dict[str, ob
     ours, ours_us, previous = {}, [], None
     for end in ends:
         start = time.perf_counter()
-        fit = garch_fast.fit(
+        fit = fast_fit.fit(
             y[end - WINDOW : end],
             starting_values=None if previous is None else previous.params,
             inverse_hessian=None if previous is None else previous.inverse_hessian,
@@ -68,7 +68,7 @@ def run_asset(returns: pd.Series, years: float, arch_every: int) -> dict[str, ob
             )
         arch_us.append(1e6 * (time.perf_counter() - start))
         start = time.perf_counter()
-        garch_fast.fit(window)
+        fast_fit.fit(window)
         cold_us.append(1e6 * (time.perf_counter() - start))
         arch_failed += result.convergence_flag != 0 or bool(caught)
         forecast = result.forecast(horizon=1).variance.iloc[-1, 0]
@@ -100,7 +100,7 @@ def main() -> None:
     prices = pd.read_csv(
         DATA / "multiasset_daily.csv", index_col="date", parse_dates=True
     )
-    garch_fast.fit(np.random.default_rng(0).standard_normal(WINDOW))  # load kernels
+    fast_fit.fit(np.random.default_rng(0).standard_normal(WINDOW))  # load kernels
 
     rows, pooled = {}, [[], [], [], [], []]
     for asset in ASSETS:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from riskengine.allocate import allocate
     from riskengine.api import backtest, default_market
     from riskengine.backtest import BacktestResult, run_backtest
-    from riskengine.data import Market, load_market, make_market
+    from riskengine.data.prices import Market, load_market, make_market
     from riskengine.errors import (
         DataError,
         InfeasibleError,
@@ -37,7 +37,7 @@ _HOMES = {
     "BacktestResult": "riskengine.backtest",
     "DataError": "riskengine.errors",
     "InfeasibleError": "riskengine.errors",
-    "Market": "riskengine.data",
+    "Market": "riskengine.data.prices",
     "ModelError": "riskengine.errors",
     "ModelSpec": "riskengine.specs",
     "PolicySpec": "riskengine.specs",
@@ -48,10 +48,10 @@ _HOMES = {
     "backtest": "riskengine.api",
     "default_market": "riskengine.api",
     "forecast_variance": "riskengine.volatility",
-    "load_market": "riskengine.data",
+    "load_market": "riskengine.data.prices",
     "load_model": "riskengine.specs",
     "load_policy": "riskengine.specs",
-    "make_market": "riskengine.data",
+    "make_market": "riskengine.data.prices",
     "run_backtest": "riskengine.backtest",
 }
 """The module each public name is defined in or re-exported from."""
@@ -83,7 +83,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     """Load a public name from its module on first use, then keep it here."""
     if name == "__version__":
-        from riskengine.provenance import package_version
+        from riskengine.results.provenance import package_version
 
         value: object = package_version() or "0+unknown"  # a source tree, not installed
     elif name in _HOMES:

@@ -10,10 +10,10 @@ import pandas as pd
 from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.backtest.accounting import drift
 from riskengine.calendar import accrual_fractions
-from riskengine.data import SIMULATED_NOTE, Market
+from riskengine.data.prices import SIMULATED_NOTE, Market
 from riskengine.errors import DataError
 from riskengine.output import dumps, write_json_file
-from riskengine.provenance import versions
+from riskengine.results.provenance import versions
 from riskengine.specs import PolicySpec
 
 SCHEMA = "riskengine.allocation/1"

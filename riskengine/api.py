@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
-from riskengine.data import Market, load_market, make_market, sleeve_table
+from riskengine.data.prices import Market, load_market, make_market, sleeve_table
 from riskengine.scenarios import simulate_market
 from riskengine.specs import PolicySpec, load_policy
 

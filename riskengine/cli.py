@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import riskengine
-from riskengine.dates import iso_date
+from riskengine.data.dates import iso_date
 from riskengine.errors import DegenerateRunError, RiskEngineError, SpecError
 
 if TYPE_CHECKING:
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 def format_summary(result: BacktestResult) -> str:
     """A plain-text summary table of a run, with its provenance."""
-    from riskengine.data import SIMULATED_NOTE
-    from riskengine.metrics import METRIC_LABELS
+    from riskengine.data.prices import SIMULATED_NOTE
+    from riskengine.results.metrics import METRIC_LABELS
 
     lines = []
     if result.simulated:
@@ -65,7 +65,7 @@ def format_summary(result: BacktestResult) -> str:
 
 def format_sweep(summary: pd.DataFrame) -> str:
     """One line per run: its definition, then the main metrics."""
-    from riskengine.metrics import METRIC_LABELS
+    from riskengine.results.metrics import METRIC_LABELS
 
     if summary.empty:
         return "no completed runs"
@@ -80,7 +80,7 @@ def format_sweep(summary: pd.DataFrame) -> str:
 
 def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
     """Policies side by side (columns), metrics and first risk cut (rows)."""
-    from riskengine.metrics import METRIC_LABELS
+    from riskengine.results.metrics import METRIC_LABELS
 
     labels = {
         "invested_from": "Invested from (first holding)",
@@ -121,7 +121,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _date(text: str) -> str:
-    """An ISO date argument, checked (see `riskengine.dates`)."""
+    """An ISO date argument, checked (see `riskengine.data.dates`)."""
     try:
         return iso_date(text)
     except ValueError as exc:
@@ -274,7 +274,7 @@ def _run(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     from riskengine.api import backtest
     from riskengine.output import check_results_folder, dumps, slug
-    from riskengine.report import RESULT_FILES, write_results
+    from riskengine.results.report import RESULT_FILES, write_results
     from riskengine.specs import load_policy
 
     policy = load_policy(_policy(args))
@@ -345,7 +345,7 @@ def _allocate(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from riskengine.api import market_from
-    from riskengine.data import SIMULATED_NOTE
+    from riskengine.data.prices import SIMULATED_NOTE
     from riskengine.output import slug
     from riskengine.sweep import plan_sweep, run_sweep
 
@@ -373,8 +373,8 @@ def _sweep(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from riskengine.api import market_from
     from riskengine.compare import HIGH_BETA_SLEEVES, compare
-    from riskengine.data import SIMULATED_NOTE
-    from riskengine.sleeves import unknown_sleeve
+    from riskengine.data.prices import SIMULATED_NOTE
+    from riskengine.data.sleeves import unknown_sleeve
     from riskengine.specs import load_policy
 
     policies = [load_policy(p) for p in args.policies]

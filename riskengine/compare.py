@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
-from riskengine.data import Market
-from riskengine.metrics import METRIC_LABELS
+from riskengine.data.prices import Market
+from riskengine.results.metrics import METRIC_LABELS
 from riskengine.specs import PolicySpec
 
 HIGH_BETA_SLEEVES = ("crypto", "em_equity", "credit")

@@ -52,8 +52,8 @@ import pandas as pd
 from distributed import Client, LocalCluster, as_completed
 
 from riskengine.backtest import run_backtest
-from riskengine.data import Market, make_market
-from riskengine.dates import iso_date
+from riskengine.data.dates import iso_date
+from riskengine.data.prices import Market, make_market
 from riskengine.errors import ClusterError, OutputError, RiskEngineError, SpecError
 from riskengine.messages import shown
 from riskengine.output import datasets_folder, replace_file
@@ -277,7 +277,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _iso_date(value: object, path: Path, key: str) -> str:
-    """A TOML date or an ISO date string, as YYYY-MM-DD (see `riskengine.dates`)."""
+    """A TOML date or ISO date string, as YYYY-MM-DD (see `riskengine.data.dates`)."""
     try:
         return iso_date(value)
     except ValueError as exc:

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from riskengine.allocators import (
+from riskengine.covariance import covariance
+from riskengine.policy.allocators import (
     fixed_sleeve_weights,
     inverse_vol_weights,
     scale_to_vol_target,
     sleeve_equal_risk_weights,
 )
-from riskengine.covariance import covariance
 
 VOL = np.array([0.01, 0.02, 0.005, 0.03])
 CORR = np.array(

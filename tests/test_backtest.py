@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from riskengine import backtest, load_market, load_policy, make_market
-from riskengine.context import DecisionContext, DecisionPanels
 from riskengine.covariance import EwmaCorrelation
-from riskengine.metrics import annualized_volatility, vol_of_vol
-from riskengine.policy import Decision, PolicyAllocator
+from riskengine.policy.context import DecisionContext, DecisionPanels
+from riskengine.policy.decision import Decision, PolicyAllocator
+from riskengine.results.metrics import annualized_volatility, vol_of_vol
 from riskengine.specs import PolicySpec
 
 
@@ -193,7 +193,7 @@ def test_columns_with_too_little_history_are_reported(tmp_path: Path, market) ->
 def test_solver_failure_raises_or_holds_and_is_logged(
     tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch, on_failure: str
 ) -> None:
-    import riskengine.optimizers
+    import riskengine.policy.optimizers
 
     policy = policy_file(
         tmp_path,
@@ -203,14 +203,16 @@ def test_solver_failure_raises_or_holds_and_is_logged(
     m = sub_market(market, ["SPY", "TLT", "GLD"], "2018-01-01", "2019-12-31")
 
     def failing(self, *args, **kwargs):
-        raise riskengine.optimizers.InfeasibleError(
+        raise riskengine.policy.optimizers.InfeasibleError(
             "constrained allocation: no solution (CLARABEL: infeasible; SCS: infeasible)"
         )
 
-    monkeypatch.setattr(riskengine.optimizers.ConstrainedProblem, "solve", failing)
+    monkeypatch.setattr(
+        riskengine.policy.optimizers.ConstrainedProblem, "solve", failing
+    )
     if on_failure == "raise":
         with pytest.raises(
-            riskengine.optimizers.InfeasibleError,
+            riskengine.policy.optimizers.InfeasibleError,
             match=r"policy 'test' @ 2018-\d\d-\d\d: the weight limits "
             r"\(target.max_gross_leverage, limits.max_asset_weight\) cannot hold "
             r"together: constrained allocation",

@@ -26,14 +26,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine import allocators, covariance
-from riskengine.allocators import BASE_RULES
+from riskengine import covariance
 from riskengine.backtest import run_backtest
 from riskengine.covariance import CORRELATIONS
-from riskengine.data import aligned_returns, make_market
+from riskengine.data.prices import aligned_returns, make_market
 from riskengine.errors import InfeasibleError, SpecError
 from riskengine.events import Event, events_frame
-from riskengine.policy import PolicyAllocator
+from riskengine.policy import allocators
+from riskengine.policy.allocators import BASE_RULES
+from riskengine.policy.decision import PolicyAllocator
+from riskengine.policy.triggers import SIGNALS, trigger_path, trigger_signal
 from riskengine.registry import Registry
 from riskengine.specs import (
     CovarianceSpec,
@@ -43,7 +45,6 @@ from riskengine.specs import (
     TargetSpec,
     TriggerSpec,
 )
-from riskengine.triggers import SIGNALS, trigger_path, trigger_signal
 from riskengine.volatility import GARCH_FAMILIES, MODELS, forecast_variance
 from riskengine.volatility.families import family_of
 from riskengine.volatility.forecast import GarchModel

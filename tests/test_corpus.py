@@ -506,7 +506,7 @@ def test_every_plain_form_of_the_same_prices_loads_the_same(
     writer: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # a DataFrame.to_parquet() file (dates in the index) was refused before
-    from riskengine.data import fingerprint, read_price_file
+    from riskengine.data.prices import fingerprint, read_price_file
 
     frame = _synthetic_prices()
     path = WRITERS[writer](frame, tmp_path)

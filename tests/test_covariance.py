@@ -14,7 +14,7 @@ from riskengine.covariance import (
     fit_dcc,
     nearest_correlation,
 )
-from riskengine.data import load_market
+from riskengine.data.prices import load_market
 from riskengine.volatility import ewma_variance
 
 TARGET = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine.data import (
+from riskengine.data.prices import (
     aligned_returns,
     daily_columns,
     load_market,
@@ -12,8 +12,7 @@ from riskengine.data import (
     read_price_file,
     trading_calendar,
 )
-from riskengine.errors import DataError
-from riskengine.sleeves import (
+from riskengine.data.sleeves import (
     BUILTIN_ASSETS,
     SLEEVE_NAMES,
     AssetInfo,
@@ -21,6 +20,7 @@ from riskengine.sleeves import (
     read_sleeve_file,
     resolve_assets,
 )
+from riskengine.errors import DataError
 
 GOOD = (
     "date,SPY,BTC_USD\n2024-01-05,100,40000\n2024-01-06,,41000\n2024-01-08,101,42000\n"

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 from pyarrow import ArrowException
 
-from riskengine.data import make_market, read_price_file, validate_prices
-from riskengine.dates import iso_date
+from riskengine.data.dates import iso_date
+from riskengine.data.prices import make_market, read_price_file, validate_prices
+from riskengine.data.sleeves import SLEEVE_NAMES, read_sleeve_file
 from riskengine.errors import RiskEngineError
-from riskengine.sleeves import SLEEVE_NAMES, read_sleeve_file
 from riskengine.specs import PolicySpec, builtin_dir, builtin_names, load_policy
 
 FUZZ = settings(suppress_health_check=[HealthCheck.too_slow])

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from riskengine import backtest
-from riskengine.data import SIMULATED_NOTE
-from riskengine.html_report import render_html
-from riskengine.metrics import METRIC_LABELS
-from riskengine.report import write_results
+from riskengine.data.prices import SIMULATED_NOTE
+from riskengine.results.html_report import render_html
+from riskengine.results.metrics import METRIC_LABELS
+from riskengine.results.report import write_results
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 
 import riskengine
 import riskengine.api
-from riskengine.provenance import package_version
+from riskengine.results.provenance import package_version
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = REPO_ROOT / "riskengine"
@@ -34,37 +34,19 @@ STAGES: dict[str, frozenset[str]] = {
     "base": frozenset(
         {"_typing", "errors", "events", "messages", "calendar", "registry", "output"}
     ),
-    # Inputs: price files and their screen, sleeves, CLI dates, the policy and
-    # model specs (checked against the sleeve vocabulary) and the simulated market.
-    "data": frozenset(
-        {"data", "csvfile", "dates", "sleeves", "screen", "specs", "scenarios"}
-    ),
-    "volatility": frozenset({"volatility", "garch_fast", "_garch_kernels"}),
+    # Inputs: the `data` package (price files and their screen, sleeves, CLI dates),
+    # the policy and model specs (checked against the sleeve vocabulary) and the
+    # simulated market.
+    "data": frozenset({"data", "specs", "scenarios"}),
+    # The compiled GARCH fitter lives inside the only stage that uses it.
+    "volatility": frozenset({"volatility"}),
     "covariance": frozenset({"covariance"}),
-    # `context` is what one decision may read (the walk serves it; the policy reads).
-    "policy": frozenset(
-        {
-            "context",
-            "triggers",
-            "allocators",
-            "weight_limits",
-            "optimizers",
-            "limits",
-            "policy",
-        }
-    ),
+    # The `policy` package: the decision context (what one decision may read, served
+    # by the walk), base weights, triggers, limits and the solvers.
+    "policy": frozenset({"policy"}),
     "backtest": frozenset({"backtest"}),
-    "outputs": frozenset(
-        {
-            "metrics",
-            "report",
-            "html_report",
-            "provenance",
-            "compare",
-            "allocate",
-            "sweep",
-        }
-    ),
+    # Metrics, reports and provenance, then the jobs built on a finished walk.
+    "outputs": frozenset({"results", "compare", "allocate", "sweep"}),
     # The package itself (its public names, loaded on first use) is an entry point.
     "entry": frozenset({"__main__", "api", "cli"}),
 }
@@ -75,7 +57,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     # `result.metrics()` is the README's documented convenience: the backtest
     # stage's result delegates to the pure functions of the outputs stage,
     # imported inside the method when it is called, never when the backtest loads.
-    ("riskengine.backtest.result", "riskengine.metrics"): "BacktestResult.metrics",
+    (
+        "riskengine.backtest.result",
+        "riskengine.results.metrics",
+    ): "BacktestResult.metrics",
 }
 """Imports of a later stage that are allowed, each only inside the named function."""
 
@@ -249,10 +234,10 @@ def test_a_later_stage_is_caught_at_the_top_inside_a_function_and_for_types() ->
         "if TYPE_CHECKING:\n"
         "    from riskengine.backtest import BacktestResult\n"
         "def decide() -> None:\n"
-        "    import riskengine.report\n"
+        "    import riskengine.results.report\n"
         "class Model:\n"
         "    def fit(self) -> None:\n"
-        "        from ..policy import decide\n"
+        "        from ..policy.decision import decide\n"
         "        from riskengine import backtest\n"
     )
     found = violations("riskengine.volatility.forecast", source)
@@ -262,15 +247,19 @@ def test_a_later_stage_is_caught_at_the_top_inside_a_function_and_for_types() ->
         "(covariance), a later stage at the top"
     )
     assert "riskengine.backtest (backtest), a later stage at the top" in found[1]
-    assert found[2].endswith("riskengine.report (outputs), a later stage in decide")
-    assert found[3].endswith("riskengine.policy (policy), a later stage in Model.fit")
+    assert found[2].endswith(
+        "riskengine.results.report (outputs), a later stage in decide"
+    )
+    assert found[3].endswith(
+        "riskengine.policy.decision (policy), a later stage in Model.fit"
+    )
     assert found[4].endswith("riskengine (entry), a later stage in Model.fit")
 
 
 def test_an_allowed_import_is_refused_at_the_top() -> None:
-    source = "from riskengine.metrics import summarize\n"
+    source = "from riskengine.results.metrics import summarize\n"
     assert violations("riskengine.backtest.result", source) == [
-        "riskengine.backtest.result:1 (backtest) imports riskengine.metrics "
+        "riskengine.backtest.result:1 (backtest) imports riskengine.results.metrics "
         "(outputs), a later stage at the top"
     ]
 

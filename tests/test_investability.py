@@ -8,8 +8,8 @@ import pytest
 
 from riskengine import backtest, make_market
 from riskengine.cli import main
+from riskengine.data.sleeves import AssetInfo, SleeveTable
 from riskengine.errors import DataError, SpecError
-from riskengine.sleeves import AssetInfo, SleeveTable
 
 # the VIX path of the synthetic market: calm, exactly 30 (not above), above 30 from
 # row SPIKE, back below 20 from row CALM

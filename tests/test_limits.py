@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from riskengine.errors import InfeasibleError
-from riskengine.limits import (
+from riskengine.policy.limits import (
     broken_limits,
     check_feasibility,
     cut_to_risk_caps,
@@ -13,7 +13,7 @@ from riskengine.limits import (
     margin_rates,
     risk_limit_scale,
 )
-from riskengine.optimizers import risk_contributions
+from riskengine.policy.optimizers import risk_contributions
 from riskengine.specs import LimitsSpec, MarginSpec, PolicySpec, load_model
 
 SLEEVES = ["dm_equity", "dm_equity", "rates", "credit", "crypto", "safe_haven"]

@@ -1,4 +1,4 @@
-"""Tests of riskengine.metrics against hand values and independent computations.
+"""Tests of riskengine.results.metrics against hand values and independent computations.
 
 References are worked by hand on tiny series, or computed with the standard
 library (``statistics``) or numpy written differently from the module.
@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskengine import backtest, load_policy, metrics
+from riskengine import backtest, load_policy
 from riskengine.backtest import BacktestResult, InvestedPeriod
 from riskengine.errors import DataError
 from riskengine.events import events_frame
+from riskengine.results import metrics
 
 TIGHT = 1e-12  # relative tolerance where only float rounding separates the sides
 

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from riskengine.covariance import covariance, nearest_correlation
 from riskengine.errors import InfeasibleError
-from riskengine.optimizers import (
+from riskengine.policy.optimizers import (
     ConstrainedProblem,
     RiskBudgetProblem,
     risk_budget_weights,

@@ -21,7 +21,7 @@ import pytest
 
 import riskengine.api
 import riskengine.output._fs
-import riskengine.report
+import riskengine.results.report
 import riskengine.sweep
 from riskengine import backtest
 from riskengine.allocate import write_json
@@ -29,7 +29,7 @@ from riskengine.api import default_market
 from riskengine.cli import main
 from riskengine.errors import OutputError
 from riskengine.output import csv_safe, dumps, slug
-from riskengine.report import RESULT_FILES, write_results
+from riskengine.results.report import RESULT_FILES, write_results
 from riskengine.scenarios import calibration, write_calibration
 from riskengine.sweep import run_sweep
 
@@ -38,7 +38,7 @@ RECENT = ["--from", "2026-06-01"]  # a short backtest on the simulated default
 WRITER = """
 import pickle, sys, time
 from pathlib import Path
-import riskengine.report as report
+import riskengine.results.report as report
 result = pickle.loads(Path(sys.argv[1]).read_bytes())
 Path(sys.argv[3]).write_text("started")
 def page(_):
@@ -59,7 +59,9 @@ def result():
 @pytest.fixture(autouse=True)
 def plain_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """A one-line report page: rendering charts is not what these tests are about."""
-    monkeypatch.setattr(riskengine.report, "render_html", lambda _: "<html></html>")
+    monkeypatch.setattr(
+        riskengine.results.report, "render_html", lambda _: "<html></html>"
+    )
 
 
 @pytest.fixture
@@ -372,7 +374,7 @@ def test_an_os_error_midway_is_one_line_and_keeps_the_previous_result(
     def fail(_: object) -> str:
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(riskengine.report, "render_html", fail)
+    monkeypatch.setattr(riskengine.results.report, "render_html", fail)
     exit_code, err = cli(["backtest", "--out", str(out)], capsys)
     assert exit_code == 7
     assert f"{out}: cannot write the results: {os.strerror(code)}" in err

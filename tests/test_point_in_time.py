@@ -22,7 +22,7 @@ import pytest
 
 from riskengine import load_market, load_model, load_policy, make_market
 from riskengine.backtest import BacktestResult, run_backtest
-from riskengine.data import Market
+from riskengine.data.prices import Market
 from riskengine.specs import PolicySpec
 from riskengine.specs.files import builtin_names
 

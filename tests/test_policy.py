@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riskengine.context import DecisionContext
 from riskengine.covariance import covariance, nearest_correlation
 from riskengine.errors import InfeasibleError
-from riskengine.limits import margin_rates
-from riskengine.optimizers import risk_contributions
-from riskengine.policy import PolicyAllocator
+from riskengine.policy.context import DecisionContext
+from riskengine.policy.decision import PolicyAllocator
+from riskengine.policy.limits import margin_rates
+from riskengine.policy.optimizers import risk_contributions
 from riskengine.specs import (
     DrawdownSpec,
     LimitsSpec,

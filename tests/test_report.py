@@ -5,11 +5,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import riskengine.report
+import riskengine.results.report
 from riskengine import backtest, default_market, load_policy, run_backtest
 from riskengine.cli import format_comparison, format_summary
 from riskengine.compare import compare
-from riskengine.report import write_results
+from riskengine.results.report import write_results
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_failure_midway_leaves_the_previous_results(
     def broken(_: object) -> dict:
         raise OSError("disk full")
 
-    monkeypatch.setattr(riskengine.report, "manifest", broken)
+    monkeypatch.setattr(riskengine.results.report, "manifest", broken)
     with pytest.raises(OSError, match="disk full"):
         write_results(result, out)
     assert (out / "manifest.json").read_bytes() == before

@@ -20,7 +20,7 @@ import pytest
 from riskengine import load_policy, make_market
 from riskengine.backtest.schedule import scheduled_rows
 from riskengine.calendar import calendar_sessions, period_end_rows, resolve_calendar
-from riskengine.data import Market
+from riskengine.data.prices import Market
 from riskengine.errors import DataError, SpecError
 from riskengine.specs import PolicySpec, RebalanceSpec
 from riskengine.specs.files import builtin_dir

@@ -16,11 +16,11 @@ from riskengine.allocate import allocate
 from riskengine.api import default_market
 from riskengine.backtest import run_backtest
 from riskengine.cli import main
-from riskengine.data import Market, daily_columns, make_market, read_price_file
+from riskengine.data.prices import Market, daily_columns, make_market, read_price_file
+from riskengine.data.screen import KINDS, ScreenReport, screen_prices
 from riskengine.errors import DataError, DegenerateRunError, SpecError
 from riskengine.events import Event
-from riskengine.html_report import render_html
-from riskengine.screen import KINDS, ScreenReport, screen_prices
+from riskengine.results.html_report import render_html
 from riskengine.specs import ScreenSpec, load_policy
 
 ASSETS = ["SPY", "TLT", "GLD"]

@@ -110,7 +110,7 @@ def test_runs_match_direct_backtests_and_resume(tmp_path: Path, market) -> None:
 
 
 def _sub(market, assets):
-    from riskengine.data import make_market
+    from riskengine.data.prices import make_market
 
     return make_market(
         market.prices[list(assets)].dropna(how="all"),

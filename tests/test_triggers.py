@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskengine.policy.triggers import sleeve_multipliers, trigger_path, trigger_signal
 from riskengine.specs import TriggerSpec
-from riskengine.triggers import sleeve_multipliers, trigger_path, trigger_signal
 
 SPEC = TriggerSpec(
     name="rule",

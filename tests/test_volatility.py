@@ -18,8 +18,7 @@ import pytest
 from arch.data import sp500
 from arch.univariate import EWMAVariance, ZeroMean
 
-from riskengine import garch_fast
-from riskengine.data import load_market
+from riskengine.data.prices import load_market
 from riskengine.errors import SpecError
 from riskengine.events import Event
 from riskengine.specs import ModelSpec, builtin_names, load_model
@@ -29,6 +28,7 @@ from riskengine.volatility import (
     arch_model_for,
     ewma_variance,
     families,
+    fast_fit,
     forecast_variance,
     garch,
     realised_variance,
@@ -235,12 +235,12 @@ def test_a_fast_fit_that_does_not_converge_is_refitted_cold_by_arch(
     real_returns: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The chain records the fast runs, then arch's cold run, which is kept."""
-    fast_fit = garch_fast.fit
+    original_fit = fast_fit.fit
 
-    def not_converged(y: np.ndarray, **options: Any) -> garch_fast.GarchFit:
-        return replace(fast_fit(y, **options), converged=False)
+    def not_converged(y: np.ndarray, **options: Any) -> fast_fit.GarchFit:
+        return replace(original_fit(y, **options), converged=False)
 
-    monkeypatch.setattr(garch_fast, "fit", not_converged)
+    monkeypatch.setattr(fast_fit, "fit", not_converged)
     spec = replace(GARCH, **ONE_REFIT)
     forecast = forecast_variance(spy_window(real_returns, 300).to_frame(), spec)
     assert list(forecast.fits["method"]) == ["arch"]

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from riskengine.errors import SpecError
-from riskengine.limits import BROKEN_TOL, breaches, limit_fields
-from riskengine.optimizers import ConstrainedProblem
+from riskengine.policy.limits import BROKEN_TOL, breaches, limit_fields
+from riskengine.policy.optimizers import ConstrainedProblem
+from riskengine.policy.weight_limits import WEIGHT_LIMITS, Book
 from riskengine.specs import LimitsSpec, PolicySpec, load_model
-from riskengine.weight_limits import WEIGHT_LIMITS, Book
 
 SLEEVES = ("dm_equity", "dm_equity", "rates", "credit", "crypto")
 LIMITS = LimitsSpec(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from riskengine.data.screen import ScreenReport
 from riskengine.errors import DegenerateRunError
-from riskengine.screen import ScreenReport
 from riskengine.specs import PolicySpec
 
 MIN_INVESTED_DAYS = 2
@@ -154,7 +154,8 @@ class BacktestResult:
         """Summary metrics of the net returns over the `invested_period`.
 
         Returns, turnover and trading costs from the first holding on, annualised
-        with the run's own `periods_per_year` (see `riskengine.metrics.summarize`).
+        with the run's own `periods_per_year` (see
+        `riskengine.results.metrics.summarize`).
 
         Raises
         ------
@@ -172,8 +173,9 @@ class BacktestResult:
             )
         # The one import of a later stage (outputs) by the backtest, allowed in
         # tests/test_imports.py: the documented convenience ``result.metrics()``
-        # delegates to the pure functions of `riskengine.metrics`, loaded on call.
-        from riskengine.metrics import summarize
+        # delegates to the pure functions of `riskengine.results.metrics`, loaded on
+        # call.
+        from riskengine.results.metrics import summarize
 
         held = slice(period.start, None)
         return summarize(

@@ -31,22 +31,22 @@ from riskengine.backtest.schedule import (
     watched_assets,
 )
 from riskengine.calendar import accrual_fractions, annual_vol_factor, periods_per_year
-from riskengine.context import DecisionContext, DecisionPanels
 from riskengine.covariance import CORRELATIONS
-from riskengine.data import Market
+from riskengine.data.prices import Market
+from riskengine.data.screen import screen_prices
 from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
-from riskengine.limits import check_feasibility
-from riskengine.policy import Decision, PolicyAllocator
-from riskengine.screen import screen_prices
-from riskengine.specs import PolicySpec
-from riskengine.triggers import (
+from riskengine.policy.context import DecisionContext, DecisionPanels
+from riskengine.policy.decision import Decision, PolicyAllocator
+from riskengine.policy.limits import check_feasibility
+from riskengine.policy.triggers import (
     SHORT_WINDOW_DAYS,
     sleeve_multipliers,
     trigger_path,
     trigger_signal,
     unwatched_events,
 )
+from riskengine.specs import PolicySpec
 from riskengine.volatility import forecast_variance
 
 
@@ -77,7 +77,7 @@ def run_backtest(
     ------
     DataError
         If the policy's universe is empty on this market, the period has no days,
-        or the data screen stops on the prices (see `riskengine.screen`).
+        or the data screen stops on the prices (see `riskengine.data.screen`).
     """
     timings: dict[str, float] = {}
     clock = time.perf_counter()

@@ -7,7 +7,7 @@ import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray, IndexArray
 from riskengine.calendar import calendar_sessions, period_end_rows, resolve_calendar
-from riskengine.data import Market
+from riskengine.data.prices import Market
 from riskengine.errors import DataError
 from riskengine.specs import PolicySpec
 

@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from riskengine._typing import FloatArray
-from riskengine.data import read_price_file
+from riskengine.data.prices import read_price_file
 from riskengine.errors import DataError, ModelError
 from riskengine.output import check_json_file, dumps, write_json_file
 from riskengine.scenarios.premia import PREMIA, daily_log_drift
@@ -270,7 +270,7 @@ def write_calibration(prices_path: str | Path, out_path: str | Path) -> dict[str
     ----------
     prices_path : str or Path
         Wide CSV or Parquet file of closes, read and checked as every price file
-        (`riskengine.data.read_price_file`).
+        (`riskengine.data.prices.read_price_file`).
     out_path : str or Path
         JSON file to write (strict JSON: a non-finite number is null), through a
         temporary file beside it; an existing file is replaced only if it is a

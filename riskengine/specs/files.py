@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from riskengine.data.sleeves import did_you_mean
 from riskengine.errors import SpecError
 from riskengine.messages import shown
-from riskengine.sleeves import did_you_mean
 from riskengine.specs._validation import _FieldError
 from riskengine.specs.model import ModelSpec
 from riskengine.specs.policy import PolicySpec

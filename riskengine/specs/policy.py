@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from riskengine.sleeves import unknown_sleeve
+from riskengine.data.sleeves import unknown_sleeve
 from riskengine.specs._validation import _require
 from riskengine.specs.limits import DrawdownSpec, LimitsSpec, MarginSpec
 from riskengine.specs.model import ModelSpec

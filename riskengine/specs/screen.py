@@ -14,7 +14,7 @@ finding becomes a ``screen_*`` event and the run goes on with the data unchanged
 
 @dataclass(frozen=True)
 class ScreenSpec:
-    """Thresholds and actions of the data screen (see `riskengine.screen`).
+    """Thresholds and actions of the data screen (see `riskengine.data.screen`).
 
     The screen reads the prices of every asset a run uses (signal-only ones
     included) up to the run's last date, before any model. It never repairs data:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from riskengine.calendar import AUTO_CALENDAR, unknown_calendar
-from riskengine.sleeves import SLEEVE_NAMES
+from riskengine.data.sleeves import SLEEVE_NAMES
 from riskengine.specs._validation import _require
 
 
@@ -222,7 +222,7 @@ class UniverseSpec:
     exclude_sleeves : tuple of str
         Sleeves it never holds.
     custom_sleeves : tuple of str
-        Sleeves outside the built-in vocabulary (`riskengine.sleeves.SLEEVE_NAMES`)
+        Sleeves outside the built-in vocabulary (`riskengine.data.sleeves.SLEEVE_NAMES`)
         that the policy names; every other sleeve name in the policy must be
         built-in, so that a misspelt one is an error.
     """

@@ -10,7 +10,7 @@ from riskengine.specs._validation import _require
 
 @dataclass(frozen=True)
 class TriggerSpec:
-    """A cross-asset de-risking rule (see `riskengine.triggers`).
+    """A cross-asset de-risking rule (see `riskengine.policy.triggers`).
 
     Attributes
     ----------
@@ -21,7 +21,7 @@ class TriggerSpec:
         series such as the VIX index included); sleeves that are cut.
     signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast", \
 "level", "level_zscore"}
-        How the watched series become a signal (see `riskengine.triggers`): four
+        How the watched series become a signal (see `riskengine.policy.triggers`): four
         read the forecast vol; ``level`` reads the close itself, as desks watch
         the VIX index (risk-off when it closes above 30, back below 20);
         ``level_zscore`` the close's z-score over `lookback_days`. ``level`` takes

@@ -3,7 +3,7 @@
 A family knows how arch specifies it, its persistence (the unit root a stationary
 fit stays below), the recursion that filters returns with fixed parameters, how
 its 1..H-step forecasts add up, and whether the compiled fitter
-(`riskengine.garch_fast`) fits it. The refit machinery in
+(`riskengine.volatility.fast_fit`) fits it. The refit machinery in
 `riskengine.volatility.garch` is shared and never asks which family it runs.
 
 To add a family: one `GarchFamily` object in `GARCH_FAMILIES`, and its name in
@@ -18,11 +18,11 @@ from typing import Literal
 
 import numpy as np
 
-from riskengine import _garch_kernels as kernels
 from riskengine._typing import FloatArray
-from riskengine.garch_fast import VolKind
 from riskengine.registry import Registry
 from riskengine.specs import ModelSpec
+from riskengine.volatility import _kernels as kernels
+from riskengine.volatility.fast_fit import VolKind
 
 Core = tuple[float, float, float, float, float]
 """A fit's mu, omega, alpha, gamma and beta (0 for a parameter it lacks)."""

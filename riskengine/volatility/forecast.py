@@ -9,8 +9,8 @@ holiday need no special case.
 GARCH-family models are refitted every `refit_every_days` observations on a
 trailing (or expanding) window, warm-started from the previous fit, and filtered
 with fixed parameters in between. GARCH(1,1) and GJR(1,1) with normal or t errors
-are fitted by `riskengine.garch_fast`, which re-checks a doubtful warm start from
-arch's cold start; a fit it does not converge is redone by arch from its cold
+are fitted by `riskengine.volatility.fast_fit`, which re-checks a doubtful warm
+start from arch's cold start; a fit it does not converge is redone by arch from its cold
 start. Every other combination is fitted by arch twice, from the previous fit and
 from arch's cold start, keeping the higher likelihood: a warm start can stop on a
 worse local maximum, with no cheap sign of it. A fit that fails, is

@@ -17,12 +17,12 @@ from arch.univariate.base import ARCHModel, ARCHModelResult
 from arch.utility.exceptions import StartingValueWarning
 from scipy.signal import lfilter
 
-from riskengine import _garch_kernels as kernels
-from riskengine import garch_fast
 from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.errors import DataError
 from riskengine.events import Event
 from riskengine.specs import ModelSpec
+from riskengine.volatility import _kernels as kernels
+from riskengine.volatility import fast_fit
 from riskengine.volatility.families import Core, family_of
 from riskengine.volatility.simple import ewma_variance
 
@@ -91,11 +91,11 @@ def _judged(
     family = family_of(spec)
     unit_root = family.unit_root(alpha, gamma, beta)
     if method == "arch" and family.persistence_on_bound:
-        if abs(unit_root - 1.0) <= garch_fast.BOUND_TOL:
+        if abs(unit_root - 1.0) <= fast_fit.BOUND_TOL:
             boundary = ", ".join(filter(None, (boundary, "persistence 1")))
     finite = np.isfinite(params).all() and math.isfinite(forecast) and forecast > 0
     converged = bool(finite) and not problem
-    if converged and unit_root > 1.0 + garch_fast.BOUND_TOL:
+    if converged and unit_root > 1.0 + fast_fit.BOUND_TOL:
         problem = f"non-stationary (persistence {unit_root:.6f})"
     elif converged and not np.isfinite(terms).all():
         problem = f"its {terms.size + 1}-day forecast overflows (a wild fit)"
@@ -346,7 +346,7 @@ def _fit(y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int) ->
     if fast_vol is not None and spec.distribution in ("normal", "t"):
         hessian = None if previous is None else previous.inverse_hessian
         try:
-            result = garch_fast.fit(
+            result = fast_fit.fit(
                 y,
                 vol=fast_vol,
                 dist="t" if spec.distribution == "t" else "normal",
@@ -375,7 +375,7 @@ def _fit(y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int) ->
     return _fit_arch(y, spec, previous, horizon, tried)
 
 
-def _described(method: str, run: garch_fast.Attempt) -> str:
+def _described(method: str, run: fast_fit.Attempt) -> str:
     """A link of a fit's chain: ``arch-warm(-715.27)``, ``fast-cold(-9.1, kept)``."""
     notes = [f"{run.loglikelihood:.2f}"] if math.isfinite(run.loglikelihood) else []
     notes += [note for note in (run.note, "kept" if run.kept else "") if note]
@@ -441,9 +441,7 @@ def _fit_arch(
     runs = {start: _arch_run(model, values, floor) for start, values in starts.items()}
     kept = max(runs, key=lambda start: (not runs[start].problem, _llf(runs[start])))
     links = [
-        _described(
-            "arch", garch_fast.Attempt(start, _llf(run), run.note, start == kept)
-        )
+        _described("arch", fast_fit.Attempt(start, _llf(run), run.note, start == kept))
         for start, run in runs.items()
     ]
     chain = ">".join((*tried, *links))
@@ -460,7 +458,7 @@ def _fit_arch(
         for name, value, pair in zip(names, params, bounds, strict=True)
         for bound in pair
         if np.isfinite(bound)
-        and abs(value - bound) <= garch_fast.BOUND_TOL * max(1.0, abs(bound))
+        and abs(value - bound) <= fast_fit.BOUND_TOL * max(1.0, abs(bound))
     ]
     terms = family_of(spec).horizon_terms(names, params, result.std_resid, horizon)
     return _judged(
@@ -513,7 +511,7 @@ def _arch_run(model: ARCHModel, start: FloatArray | None, floor: float) -> _Arch
         message = result.optimization_result.message
         problem = f"optimizer did not converge ({message})"
         return _ArchRun(result, value, problem, "not converged")
-    if not lower * (1.0 + garch_fast.BOUND_TOL) < value < upper:
+    if not lower * (1.0 + fast_fit.BOUND_TOL) < value < upper:
         problem = (
             f"forecast {value:.3g} outside arch's variance bounds "
             f"[{lower:.3g}, {upper:.3g}] (a degenerate fit)"

@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 
 from riskengine.backtest import BacktestResult
-from riskengine.data import SIMULATED_NOTE
-from riskengine.html_report import render_html
+from riskengine.data.prices import SIMULATED_NOTE
 from riskengine.output import dumps, new_results_folder, write_csv
-from riskengine.provenance import versions
+from riskengine.results.html_report import render_html
+from riskengine.results.provenance import versions
 
 MANIFEST_VERSION = 1
 RESULT_FILES = frozenset(

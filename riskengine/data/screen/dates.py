@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import FloatArray
-from riskengine.screen.findings import CALENDAR, Finding
+from riskengine.data.screen.findings import CALENDAR, Finding
 from riskengine.specs import ScreenSpec
 
 DAILY_MAX_SPACING_DAYS = 4.0

@@ -13,7 +13,7 @@ The steps, in order (each documented in README "How a policy decides"):
    variance is within its cap (re-projected when step 5 applies); the caps take
    precedence, and the limits they break are reported.
 
-How each limit is checked and met lives in `riskengine.limits`.
+How each limit is checked and met lives in `riskengine.policy.limits`.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskengine._typing import FloatArray
-from riskengine.allocators import (
+from riskengine.calendar import annual_vol_factor
+from riskengine.covariance import covariance
+from riskengine.errors import InfeasibleError
+from riskengine.policy.allocators import (
     BASE_RULES,
     BaseInputs,
     RiskBudgetProblems,
     scale_to_vol_target,
 )
-from riskengine.calendar import annual_vol_factor
-from riskengine.context import DecisionContext
-from riskengine.covariance import covariance
-from riskengine.errors import InfeasibleError
-from riskengine.limits import (
+from riskengine.policy.context import DecisionContext
+from riskengine.policy.limits import (
     BROKEN_TOL,
     breaches,
     cut_to_risk_caps,
@@ -42,9 +42,9 @@ from riskengine.limits import (
     margin_limit_scale,
     risk_limit_scale,
 )
-from riskengine.optimizers import ConstrainedProblem, risk_contributions
+from riskengine.policy.optimizers import ConstrainedProblem, risk_contributions
+from riskengine.policy.weight_limits import LARGE, WEIGHT_LIMITS
 from riskengine.specs import PolicySpec
-from riskengine.weight_limits import LARGE, WEIGHT_LIMITS
 
 RISK_CAP_ROUNDS = 8
 """Re-projections when risk caps and weight bounds interact."""

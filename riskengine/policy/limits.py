@@ -1,7 +1,7 @@
 """Portfolio limits: which ones a set of weights breaks, and how each is met.
 
 Weight bounds, sleeve bounds and the turnover cap are objects of their own
-(`riskengine.weight_limits`): here their breach tests, fields and conflicts are
+(`riskengine.policy.weight_limits`): here their breach tests, fields and conflicts are
 gathered over the registry (the projection in `optimizers` gathers their
 constraints); sleeve risk-contribution caps are met by cutting the
 sleeve; one-day VaR99 / ES97.5 limits and exchange margin by scaling gross exposure
@@ -17,9 +17,9 @@ import numpy as np
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
-from riskengine.optimizers import risk_contributions
+from riskengine.policy.optimizers import risk_contributions
+from riskengine.policy.weight_limits import WEIGHT_LIMITS, Book, Holdings
 from riskengine.specs import LimitsSpec, MarginSpec, PolicySpec
-from riskengine.weight_limits import WEIGHT_LIMITS, Book, Holdings
 
 VAR_99_Z = NormalDist().inv_cdf(0.99)
 ES_975_FACTOR = float(

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine.calendar import periods_per_year
-from riskengine.errors import DataError
-from riskengine.screen.dates import (
+from riskengine.data.screen.dates import (
     calendar_findings,
     frequency_name,
     gap_findings,
@@ -20,8 +19,9 @@ from riskengine.screen.dates import (
     stray_finding,
     without_calendar_gaps,
 )
-from riskengine.screen.findings import KINDS, Finding, ScreenReport
-from riskengine.screen.moves import constant_findings, flat_findings, move_findings
+from riskengine.data.screen.findings import KINDS, Finding, ScreenReport
+from riskengine.data.screen.moves import constant_findings, flat_findings, move_findings
+from riskengine.errors import DataError
 from riskengine.specs import ScreenSpec
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from riskengine._typing import FloatArray, IndexArray
 from riskengine.calendar import annual_vol_factor
-from riskengine.screen.findings import Finding
+from riskengine.data.screen.findings import Finding
 from riskengine.specs import ScreenSpec
 
 MIN_MOVES_FOR_SIGMA = 20

@@ -26,7 +26,7 @@ from numba import njit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
-from riskengine.weight_limits import WEIGHT_LIMITS
+from riskengine.policy.weight_limits import WEIGHT_LIMITS
 
 SOLVERS: dict[str, dict[str, float]] = {
     "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10},

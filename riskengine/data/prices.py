@@ -26,16 +26,16 @@ import pandas as pd
 from pyarrow import ArrowException
 
 from riskengine._typing import ReturnPanel
-from riskengine.csvfile import check_file, read_csv_text
-from riskengine.errors import DataError
-from riskengine.messages import shown
-from riskengine.sleeves import (
+from riskengine.data.csvfile import check_file, read_csv_text
+from riskengine.data.sleeves import (
     AssetInfo,
     SleeveTable,
     as_sleeve_table,
     read_sleeve_file,
     resolve_assets,
 )
+from riskengine.errors import DataError
+from riskengine.messages import shown
 
 DAILY_CALENDAR_WEEKEND_SHARE = 0.2
 """Share of weekend prices above which a column is taken to trade every day."""
@@ -122,8 +122,8 @@ def read_price_file(path: str | Path) -> pd.DataFrame:
     ------
     DataError
         If the file is missing, unreadable or malformed (see
-        `riskengine.csvfile.read_csv_text`; a column name given twice is found in the
-        header as written), has no rows, or any check of `validate_prices` fails.
+        `riskengine.data.csvfile.read_csv_text`; a column name given twice is found
+        in the header as written), has no rows, or any check of `validate_prices` fails.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -353,7 +353,7 @@ def make_market(
     """Validate a price frame and build its `Market` (returns, sleeves, fingerprint).
 
     `sleeves` is a `SleeveTable` or a mapping asset -> sleeve; columns it does not
-    name come from the built-in table (see `riskengine.sleeves`).
+    name come from the built-in table (see `riskengine.data.sleeves`).
     """
     prices = validate_prices(prices, source=source)
     table = as_sleeve_table(sleeves, source=source)

@@ -1,4 +1,4 @@
-"""riskengine.garch_fast against direct arch calls on real percent returns.
+"""riskengine.volatility.fast_fit against direct arch calls on real percent returns.
 
 Windows are 1000 trading days of simple returns x 100: five per asset for SPY,
 GLD, BTC_USD and TLT (each on its own non-NaN dates) and four of arch's bundled
@@ -18,8 +18,8 @@ from arch.data import sp500
 from arch.univariate.base import ARCHModel
 from scipy import special
 
-from riskengine import _garch_kernels, garch_fast
 from riskengine.errors import DataError
+from riskengine.volatility import _kernels, fast_fit
 
 WINDOW = 1000
 MODELS = list(
@@ -85,7 +85,7 @@ def test_loglikelihood_at_fixed_params_equals_arch(
         generic = model_params(vol, dist, mean)
         optimum = model.fit(disp="off").params.to_numpy()
         for params in (generic, optimum):
-            ours, _ = garch_fast.loglikelihood_and_gradient(
+            ours, _ = fast_fit.loglikelihood_and_gradient(
                 y, params, vol=vol, dist=dist, mean=mean
             )
             theirs = model.fix(params).loglikelihood
@@ -99,17 +99,17 @@ def test_analytic_gradient_matches_central_differences(
     """Each component to 1e-5 relative (none is near zero at this point)."""
     y = windows["GLD/2"]
     params = model_params(vol, dist, mean)
-    _, grad = garch_fast.loglikelihood_and_gradient(
+    _, grad = fast_fit.loglikelihood_and_gradient(
         y, params, vol=vol, dist=dist, mean=mean
     )
     numeric = np.empty_like(params)
     for i in range(params.size):
         step = np.zeros_like(params)
         step[i] = 1e-6 * max(abs(params[i]), 1e-2)
-        up, _ = garch_fast.loglikelihood_and_gradient(
+        up, _ = fast_fit.loglikelihood_and_gradient(
             y, params + step, vol=vol, dist=dist, mean=mean
         )
-        down, _ = garch_fast.loglikelihood_and_gradient(
+        down, _ = fast_fit.loglikelihood_and_gradient(
             y, params - step, vol=vol, dist=dist, mean=mean
         )
         numeric[i] = (up - down) / (2.0 * step[i])
@@ -127,7 +127,7 @@ def assert_fit_matches_arch(y: np.ndarray, vol: str, dist: str, mean: str) -> No
     """
     model = arch_reference(y, vol, dist, mean)
     result = model.fit(disp="off")
-    fit = garch_fast.fit(y, vol=vol, dist=dist, mean=mean)
+    fit = fast_fit.fit(y, vol=vol, dist=dist, mean=mean)
     assert fit.converged, fit.message
     assert fit.param_names == tuple(result.params.index)
     ours = model.fix(fit.params)
@@ -169,7 +169,7 @@ def test_filter_variance_equals_arch_fix(
     y = windows["BTC_USD/2"]
     params = model_params(vol, dist, mean)
     fixed = arch_reference(y, vol, dist, mean).fix(params)
-    path = garch_fast.filter_variance(y, params, vol=vol, dist=dist, mean=mean)
+    path = fast_fit.filter_variance(y, params, vol=vol, dist=dist, mean=mean)
     assert path.shape == (y.size + 1,)
     np.testing.assert_allclose(path[:-1], fixed.conditional_volatility**2, rtol=1e-10)
     forecast = fixed.forecast(horizon=1).variance.iloc[-1, 0]
@@ -181,10 +181,10 @@ def test_filter_variance_starts_from_a_given_backcast(
 ) -> None:
     y = windows["SPY/4"]
     params = model_params("gjr", "t", "constant")
-    path = garch_fast.filter_variance(y, params, vol="gjr", backcast=4.0)
+    path = fast_fit.filter_variance(y, params, vol="gjr", backcast=4.0)
     _, omega, alpha, gamma, beta, _ = params
     assert path[0] == pytest.approx(omega + (alpha + gamma / 2 + beta) * 4.0, rel=1e-15)
-    default = garch_fast.filter_variance(y, params, vol="gjr")
+    default = fast_fit.filter_variance(y, params, vol="gjr")
     assert path[-1] == pytest.approx(default[-1], rel=1e-9)  # start-up forgotten
 
 
@@ -198,11 +198,9 @@ def test_warm_start_from_neighbouring_window_reaches_the_same_optimum(
     """
     returns = (100.0 * real_prices_raw["SPY"].dropna().pct_change().dropna()).to_numpy()
     for vol in ("garch", "gjr"):
-        previous = garch_fast.fit(returns[-WINDOW - 5 : -5], vol=vol)
-        cold = garch_fast.fit(returns[-WINDOW:], vol=vol)
-        warm = garch_fast.fit(
-            returns[-WINDOW:], vol=vol, starting_values=previous.params
-        )
+        previous = fast_fit.fit(returns[-WINDOW - 5 : -5], vol=vol)
+        cold = fast_fit.fit(returns[-WINDOW:], vol=vol)
+        warm = fast_fit.fit(returns[-WINDOW:], vol=vol, starting_values=previous.params)
         assert warm.converged, warm.message
         if vol == "garch":
             assert (warm.message, warm.on_bounds) == ("warm start", ())
@@ -228,22 +226,22 @@ def test_warm_start_stuck_at_alpha_zero_is_rechecked_from_the_cold_start(
     end = returns.index.get_loc(pd.Timestamp("2018-10-17")) + 1
     y = returns.to_numpy()[end - WINDOW : end]
     stuck = np.array([0.00319, 0.00343, 0.0, 0.99672, 3.9241])
-    free = garch_fast._free_positions("garch", "t", "constant")
-    a_mat, b_fixed, b_scaled, _ = garch_fast._constraint_template(tuple(free))
-    hessian = _garch_kernels.hessian(y, free, True, stuck)
-    local = _garch_kernels.fit_from(
+    free = fast_fit._free_positions("garch", "t", "constant")
+    a_mat, b_fixed, b_scaled, _ = fast_fit._constraint_template(tuple(free))
+    hessian = _kernels.hessian(y, free, True, stuck)
+    local = _kernels.fit_from(
         y,
         free,
         True,
         stuck,
-        garch_fast._positive_inverse(hessian),
+        fast_fit._positive_inverse(hessian),
         a_mat,
         (b_fixed, b_scaled),
-        garch_fast._TOLERANCES,
+        fast_fit._TOLERANCES,
         200,
     )
-    warm = garch_fast.fit(y, starting_values=stuck)
-    cold = garch_fast.fit(y)
+    warm = fast_fit.fit(y, starting_values=stuck)
+    cold = fast_fit.fit(y)
     assert local[0][2] < 1e-6
     assert local[1] < warm.loglikelihood - 0.4
     assert warm.message.startswith("cold start (warm start ended on a bound)")
@@ -272,7 +270,7 @@ def test_fit_reports_the_bounds_it_ends_on(windows: dict[str, np.ndarray]) -> No
     y = windows["BTC_USD/2"]
     model = arch_reference(y, "garch", "t", "constant")
     result = model.fit(disp="off")
-    fit = garch_fast.fit(y)
+    fit = fast_fit.fit(y)
     assert fit.on_bounds == ("alpha[1] + gamma[1]/2 + beta[1] <= 1",)
     assert fit.params[2] + fit.params[3] == pytest.approx(1.0, abs=1e-12)
     assert fit.loglikelihood >= result.loglikelihood - 1e-6 * abs(result.loglikelihood)
@@ -281,7 +279,7 @@ def test_fit_reports_the_bounds_it_ends_on(windows: dict[str, np.ndarray]) -> No
         inside = fit.params.copy()
         inside[position] -= 1e-4
         assert model.fix(inside).loglikelihood < at_maximum
-    assert garch_fast.fit(windows["TLT/0"]).on_bounds == (
+    assert fast_fit.fit(windows["TLT/0"]).on_bounds == (
         "omega >= 1e-08 * mean(resid**2)",
         "alpha[1] >= 0",
     )
@@ -292,15 +290,15 @@ def test_warm_start_with_the_previous_inverse_hessian_needs_few_evaluations(
 ) -> None:
     """Weekly refits of SPY: the same optimum (1e-10 relative) in <= 8 evaluations."""
     returns = (100.0 * real_prices_raw["SPY"].dropna().pct_change().dropna()).to_numpy()
-    previous = garch_fast.fit(returns[-WINDOW - 25 : -25])
+    previous = fast_fit.fit(returns[-WINDOW - 25 : -25])
     for end in range(returns.size - 20, returns.size + 1, 5):
         y = returns[end - WINDOW : end]
-        warm = garch_fast.fit(
+        warm = fast_fit.fit(
             y,
             starting_values=previous.params,
             inverse_hessian=previous.inverse_hessian,
         )
-        cold = garch_fast.fit(y)
+        cold = fast_fit.fit(y)
         assert warm.message == "warm start"
         assert [(run.start, run.kept) for run in warm.attempts] == [("warm", True)]
         assert warm.n_evals <= 8
@@ -311,7 +309,7 @@ def test_warm_start_with_the_previous_inverse_hessian_needs_few_evaluations(
 def test_digamma_matches_scipy() -> None:
     """To 1e-13 relative over the range nu / 2 takes (nu in [2.05, 500])."""
     points = np.geomspace(1.0, 300.0, 60)
-    ours = np.array([_garch_kernels.digamma(x) for x in points])
+    ours = np.array([_kernels.digamma(x) for x in points])
     np.testing.assert_allclose(ours, special.digamma(points), rtol=1e-13, atol=1e-15)
 
 
@@ -319,9 +317,9 @@ def test_infeasible_starting_values_fall_back_to_the_cold_start(
     windows: dict[str, np.ndarray],
 ) -> None:
     y = windows["GLD/2"]
-    cold = garch_fast.fit(y)
+    cold = fast_fit.fit(y)
     nonstationary = np.array([0.0, 0.02, 0.2, 0.9, 8.0])
-    fit = garch_fast.fit(y, starting_values=nonstationary)
+    fit = fast_fit.fit(y, starting_values=nonstationary)
     np.testing.assert_array_equal(fit.params, cold.params)
     assert [(run.start, run.note, run.kept) for run in fit.attempts] == [
         ("warm", "breaks a constraint", False),
@@ -331,7 +329,7 @@ def test_infeasible_starting_values_fall_back_to_the_cold_start(
 
 def test_fit_is_deterministic_and_frozen(windows: dict[str, np.ndarray]) -> None:
     y = windows["TLT/2"]
-    first, second = garch_fast.fit(y, vol="gjr"), garch_fast.fit(y, vol="gjr")
+    first, second = fast_fit.fit(y, vol="gjr"), fast_fit.fit(y, vol="gjr")
     np.testing.assert_array_equal(first.params, second.params)
     with pytest.raises(dataclasses.FrozenInstanceError):
         first.loglikelihood = 0.0  # type: ignore[misc]
@@ -340,12 +338,12 @@ def test_fit_is_deterministic_and_frozen(windows: dict[str, np.ndarray]) -> None
 def test_invalid_inputs_are_named() -> None:
     y = np.random.default_rng(0).standard_normal(500)
     with pytest.raises(DataError, match=r"y: .* 1 non-finite"):
-        garch_fast.fit(np.append(y, np.nan))
+        fast_fit.fit(np.append(y, np.nan))
     with pytest.raises(ValueError, match="vol='egarch'"):
-        garch_fast.fit(y, vol="egarch")  # type: ignore[arg-type]
+        fast_fit.fit(y, vol="egarch")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"params: expected 5 values"):
-        garch_fast.filter_variance(y, np.array([0.1, 0.1, 0.8]))
+        fast_fit.filter_variance(y, np.array([0.1, 0.1, 0.8]))
     with pytest.raises(ValueError, match="backcast: must be a positive"):
-        garch_fast.filter_variance(y, np.array([0.0, 0.1, 0.1, 0.8, 8.0]), backcast=0.0)
+        fast_fit.filter_variance(y, np.array([0.0, 0.1, 0.1, 0.8, 8.0]), backcast=0.0)
     with pytest.raises(DataError, match="y: returns are all equal"):
-        garch_fast.fit(np.full(500, 0.1))
+        fast_fit.fit(np.full(500, 0.1))

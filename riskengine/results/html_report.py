@@ -18,9 +18,9 @@ from matplotlib.ticker import FuncFormatter
 
 from riskengine.backtest import BacktestResult
 from riskengine.calendar import annual_vol_factor
-from riskengine.data import SIMULATED_NOTE
-from riskengine.metrics import METRIC_LABELS
-from riskengine.screen import ScreenReport
+from riskengine.data.prices import SIMULATED_NOTE
+from riskengine.data.screen import ScreenReport
+from riskengine.results.metrics import METRIC_LABELS
 
 REALISED_WINDOW_DAYS = 63
 MAX_EVENT_ROWS = 500

@@ -1,4 +1,4 @@
-"""Compiled kernels of `riskengine.garch_fast`: arch's GARCH(1,1)/GJR likelihood.
+"""Compiled kernels of `fast_fit`: arch's GARCH(1,1)/GJR likelihood.
 
 Parameters travel as ``theta = (mu, omega, alpha, gamma, beta, nu)``, with mu,
 gamma (and nu for normal errors) zero where the model lacks them, and as ``x``,

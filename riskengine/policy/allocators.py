@@ -2,7 +2,7 @@
 
 Each base-weight rule is one `BaseRule` object in `BASE_RULES`: it turns one
 decision's forecasts (`BaseInputs`) into base weights, before the vol target,
-triggers and limits of `riskengine.policy`.
+triggers and limits of `riskengine.policy.decision`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
-from riskengine.optimizers import RiskBudgetProblem, risk_budget_weights
+from riskengine.policy.optimizers import RiskBudgetProblem, risk_budget_weights
 from riskengine.registry import Registry
 from riskengine.specs import LimitsSpec, TargetSpec
 

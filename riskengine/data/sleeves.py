@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from riskengine.csvfile import read_csv_text
+from riskengine.data.csvfile import read_csv_text
 from riskengine.errors import DataError
 
 SLEEVE_NAMES: tuple[str, ...] = (
@@ -196,7 +196,7 @@ def read_sleeve_file(path: str | Path) -> SleeveTable:
     ------
     DataError
         Naming the file and the line, if the file is missing, unreadable or not a
-        CSV (see `riskengine.csvfile.read_csv_text`), a column is unknown or
+        CSV (see `riskengine.data.csvfile.read_csv_text`), a column is unknown or
         missing, a cell is empty or not true/false, an asset is listed twice, or a
         sleeve is neither built-in nor declared custom (with the closest known
         sleeve).

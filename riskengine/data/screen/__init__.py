@@ -44,7 +44,7 @@ that follow, so a cut among the first prices of such a resumption sees strays
 the whole file does not.
 """
 
-from riskengine.screen.findings import CALENDAR, KINDS, Finding, ScreenReport
-from riskengine.screen.screening import screen_prices
+from riskengine.data.screen.findings import CALENDAR, KINDS, Finding, ScreenReport
+from riskengine.data.screen.screening import screen_prices
 
 __all__ = ["CALENDAR", "KINDS", "Finding", "ScreenReport", "screen_prices"]

@@ -4,7 +4,7 @@ Model, likelihood, variance start-up (backcast), variance clipping bounds,
 parameter bounds and constraints are those of ``arch.arch_model(y, mean=
 "Zero"|"Constant", vol="GARCH", p=1, o=0|1, q=1, dist="normal"|"t")``. The
 likelihood, its analytic gradient and an active-set quasi-Newton optimiser are
-numba-compiled (`riskengine._garch_kernels`), so a fit is one compiled call. A
+numba-compiled (`riskengine.volatility._kernels`), so a fit is one compiled call. A
 warm start passes the previous refit's parameters and inverse Hessian: the first
 step is then a Newton step and a weekly refit converges in a few evaluations.
 
@@ -22,9 +22,9 @@ from typing import Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from riskengine import _garch_kernels as kernels
 from riskengine._typing import FloatArray, IndexArray
 from riskengine.errors import DataError
+from riskengine.volatility import _kernels as kernels
 
 VolKind = Literal["garch", "gjr"]
 DistKind = Literal["normal", "t"]
