@@ -17,6 +17,8 @@ with the code of its class:
 7  `OutputError`: riskengine may not, or cannot, write an output
 8  `DegenerateRunError`: a run held nothing, so there is nothing to report
 9  `ClusterError`: the Dask cluster of a sweep cannot start or be reached
+10 `StaleDataError`: an allocation job's prices are older than the policy
+   accepts at the as-of date (``rebalance.max_price_age_days``)
 == =====================================================================
 
 A sweep whose runs fail exits with the code of its first failed run; 130 is an
@@ -78,6 +80,19 @@ class DegenerateRunError(DataError):
     """
 
     exit_code = 8
+
+
+class StaleDataError(DataError):
+    """An allocation job's latest prices are too old to decide on at its as-of date.
+
+    Raised by `riskengine.allocate.allocate` when an asset the decision rests on
+    (held, traded, or watched by a trigger) has no price within the policy's
+    ``rebalance.max_price_age_days`` trading days of the as-of date; the message
+    names each such asset and its last price date. The job may instead drop those
+    assets or hold them (``--stale drop|hold``). A `DataError` whose exit code is 10.
+    """
+
+    exit_code = 10
 
 
 class ClusterError(RiskEngineError, RuntimeError):

@@ -119,6 +119,12 @@ class RebalanceSpec:
         Returns an asset needs before it can be held.
     stale_after_days : int
         Calendar days without a new price after which an asset is dropped.
+    max_price_age_days : int
+        For an allocation job (``riskengine allocate``): trading days of its own
+        calendar (every calendar day for an asset that trades every day) by which
+        the last price of an asset the decision rests on may precede the as-of
+        date; older stops the job (`riskengine.errors.StaleDataError`). 0 wants
+        every such price of the as-of close itself.
     """
 
     frequency: Literal["daily", "weekly", "monthly"] = "monthly"
@@ -126,6 +132,7 @@ class RebalanceSpec:
     information_lag_days: int = 1
     min_history_days: int = 63
     stale_after_days: int = 7
+    max_price_age_days: int = 0
 
     def __post_init__(self) -> None:
         unknown = unknown_calendar(self.calendar)
@@ -134,6 +141,11 @@ class RebalanceSpec:
         _require(1 <= lag <= 21, "information_lag_days", f"must be in 1..21, got {lag}")
         _require(self.min_history_days >= 2, "min_history_days", "must be at least 2")
         _require(self.stale_after_days >= 1, "stale_after_days", "must be at least 1")
+        _require(
+            0 <= self.max_price_age_days <= 21,
+            "max_price_age_days",
+            "must be in 0..21",
+        )
 
 
 @dataclass(frozen=True)
