@@ -8,8 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
+from riskengine.backtest.baseline import OVERLAYS_OFF, BaselineChoice
 from riskengine.data.prices import Market, load_market, make_market, sleeve_table
+from riskengine.errors import SpecError
 from riskengine.scenarios import simulate_market
+from riskengine.scenarios.episodes import find_episode
 from riskengine.specs import PolicySpec, load_policy
 
 DEFAULT_POLICY = "vol-target-fund"
@@ -33,6 +36,8 @@ def backtest(
     sleeves: str | Path | Mapping[str, str] | None = None,
     start: str | None = None,
     end: str | None = None,
+    episode: str | None = None,
+    baseline: str | Path | PolicySpec | None = OVERLAYS_OFF,
 ) -> BacktestResult:
     """Run a policy walk-forward on a price panel.
 
@@ -47,11 +52,26 @@ def backtest(
         Sleeve table (CSV path or asset -> sleeve); the built-in one otherwise.
     start, end : str, optional
         Backtest period (ISO dates).
+    episode : str, optional
+        A named episode (`riskengine.scenarios.episodes`) whose window is the
+        period, instead of `start` and `end`; the data must cover it.
+    baseline : str, Path, PolicySpec or None
+        The counterfactual run beside the policy on the same data (see
+        `riskengine.backtest.baseline`): ``"overlays_off"`` (the default) for the
+        policy with its overlays switched off, a built-in policy name, a TOML path
+        or a spec to run that policy instead, None for none.
 
     Returns
     -------
     BacktestResult
         Weights, returns, turnover, costs, events; ``.metrics()`` for the summary.
+
+    Raises
+    ------
+    SpecError
+        If `episode` is unknown (naming the closest) or given with `start`/`end`.
+    DataError
+        If the data do not cover the `episode`'s window.
 
     Examples
     --------
@@ -61,7 +81,25 @@ def backtest(
     0.1
     """
     spec = policy if isinstance(policy, PolicySpec) else load_policy(policy)
-    return run_backtest(spec, market_from(prices, sleeves), start=start, end=end)
+    market = market_from(prices, sleeves)
+    if episode is not None:
+        if start is not None or end is not None:
+            raise SpecError(f"episode '{episode}' sets the period: give no start/end")
+        window = find_episode(episode)
+        window.check_covered(market)
+        start, end = str(window.start), str(window.end)
+    return run_backtest(
+        spec, market, start=start, end=end, baseline=baseline_spec(baseline)
+    )
+
+
+def baseline_spec(choice: str | Path | PolicySpec | None) -> BaselineChoice:
+    """A baseline argument as `run_backtest` takes it: policy names loaded."""
+    if choice is None or isinstance(choice, PolicySpec):
+        return choice
+    if choice == OVERLAYS_OFF:
+        return OVERLAYS_OFF
+    return load_policy(choice)
 
 
 def market_from(
