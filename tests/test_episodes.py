@@ -43,7 +43,8 @@ def test_the_shipped_library_holds_the_episodes_the_issue_names() -> None:
     assert {e.name for e in episodes} >= REQUIRED
     for e in episodes:
         assert e.start < e.end
-        assert e.description and "\n" not in e.description
+        assert e.description
+        assert "\n" not in e.description
         assert e.source
     assert EPISODES_FILE.parent.name == "scenarios"  # shipped inside the package
 
