@@ -133,14 +133,21 @@ def find_episode(name: str, path: str | Path = EPISODES_FILE) -> Episode:
     Raises
     ------
     SpecError
-        If no episode has that name, naming the closest one.
+        If no episode has that name, naming the closest one: the only name that
+        contains it, else the closest by spelling.
     """
     episodes = load_episodes(path)
     for episode in episodes:
         if episode.name == name:
             return episode
     names = [e.name for e in episodes]
-    raise SpecError(f"unknown episode {shown(name)} ({did_you_mean(name, names)})")
+    holding = [n for n in names if name.lower() in n]  # 'covid': '2020-covid-crash'
+    hint = (
+        f"did you mean '{holding[0]}'?"
+        if len(holding) == 1
+        else did_you_mean(name, holding or names)
+    )
+    raise SpecError(f"unknown episode {shown(name)} ({hint})")
 
 
 def select_episodes(
