@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         RiskEngineError,
         SpecError,
     )
+    from riskengine.evaluation import Evaluation, evaluate_models
     from riskengine.specs import ModelSpec, PolicySpec, load_model, load_policy
     from riskengine.volatility import VolForecast, forecast_variance
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "BacktestResult": "riskengine.backtest",
     "DataError": "riskengine.errors",
+    "Evaluation": "riskengine.evaluation",
     "InfeasibleError": "riskengine.errors",
     "Market": "riskengine.data.prices",
     "ModelError": "riskengine.errors",
@@ -47,6 +49,7 @@ _HOMES = {
     "allocate": "riskengine.allocate",
     "backtest": "riskengine.api",
     "default_market": "riskengine.api",
+    "evaluate_models": "riskengine.evaluation",
     "forecast_variance": "riskengine.volatility",
     "load_market": "riskengine.data.prices",
     "load_model": "riskengine.specs",
@@ -59,6 +62,7 @@ _HOMES = {
 __all__ = [
     "BacktestResult",
     "DataError",
+    "Evaluation",
     "InfeasibleError",
     "Market",
     "ModelError",
@@ -71,6 +75,7 @@ __all__ = [
     "allocate",
     "backtest",
     "default_market",
+    "evaluate_models",
     "forecast_variance",
     "load_market",
     "load_model",

@@ -202,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--workers", type=_workers, help="local workers (default: one per core)"
     )
+    _models_parser(commands)
     calibrate = commands.add_parser(
         "calibrate-simulator",
         help="re-derive the simulator's parameters from a real price file",
@@ -260,6 +261,8 @@ def _say(message: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; riskengine errors propagate to `main`."""
+    if args.command == "models":
+        return _models(args)
     if args.command == "calibrate-simulator":
         return _calibrate(args)
     if args.command == "compare":
@@ -401,6 +404,82 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"*** {SIMULATED_NOTE} ***")
     print(f"data    {market.source}\n")
     print(format_comparison(table, cut_sleeves))
+    return 0
+
+
+def _models_parser(commands: argparse._SubParsersAction) -> None:
+    """``riskengine models list | evaluate``: the volatility models and their scores."""
+    models = commands.add_parser(
+        "models", help="list the volatility models, or evaluate their forecasts"
+    )
+    actions = models.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the built-in models, one a line")
+    listing.add_argument("--json", action="store_true", help="print them as JSON")
+    scores = actions.add_parser(
+        "evaluate",
+        help="score models' out-of-sample variance forecasts and VaR per asset",
+    )
+    scores.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
+    scores.add_argument(
+        "--model",
+        action="append",
+        help="built-in model name or TOML path; repeat it (default: every built-in)",
+    )
+    scores.add_argument(
+        "--asset", action="append", help="asset to score; repeat it (default: all)"
+    )
+    scores.add_argument(
+        "--from", dest="start", type=_date, help="first forecast date scored"
+    )
+    scores.add_argument("--to", dest="end", type=_date, help="last date of data read")
+    scores.add_argument(
+        "--out", help="write evaluation.parquet and manifest.json to this folder"
+    )
+    scores.add_argument("--json", action="store_true", help="print the table as JSON")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from riskengine.api import market_from
+    from riskengine.output import check_results_folder, dumps
+
+    if args.action == "list":
+        from riskengine.specs import load_model
+        from riskengine.specs.files import builtin_names
+
+        specs = [load_model(name) for name in builtin_names("models")]
+        if args.json:
+            fields = ("name", "family", "description")
+            print(dumps([{f: getattr(spec, f) for f in fields} for spec in specs]))
+        else:
+            width = max(len(spec.name) for spec in specs)
+            for spec in specs:
+                print(f"{spec.name:<{width}}  {spec.family:<8}  {spec.description}")
+        return 0
+    from riskengine.evaluation import (
+        EVALUATION_FILES,
+        evaluate_models,
+        evaluation_records,
+        format_evaluation,
+        write_evaluation,
+    )
+
+    if args.out:
+        check_results_folder(args.out, EVALUATION_FILES)  # before the run
+    evaluation = evaluate_models(
+        market_from(args.prices),
+        args.model,
+        assets=args.asset,
+        start=args.start,
+        end=args.end,
+    )
+    if args.out:
+        write_evaluation(evaluation, args.out)
+    if args.json:
+        print(dumps(evaluation_records(evaluation)))
+    else:
+        print(format_evaluation(evaluation))
+        if args.out:
+            print(f"\nresults written to {args.out}/")
     return 0
 
 

@@ -41,6 +41,9 @@ STAGES: dict[str, frozenset[str]] = {
     # The compiled GARCH fitter lives inside the only stage that uses it.
     "volatility": frozenset({"volatility"}),
     "covariance": frozenset({"covariance"}),
+    # Forecast evaluation scores the volatility stage's forecasts (losses, VaR
+    # backtests, model confidence sets); no later stage needs it.
+    "evaluation": frozenset({"evaluation"}),
     # The `policy` package: the decision context (what one decision may read, served
     # by the walk), base weights, triggers, limits and the solvers.
     "policy": frozenset({"policy"}),
@@ -294,8 +297,9 @@ def loaded_packages(*args: str) -> tuple[set[str], subprocess.CompletedProcess[s
         ("-m", "riskengine", "--help"),
         ("-m", "riskengine", "--version"),
         ("-m", "riskengine", "backtest", "--help"),
+        ("-m", "riskengine", "models", "evaluate", "--help"),
     ],
-    ids=["import", "import-cli", "help", "version", "backtest-help"],
+    ids=["import", "import-cli", "help", "version", "backtest-help", "evaluate-help"],
 )
 def test_entry_points_load_no_numerical_library(args: tuple[str, ...]) -> None:
     loaded, done = loaded_packages(*args)
