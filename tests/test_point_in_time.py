@@ -103,14 +103,16 @@ def assert_allocation_is_the_run(
     """An allocation at the close of `date` is what the whole run held then."""
     when = pd.Timestamp(date)
     held = full.weights.loc[when]
-    assert payload["asof"] == date
-    assert payload["weights"] == {a: float(w) for a, w in held.items()}
+    assert payload["asof_used"] == date
+    target = payload["weights"]["target"]["assets"]
+    assert target == {a: float(w) for a, w in held.items()}
     assert payload["rebalance_day"] == bool(full.turnover.loc[when] > 0)
     decided = full.decisions.loc[:when]
-    assert payload["decided_at"] == str(decided.index[-1].date())
-    assert payload["ex_ante_vol_annual"] == decided["ex_ante_vol_annual"].iloc[-1]
+    assert payload["decision"]["date"] == str(decided.index[-1].date())
+    risk = payload["risk"]["decision"]
+    assert risk["ex_ante_vol_annual"] == decided["ex_ante_vol_annual"].iloc[-1]
     np.testing.assert_array_equal(
-        list(payload["target_risk_contributions"].values()),
+        list(risk["risk_contributions"].values()),
         full.risk_contributions.loc[:when].iloc[-1].to_numpy(),
     )
     if payload["rebalance_day"]:
@@ -148,7 +150,7 @@ def test_allocate_on_a_holiday_eve_rebalances_as_the_backtest_does(
     for market in (cut(real_market, asof), real_market):
         payload = allocate(policy, market, asof=asof)
         assert payload["rebalance_day"] is True
-        assert payload["decided_at"] == asof
+        assert payload["decision"]["date"] == asof
         assert_allocation_is_the_run(payload, full, asof)
 
 
