@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from riskengine.backtest import BacktestResult
-    from riskengine.specs import PolicySpec
+    from riskengine.data.prices import Market
 
 
 def format_summary(result: BacktestResult) -> str:
@@ -80,89 +81,60 @@ def format_sweep(summary: pd.DataFrame) -> str:
     return shown.to_string(index=False)
 
 
-def format_comparison(table: pd.DataFrame, cut_sleeves: Sequence[str]) -> str:
-    """Policies side by side (columns), metrics and first risk cut (rows)."""
-    from riskengine.results.metrics import METRIC_LABELS
+def format_comparison(
+    table: pd.DataFrame,
+    cut_sleeves: Sequence[str],
+    *,
+    against: str | None = None,
+    width: int = 100,
+) -> str:
+    """Policies side by side (columns), figures and first risk cut (rows).
 
-    labels = {
-        "invested_from": "Invested from (first holding)",
-        "warmup_days": "  warm-up days before",
-        **{key: label for key, (label, _) in METRIC_LABELS.items()},
-        "first_trigger": "First trigger fired",
-        "first_cut": f"First cut of {'+'.join(cut_sleeves)}",
-        "cut_from": "  their weight before",
-        "cut_to": "  their weight after",
-    }
-    formats = {key: fmt for key, (_, fmt) in METRIC_LABELS.items()}
-    formats |= {"invested_from": "{}", "warmup_days": "{:.0f}"}
-    formats |= {"first_trigger": "{}", "first_cut": "{}"}
-    formats |= {"cut_from": "{:.1%}", "cut_to": "{:.1%}"}
-    width = max(len(label) for label in labels.values())
-    column = max(12, *(len(name) for name in table.columns))
-    lines = [" " * width + "".join(f"  {name:>{column}}" for name in table.columns)]
-    for key, label in labels.items():
-        cells = [
-            "-" if value is None or value != value else formats[key].format(value)
-            for value in table.loc[key]
-        ]
-        lines.append(f"{label:<{width}}" + "".join(f"  {c:>{column}}" for c in cells))
-    return "\n".join(lines)
-
-
-STALE_ACTIONS = ("stop", "drop", "hold")
-"""``allocate --stale`` (`riskengine.allocate.STALE_ACTIONS`, not imported: pandas)."""
-
-EXIT_CODES = (
-    "0 ok, 1 internal error (a bug), 2 bad argument, 3 data, 4 policy or model "
-    "spec, 5 model, 6 infeasible, 7 output, 8 nothing held, 9 cluster, 10 stale "
-    "prices (allocate), 130 interrupted"
-)
-"""The exit codes in one line (see `riskengine.errors`)."""
-
-
-def _builtin_names(kind: str) -> list[str]:
-    """Built-in specs of one kind, read from their folder without loading them.
-
-    The folders of `riskengine.specs.builtin_dir`, found here without importing
-    the specs (which load pandas), so that ``--help`` stays fast.
+    Policies that do not fit in `width` characters go to further blocks below.
     """
-    package = Path(__file__).resolve().parent
-    folder = package / "_specs" / kind
-    if not folder.is_dir():
-        folder = package.parent / kind
-    return sorted(p.stem for p in folder.glob("*.toml"))
+    from riskengine.compare import cell, row_formats, text_columns
+
+    formats = row_formats(cut_sleeves, against)
+    cells = [
+        [cell(v, fmt) for v in table.loc[key]] for key, (_, fmt) in formats.items()
+    ]
+    labels = [label for label, _ in formats.values()]
+    return text_columns(labels, [str(c) for c in table.columns], cells, width)
 
 
-def _epilog() -> str:
-    """What ``riskengine --help`` says below the commands."""
-    width = 79
-    parts = {
-        "dates": "ISO YYYY-MM-DD only (2026-02-04); 04-02-2026 or 01/02/2020 are "
-        "refused, as their day and month are ambiguous",
-        "policies": ", ".join(_builtin_names("policies"))
-        + " (or a TOML path; --set FIELD=VALUE overrides a field)",
-        "models": ", ".join(_builtin_names("models")),
-        "exit codes": EXIT_CODES,
-    }
-    blocks = [
-        textwrap.fill(
-            text,
-            width,
-            initial_indent=f"{name}: ",
-            subsequent_indent="  ",
-            break_on_hyphens=False,
-        )
-        for name, text in parts.items()
-    ]
-    examples = [
-        "examples:",
-        "  riskengine backtest --policy risk-parity-fund",
-        "  riskengine allocate --prices prices.csv --policy safe-haven-risk-off "
-        "--asof 2026-02-04",
-        "  riskengine compare vol-target-fund static-60-40 "
-        "--set target.target_vol_annual=0.08",
-    ]
-    return "\n".join([*blocks, *examples])
+def format_episode_table(table: pd.DataFrame, width: int = 100) -> str:
+    """The episode-by-policy table: a block per episode, a row per policy."""
+    from riskengine.compare import cell, episode_columns, text_columns
+    from riskengine.scenarios.episodes import load_episodes
+
+    described = {e.name: e.description for e in load_episodes()}
+    figures = episode_columns(table)
+    header = [label for label, _ in figures.values()]
+    blocks = []
+    for (name, start, end), rows in table.groupby(
+        ["episode", "start", "end"], sort=False
+    ):
+        lines = [f"{name}  {start} to {end}"]
+        if name in described:
+            lines.append(
+                textwrap.fill(
+                    described[name], width, initial_indent="  ", subsequent_indent="  "
+                )
+            )
+        cells = [
+            [cell(row[key], fmt) for key, (_, fmt) in figures.items()]
+            for _, row in rows.iterrows()
+        ]
+        lines.append(text_columns(list(rows["policy"]), header, cells, width))
+        notes: dict[str, list[str]] = {}
+        for _, row in rows.iterrows():
+            if row["note"]:
+                notes.setdefault(row["note"], []).append(row["policy"])
+        for note, policies in notes.items():
+            who = "all" if len(policies) == len(rows) else ", ".join(policies)
+            lines.append(f"  no figures ({who}): {note}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 class _UsageError(Exception):
@@ -186,38 +158,6 @@ def _date(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _asof(text: str) -> str:
-    """``--asof``: an ISO date, or ``latest`` for the data's last date."""
-    return text if text == "latest" else _date(text)
-
-
-def _setting(text: str) -> tuple[str, object]:
-    """A ``--set FIELD=VALUE``: a dotted policy field and its value.
-
-    The value is read as a TOML value (``0.08``, ``true``, ``["crypto"]``,
-    ``"weekly"``); text that is no TOML value is a string (``weekly``).
-    """
-    import tomllib
-
-    field, equals, value = text.partition("=")
-    if not equals or not field.strip():
-        raise argparse.ArgumentTypeError(
-            f"expected FIELD=VALUE (e.g. target.target_vol_annual=0.08), got "
-            f"{text[:60]!r}"
-        )
-    try:
-        parsed: object = tomllib.loads(f"value = {value}")["value"]
-    except tomllib.TOMLDecodeError:
-        parsed = value
-    return field.strip(), parsed
-
-
-SET_HELP = (
-    "override a policy field, e.g. target.target_vol_annual=0.08 or "
-    "triggers.0.enter_above=3 (repeatable; checked like the TOML file)"
-)
-
-
 def _workers(text: str) -> int:
     """A number of local workers, 1 to `MAX_WORKERS`."""
     if not (text.strip().isdigit() and 1 <= int(text) <= MAX_WORKERS):
@@ -238,12 +178,7 @@ SCHEDULER_HELP = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="riskengine",
-        description="Portfolio risk-budget engine.",
-        epilog=_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _Parser(prog="riskengine", description="Portfolio risk-budget engine.")
     parser.add_argument(
         "--version", action="version", version=f"riskengine {riskengine.__version__}"
     )
@@ -260,20 +195,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results folder (default: results/<policy>)")
     run.add_argument("--from", dest="start", type=_date, help="first date (YYYY-MM-DD)")
     run.add_argument("--to", dest="end", type=_date, help="last date (YYYY-MM-DD)")
-    run.add_argument("--json", action="store_true", help="print metrics as JSON")
     run.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="FIELD=VALUE",
-        help=SET_HELP,
+        "--episode", help="run over a named episode's window (see riskengine episodes)"
     )
+    run.add_argument("--json", action="store_true", help="print metrics as JSON")
     side = commands.add_parser(
         "compare", help="run several policies on the same data, side by side"
     )
-    side.add_argument("policies", nargs="+", help="built-in policy names or TOML paths")
+    side.add_argument(
+        "policies",
+        nargs="*",
+        help="built-in policy names or TOML paths (default: every built-in policy)",
+    )
     side.add_argument("--prices", help="CSV or Parquet (default: simulated market)")
     side.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
     side.add_argument(
@@ -281,19 +214,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     side.add_argument("--to", dest="end", type=_date, help="last date (YYYY-MM-DD)")
     side.add_argument(
+        "--episode",
+        action="append",
+        help="a named episode's window; repeat it, or give 'all', for the "
+        "episode-by-policy table (see riskengine episodes)",
+    )
+    side.add_argument(
+        "--against",
+        help="baseline policy (name or TOML path): every policy's figures minus its",
+    )
+    side.add_argument(
         "--cut-sleeves",
         help="sleeves whose first cut is reported (comma-separated)",
     )
-    side.add_argument("--json", action="store_true", help="print the table as JSON")
     side.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="FIELD=VALUE",
-        help=SET_HELP + "; applies to every policy compared",
+        "--out", help="write comparison.csv and comparison.html to this folder"
     )
+    side.add_argument("--json", action="store_true", help="print the table as JSON")
+    library = commands.add_parser(
+        "episodes", help="list the named episodes that --episode replays"
+    )
+    library.add_argument("--json", action="store_true", help="print them as JSON")
     job = commands.add_parser(
         "allocate", help="today's target weights for an allocation job (JSON)"
     )
@@ -301,34 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
     job.add_argument("--policy", help="name or TOML path")
     job.add_argument(
-        "--asof",
-        type=_asof,
-        help="calendar date YYYY-MM-DD, or 'latest' (the data's last date); a "
-        "weekend or holiday is answered at the session before it (default: today; "
-        "the last date of simulated data)",
-    )
-    job.add_argument(
-        "--stale",
-        choices=STALE_ACTIONS,
-        default="stop",
-        help="when a price the decision rests on is older than the policy's "
-        "rebalance.max_price_age_days: stop with exit code 10 (default), drop "
-        "those assets and allocate without them, or hold their current weights",
-    )
-    job.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="FIELD=VALUE",
-        help=SET_HELP,
-    )
-    job.add_argument(
-        "--format",
-        choices=("json", "csv"),
-        default="json",
-        help="json: the whole contract (default); csv: one row per asset, to stdout",
+        "--asof", type=_date, help="close to decide at, YYYY-MM-DD (default: last)"
     )
     job.add_argument("--out", help="write the JSON here (atomically) instead of stdout")
     sweep = commands.add_parser(
@@ -407,6 +321,8 @@ def _run(args: argparse.Namespace) -> int:
         return _calibrate(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "episodes":
+        return _episodes(args)
     if args.command == "allocate":
         return _allocate(args)
     if args.command == "sweep":
@@ -418,12 +334,19 @@ def _backtest(args: argparse.Namespace) -> int:
     from riskengine.api import backtest
     from riskengine.output import check_results_folder, dumps, slug
     from riskengine.results.report import RESULT_FILES, write_results
+    from riskengine.specs import load_policy
 
-    policy = _load_policy(_policy(args), args)
+    policy = load_policy(_policy(args))
     out = Path(args.out or Path("results") / slug(policy.name))
     check_results_folder(out, RESULT_FILES)  # before the run: fail fast
+    _episode_alone(args)
     result = backtest(
-        policy, args.prices, sleeves=args.sleeves, start=args.start, end=args.end
+        policy,
+        args.prices,
+        sleeves=args.sleeves,
+        start=args.start,
+        end=args.end,
+        episode=args.episode,
     )
     write_results(result, out)
     metrics = _measured(result, out)
@@ -441,25 +364,6 @@ def _backtest(args: argparse.Namespace) -> int:
         print(format_summary(result))
         print(f"\nresults written to {out}/")
     return 0
-
-
-def _load_policy(name: str, args: argparse.Namespace) -> PolicySpec:
-    """A policy with the command line's ``--set`` overrides, checked like the file.
-
-    The file is checked alone first, so that an error after the overrides is
-    theirs, and says so.
-    """
-    from riskengine.specs import load_policy, resolve_spec_path
-
-    if not args.settings:
-        return load_policy(name)
-    path = resolve_spec_path(name, "policies")
-    load_policy(path)
-    try:
-        return load_policy(path, dict(args.settings))
-    except SpecError as exc:
-        detail = str(exc).removeprefix(f"{path}: ")
-        raise SpecError(f"--set on policy {name}: {detail}") from None
 
 
 def _policy(args: argparse.Namespace) -> str:
@@ -488,24 +392,17 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    from riskengine.allocate import allocate, allocation_csv, is_allocation, write_json
+    from riskengine.allocate import allocate, is_allocation, write_json
     from riskengine.api import market_from
     from riskengine.output import check_json_file, dumps
+    from riskengine.specs import load_policy
 
-    if args.out and args.format == "csv":
-        raise _UsageError(
-            "allocate: --format csv prints to stdout; --out writes the JSON "
-            "(see riskengine allocate --help)"
-        )
     if args.out:
         check_json_file(args.out, is_allocation, "allocation")  # before the run
-    policy = _load_policy(_policy(args), args)
     market = market_from(args.prices, args.sleeves)
-    payload = allocate(policy, market, asof=args.asof, stale=args.stale)
+    payload = allocate(load_policy(_policy(args)), market, asof=args.asof)
     if args.out:
         write_json(payload, args.out)
-    elif args.format == "csv":
-        print(allocation_csv(payload), end="")
     else:
         print(dumps(payload))
     return 0
@@ -539,16 +436,78 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from riskengine.api import market_from
-    from riskengine.compare import HIGH_BETA_SLEEVES, compare
-    from riskengine.data.prices import SIMULATED_NOTE
-    from riskengine.data.sleeves import unknown_sleeve
+    import time
 
-    policies = [_load_policy(p, args) for p in args.policies]
+    from riskengine.api import market_from
+    from riskengine.compare import (
+        COMPARISON_FILES,
+        EPISODE_LEGEND,
+        HIGH_BETA_SLEEVES,
+        compare,
+        compare_episodes,
+        row_formats,
+        write_comparison,
+        write_episode_table,
+    )
+    from riskengine.data.sleeves import unknown_sleeve
+    from riskengine.output import check_results_folder
+    from riskengine.scenarios.episodes import ALL, select_episodes
+    from riskengine.specs import load_policy
+    from riskengine.specs.files import builtin_names
+
+    _episode_alone(args)
+    episodes = select_episodes(args.episode) if args.episode else ()
+    many = args.episode is not None and (len(args.episode) > 1 or ALL in args.episode)
+    if many and args.cut_sleeves is not None:
+        raise _UsageError(
+            "compare: --cut-sleeves reports a first cut in one window; the "
+            "episode-by-policy table has none (see riskengine compare --help)"
+        )
+    policies = [load_policy(p) for p in args.policies or builtin_names("policies")]
+    against = None if args.against is None else load_policy(args.against)
+    if against is not None and against.name not in [p.name for p in policies]:
+        policies.append(against)
     names = [p.name for p in policies]
     if len(set(names)) != len(names):
         raise SpecError(f"compare: policy names must differ, got {', '.join(names)}")
+    if args.out:
+        check_results_folder(args.out, COMPARISON_FILES)  # before the runs
     market = market_from(args.prices, args.sleeves)
+    baseline = None if against is None else against.name
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    differences = (
+        []
+        if baseline is None
+        else [f"differences: each policy's figure minus {baseline}'s"]
+    )
+    if many:
+        clock = time.perf_counter()
+        table = compare_episodes(policies, market, episodes, against=baseline)
+        seconds = time.perf_counter() - clock
+        if args.out:
+            write_episode_table(
+                table,
+                args.out,
+                title=f"{len(policies)} policies over {len(episodes)} episodes",
+                market=market,
+                policies=policies,
+                notes=[EPISODE_LEGEND, *differences],
+            )
+        if args.json:
+            print(table.to_json(orient="records", indent=2))
+            return 0
+        _print_wrapped(market, [EPISODE_LEGEND, *differences], width)
+        print()
+        print(format_episode_table(table, width))
+        print(
+            f"\n{len(policies)} policies x {len(episodes)} episodes in "
+            f"{seconds:.1f} s" + (f"; written to {args.out}/" if args.out else "")
+        )
+        return 0
+    start, end = args.start, args.end
+    if episodes:
+        episodes[0].check_covered(market)
+        start, end = str(episodes[0].start), str(episodes[0].end)
     cut_sleeves = (
         HIGH_BETA_SLEEVES
         if args.cut_sleeves is None
@@ -559,15 +518,74 @@ def _compare(args: argparse.Namespace) -> int:
         if problem is not None:
             raise SpecError(f"compare: --cut-sleeves: {problem}")
     table = compare(
-        policies, market, start=args.start, end=args.end, cut_sleeves=cut_sleeves
+        policies,
+        market,
+        start=start,
+        end=end,
+        cut_sleeves=cut_sleeves,
+        against=baseline,
     )
+    first, last = table.loc["first_day"].min(), table.loc["last_day"].max()
+    window = f"{episodes[0].name}, " if episodes else ""
+    title = f"{len(policies)} policies, {window}{first} to {last}"
+    notes = [*(e.description for e in episodes), *differences]
+    if args.out:
+        write_comparison(
+            table,
+            args.out,
+            title=title,
+            market=market,
+            policies=policies,
+            formats=row_formats(cut_sleeves, baseline),
+            notes=notes,
+        )
     if args.json:
         print(table.to_json(indent=2))
         return 0
+    _print_wrapped(market, [title, *notes], width)
+    print()
+    print(format_comparison(table, cut_sleeves, against=baseline, width=width))
+    if args.out:
+        print(f"\nwritten to {args.out}/")
+    return 0
+
+
+def _print_wrapped(market: Market, notes: Sequence[str], width: int) -> None:
+    """The data's provenance, then `notes`, each wrapped at `width` characters."""
+    from riskengine.data.prices import SIMULATED_NOTE
+
     if market.simulated:
-        print(f"*** {SIMULATED_NOTE} ***")
-    print(f"data    {market.source}\n")
-    print(format_comparison(table, cut_sleeves))
+        print(textwrap.fill(f"*** {SIMULATED_NOTE} ***", width))
+    for line in [f"data: {market.source}", *notes]:
+        print(textwrap.fill(line, width, subsequent_indent="  "))
+
+
+def _episode_alone(args: argparse.Namespace) -> None:
+    """Refuse ``--episode`` together with ``--from`` or ``--to``."""
+    if args.episode and (args.start or args.end):
+        given = "--from" if args.start else "--to"
+        raise _UsageError(
+            f"{args.command}: --episode sets the window; give it or {given}, not "
+            f"both (see riskengine {args.command} --help)"
+        )
+
+
+def _episodes(args: argparse.Namespace) -> int:
+    from riskengine.output import dumps
+    from riskengine.scenarios.episodes import load_episodes
+
+    episodes = load_episodes()
+    if args.json:
+        print(dumps([e.to_dict() for e in episodes]))
+        return 0
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    for e in episodes:
+        print(f"{e.name}  {e.start} to {e.end}")
+        print(
+            textwrap.fill(
+                e.description, width, initial_indent="    ", subsequent_indent="    "
+            )
+        )
     return 0
 
 

@@ -126,121 +126,115 @@ def test_multi_sleeve_vol_target_on_the_whole_real_file(
     assert (weights.loc["2026-01-02"] > 0).sum() >= 10
 
 
-def allocation_schema():
-    import jsonschema
-
-    from riskengine.allocate import SCHEMA_FILE
-
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+def test_episodes_lists_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["episodes"]) == 0
+    printed = capsys.readouterr().out
+    assert "2026-metals-unwind  2025-12-24 to 2026-02-27" in printed
+    assert max(len(line) for line in printed.splitlines()) <= 100
+    assert main(["episodes", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    covid = next(e for e in listed if e["name"] == "2020-covid-crash")
+    assert (covid["start"], covid["end"]) == ("2020-02-19", "2020-03-23")
+    assert covid["source"]
 
 
 @pytest.mark.parametrize(
-    ("argv", "shown"),
+    ("argv", "exit_code", "message"),
     [
         (
-            ["allocate", "--asof", "04-02-2026"],
-            "'04-02-2026' (day and month order is ambiguous: write 2026-02-04 or "
-            "2026-04-02)",
+            ["backtest", "--episode", "2020-covid-crash", "--from", "2020-01-02"],
+            2,
+            "riskengine: error: backtest: --episode sets the window; give it or "
+            "--from, not both (see riskengine backtest --help)",
         ),
         (
-            ["backtest", "--from", "01/02/2020"],
-            "'01/02/2020' (day and month order is ambiguous: write 2020-02-01 or "
-            "2020-01-02)",
+            [
+                "compare",
+                "static-60-40",
+                "--episode",
+                "2020-covid-crash",
+                "--to",
+                "2020-05-01",
+            ],
+            2,
+            "riskengine: error: compare: --episode sets the window; give it or --to, "
+            "not both (see riskengine compare --help)",
         ),
         (
-            ["compare", "static-60-40", "--to", "31/12/2020"],
-            "'31/12/2020' (write 2020-12-31)",
+            ["backtest", "--episode", "covid"],
+            SpecError.exit_code,
+            "riskengine: error: unknown episode 'covid' (did you mean "
+            "'2020-covid-crash'?)",
+        ),
+        (
+            ["compare", "static-60-40", "--episode", "2008-financial-crisis"],
+            DataError.exit_code,
+            "episode '2008-financial-crisis' (2007-10-09 to 2009-03-09) is not "
+            "covered by the data (2012-01-03 to 2026-08-21)",
+        ),
+        (
+            ["compare", "--episode", "all", "--cut-sleeves", "crypto"],
+            2,
+            "compare: --cut-sleeves reports a first cut in one window",
         ),
     ],
-    ids=["allocate-dd-mm", "backtest-slashes", "compare-day-first"],
+    ids=["backtest-from", "compare-to", "unknown", "not-covered", "table-cut-sleeves"],
 )
-def test_dates_in_day_month_order_are_refused_naming_the_iso_form(
-    capsys: pytest.CaptureFixture[str], argv: list[str], shown: str
+def test_episode_arguments_are_checked(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    exit_code: int,
+    message: str,
 ) -> None:
-    assert main(argv) == 2
+    out = tmp_path / "run"
+    assert main([*argv, "--out", str(out)]) == exit_code
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert f"expected a date YYYY-MM-DD, got {shown}" in err
+    assert message in err
+    assert not out.exists()
 
 
-def test_set_overrides_a_policy_field_checked_like_the_file(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    argv = ["allocate", "--policy", "vol-target-fund", "--asof", "2025-06-30"]
-    assert main(argv) == 0
-    plain = json.loads(capsys.readouterr().out)
-    assert main([*argv, "--set", "target.target_vol_annual=0.03"]) == 0
-    lower = json.loads(capsys.readouterr().out)
-    for payload in (plain, lower):
-        assert allocation_schema().is_valid(payload)
-    assert lower["policy"]["fingerprint"] != plain["policy"]["fingerprint"]
-    # daily decisions traded at their close: the holdings are the targets; 10% needs
-    # more than the 1.5x cap on the simulated market, 3% does not
-    assert plain["rebalance_day"]
-    assert lower["rebalance_day"]
-    assert lower["risk"]["holdings"]["ex_ante_vol_annual"] == pytest.approx(0.03)
-    assert lower["binding_limits"] == []
-    assert plain["risk"]["holdings"]["ex_ante_vol_annual"] < 0.10
-    assert plain["weights"]["target"]["gross_leverage"] == pytest.approx(1.5)
-    assert [b["limit"] for b in plain["binding_limits"]] == [
-        "target.max_gross_leverage"
-    ]
-    for setting, code, message in [
-        (
-            "target.vol_annual=0.08",
-            4,
-            "--set on policy vol-target-fund: unknown field 'target.vol_annual' "
-            "(expected one of: base, target_vol_annual,",
-        ),
-        (
-            "target.target_vol_annual=3",
-            4,
-            "--set on policy vol-target-fund: target.target_vol_annual: must be in "
-            "(0, 2]",
-        ),
-        (
-            "rebalance.frequency=hourly",
-            4,
-            "rebalance.frequency: expected one of 'daily', 'weekly', 'monthly', got "
-            "'hourly'",
-        ),
-        ("target.target_vol_annual", 2, "argument --set: expected FIELD=VALUE"),
-    ]:
-        assert main([*argv, "--set", setting]) == code
-        err = capsys.readouterr().err
-        assert len(err.strip().splitlines()) == 1
-        assert message in err
-
-
-def test_set_applies_to_backtest_and_compare(
+def test_backtest_over_an_episode_covers_its_window(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--set", "target.target_vol_annual=0.05", "--set", "name=five"]
     out = tmp_path / "run"
-    assert (
-        main(["backtest", "--policy", "vol-target-fund", "--out", str(out), *argv]) == 0
-    )
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["policy"]["name"] == "five"
-    assert manifest["policy"]["target"]["target_vol_annual"] == 0.05
+    argv = ["backtest", "--policy", "static-60-40", "--episode", "2020-covid-crash"]
+    assert main([*argv, "--out", str(out), "--json"]) == 0
     capsys.readouterr()
-    bad = ["--set", "limits.max_turnover=-1"]
-    assert main(["compare", "vol-target-fund", "static-60-40", *bad]) == 4
-    assert "--set on policy vol-target-fund: limits.max_turnover" in (
-        capsys.readouterr().err
-    )
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert str(daily.index[0].date()) == "2020-02-19"
+    assert str(daily.index[-1].date()) == "2020-03-23"
 
 
-def test_help_lists_the_builtin_policies_models_date_format_and_exit_codes(
+def test_compare_over_an_episode_fits_a_terminal_and_writes_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = tmp_path / "cmp"
+    argv = ["compare", "static-60-40", "safe-haven-risk-off", "vol-target-fund"]
+    argv += ["--episode", "2020-covid-crash", "--against", "static-60-40"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    assert "Total return - static-60-40" in printed
+    assert "Annual return" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "comparison.csv",
+        "comparison.html",
+        "manifest.json",
+    ]
+
+
+def test_compare_episode_table_for_every_shipped_policy(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from riskengine.specs import builtin_names
+    """No policy named: every built-in one, over the two episodes given."""
+    from riskengine.specs.files import builtin_names
 
-    assert main(["--help"]) == 0
-    text = " ".join(capsys.readouterr().out.split())
-    for kind in ("policies", "models"):
-        for name in builtin_names(kind):
-            assert name in text
-    assert "dates: ISO YYYY-MM-DD only" in text
-    assert "10 stale prices (allocate)" in text
-    assert "riskengine allocate --prices prices.csv" in text
+    argv = ["compare", "--episode", "2020-covid-crash", "--episode", "2022-rates-shock"]
+    assert main([*argv, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 * len(builtin_names("policies"))
+    assert {r["episode"] for r in rows} == {"2020-covid-crash", "2022-rates-shock"}
+    assert all(r["total_return"] is not None for r in rows)
