@@ -23,7 +23,7 @@ from riskengine.backtest import run_backtest
 from riskengine.backtest.accounting import drift
 from riskengine.cli import main
 from riskengine.data.prices import Market, load_market, make_market
-from riskengine.errors import StaleDataError
+from riskengine.errors import DataError, StaleDataError
 from riskengine.output import dumps
 from riskengine.specs import CostSpec
 
@@ -417,3 +417,21 @@ def test_drift_carries_holdings_and_charges_borrowed_cash_the_spread() -> None:
     assert 1.0 - calm.weights.sum() == pytest.approx(
         (0.2 * (1 + 0.0365 / 365)) / (1 + calm.gross), rel=1e-12
     )
+
+
+def test_the_command_line_offers_the_apis_stale_actions_and_builtin_specs() -> None:
+    from riskengine import cli
+    from riskengine.allocate import STALE_ACTIONS
+    from riskengine.specs import builtin_names
+
+    assert cli.STALE_ACTIONS == STALE_ACTIONS
+    for kind in ("policies", "models"):
+        assert cli._builtin_names(kind) == builtin_names(kind)
+
+
+@pytest.mark.parametrize("asof", ["04-02-2026", "yesterday", "2026-02-30"])
+def test_a_date_the_api_cannot_read_is_refused_with_the_form(
+    market: Market, asof: str
+) -> None:
+    with pytest.raises(DataError, match=r"asof: .*YYYY-MM-DD|asof: .*calendar date"):
+        allocate(load_policy("static-60-40"), market, asof=asof)

@@ -31,6 +31,7 @@ from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.backtest.accounting import drift
 from riskengine.backtest.schedule import watched_assets
 from riskengine.calendar import accrual_fractions
+from riskengine.data.dates import iso_date
 from riskengine.data.prices import SIMULATED_NOTE, Market, make_market
 from riskengine.data.staleness import JobCalendar, PriceAge, price_ages
 from riskengine.errors import DataError, StaleDataError
@@ -179,12 +180,21 @@ class _Request:
 
 
 def _requested(asof: str | datetime.date | None, market: Market) -> pd.Timestamp:
-    """The calendar date a job asks about."""
+    """The calendar date a job asks about.
+
+    Raises
+    ------
+    DataError
+        If `asof` is neither ``"latest"`` nor a date ``YYYY-MM-DD``.
+    """
     if asof == LATEST or (asof is None and market.simulated):
         return pd.Timestamp(market.prices.index[-1])
     if asof is None:
         return pd.Timestamp(_today())
-    return pd.Timestamp(asof)
+    try:
+        return pd.Timestamp(iso_date(asof))
+    except ValueError as exc:
+        raise DataError(f"asof: {exc}, or '{LATEST}'") from None
 
 
 def _today() -> datetime.date:
