@@ -191,23 +191,23 @@ def growth_figure(
         2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
     )
     log_scale = window.years > LOG_SCALE_YEARS
-    for run, name, colour, width in _runs(result, baseline):
+    for run, name, style in _runs(result, baseline):
         wealth = (1.0 + window.cut(run.returns)).cumprod()
         drawdown = _thin(wealth / wealth.cummax() - 1.0)
         wealth = _thin(wealth if log_scale else wealth - 1.0)
-        top.plot(wealth.index, wealth.to_numpy(), color=colour, lw=width, label=name)
+        top.plot(wealth.index, wealth.to_numpy(), label=name, **style)
         if run is result:
             bottom.fill_between(
                 drawdown.index,
                 drawdown.to_numpy(),
                 0.0,
-                color=colour,
+                color=style["color"],
                 alpha=0.35,
                 lw=0,
                 label=name,
             )
         else:
-            bottom.plot(drawdown.index, drawdown.to_numpy(), color=colour, lw=width)
+            bottom.plot(drawdown.index, drawdown.to_numpy(), **style)
     if log_scale:
         top.set_yscale("log")
         top.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
@@ -324,15 +324,15 @@ def rolling_figure(
     days = rolling_window_days(len(window.cut(result.returns)), ppy)
     figure = Figure(figsize=(10, 5))
     vol_axes, sharpe_axes = figure.subplots(2, 1, sharex=True)
-    for run, name, colour, width in _runs(result, baseline):
+    for run, name, style in _runs(result, baseline):
         returns = window.cut(run.returns)
         mean = returns.rolling(days).mean()
         std = returns.rolling(days).std()
         vol = std * annual_vol_factor(ppy)
         sharpe = _thin((mean * ppy / vol).where(std > 0.0))
         vol = _thin(vol)
-        vol_axes.plot(vol.index, vol.to_numpy(), color=colour, lw=width, label=name)
-        sharpe_axes.plot(sharpe.index, sharpe.to_numpy(), color=colour, lw=width)
+        vol_axes.plot(vol.index, vol.to_numpy(), label=name, **style)
+        sharpe_axes.plot(sharpe.index, sharpe.to_numpy(), **style)
     vol_axes.set_ylabel(f"volatility ({days} days)")
     vol_axes.yaxis.set_major_formatter(_PERCENT)
     sharpe_axes.set_ylabel(f"Sharpe ratio ({days} days)")
@@ -360,14 +360,12 @@ def zoom_figure(
     growth, drawdowns, holdings = figure.subplots(
         3, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1, 1.6]}
     )
-    for run, name, colour, width in _runs(result, baseline):
+    for run, name, style in _runs(result, baseline):
         wealth = (1.0 + window.cut(run.returns)).cumprod()
         rebased = wealth / wealth.loc[: episode[0]].iloc[-1] - 1.0
-        growth.plot(
-            rebased.index, rebased.to_numpy(), color=colour, lw=width, label=name
-        )
+        growth.plot(rebased.index, rebased.to_numpy(), label=name, **style)
         drawdown = wealth / wealth.cummax() - 1.0
-        drawdowns.plot(drawdown.index, drawdown.to_numpy(), color=colour, lw=width)
+        drawdowns.plot(drawdown.index, drawdown.to_numpy(), **style)
     growth.axhline(0.0, color="#999999", lw=0.6)
     growth.set_ylabel("cumulative return")
     drawdowns.set_ylabel("drawdown")
@@ -439,13 +437,17 @@ def png(figure: Figure) -> bytes:
 
 def _runs(
     result: BacktestResult, baseline: BacktestResult | None
-) -> list[tuple[BacktestResult, str, str, float]]:
-    """The policy, then its baseline when there is one: run, name, colour, width."""
-    runs = [(result, result.policy.name, POLICY_COLOUR, 1.3)]
+) -> list[tuple[BacktestResult, str, dict[str, Any]]]:
+    """The policy, then its baseline when there is one: run, name, line style.
+
+    The policy's line is drawn over its baseline's.
+    """
+    runs = [
+        (result, result.policy.name, {"color": POLICY_COLOUR, "lw": 1.3, "zorder": 3})
+    ]
     if baseline is not None:
-        runs.append(
-            (baseline, f"baseline: {baseline.policy.name}", BASELINE_COLOUR, 1.0)
-        )
+        style = {"color": BASELINE_COLOUR, "lw": 1.0, "zorder": 2}
+        runs.append((baseline, f"baseline: {baseline.policy.name}", style))
     return runs
 
 
