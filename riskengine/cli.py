@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from riskengine.backtest import BacktestResult
     from riskengine.data.prices import Market
+    from riskengine.specs import PolicySpec
 
 
 def format_summary(result: BacktestResult) -> str:
@@ -137,6 +138,62 @@ def format_episode_table(table: pd.DataFrame, width: int = 100) -> str:
     return "\n\n".join(blocks)
 
 
+STALE_ACTIONS = ("stop", "drop", "hold")
+"""``allocate --stale`` (`riskengine.allocate.STALE_ACTIONS`, not imported: pandas)."""
+
+EXIT_CODES = (
+    "0 ok, 1 internal error (a bug), 2 bad argument, 3 data, 4 policy or model "
+    "spec, 5 model, 6 infeasible, 7 output, 8 nothing held, 9 cluster, 10 stale "
+    "prices (allocate), 130 interrupted"
+)
+"""The exit codes in one line (see `riskengine.errors`)."""
+
+
+def _builtin_names(kind: str) -> list[str]:
+    """Built-in specs of one kind, read from their folder without loading them.
+
+    The folders of `riskengine.specs.builtin_dir`, found here without importing
+    the specs (which load pandas), so that ``--help`` stays fast.
+    """
+    package = Path(__file__).resolve().parent
+    folder = package / "_specs" / kind
+    if not folder.is_dir():
+        folder = package.parent / kind
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def _epilog() -> str:
+    """What ``riskengine --help`` says below the commands."""
+    width = 79
+    parts = {
+        "dates": "ISO YYYY-MM-DD only (2026-02-04); 04-02-2026 or 01/02/2020 are "
+        "refused, as their day and month are ambiguous",
+        "policies": ", ".join(_builtin_names("policies"))
+        + " (or a TOML path; --set FIELD=VALUE overrides a field)",
+        "models": ", ".join(_builtin_names("models")),
+        "exit codes": EXIT_CODES,
+    }
+    blocks = [
+        textwrap.fill(
+            text,
+            width,
+            initial_indent=f"{name}: ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+        )
+        for name, text in parts.items()
+    ]
+    examples = [
+        "examples:",
+        "  riskengine backtest --policy risk-parity-fund",
+        "  riskengine allocate --prices prices.csv --policy safe-haven-risk-off "
+        "--asof 2026-02-04",
+        "  riskengine compare vol-target-fund static-60-40 "
+        "--set target.target_vol_annual=0.08",
+    ]
+    return "\n".join([*blocks, *examples])
+
+
 class _UsageError(Exception):
     """A bad command-line argument, reported in one line with exit code 2."""
 
@@ -156,6 +213,38 @@ def _date(text: str) -> str:
         return iso_date(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _asof(text: str) -> str:
+    """``--asof``: an ISO date, or ``latest`` for the data's last date."""
+    return text if text == "latest" else _date(text)
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """A ``--set FIELD=VALUE``: a dotted policy field and its value.
+
+    The value is read as a TOML value (``0.08``, ``true``, ``["crypto"]``,
+    ``"weekly"``); text that is no TOML value is a string (``weekly``).
+    """
+    import tomllib
+
+    field, equals, value = text.partition("=")
+    if not equals or not field.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected FIELD=VALUE (e.g. target.target_vol_annual=0.08), got "
+            f"{text[:60]!r}"
+        )
+    try:
+        parsed: object = tomllib.loads(f"value = {value}")["value"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return field.strip(), parsed
+
+
+SET_HELP = (
+    "override a policy field, e.g. target.target_vol_annual=0.08 or "
+    "triggers.0.enter_above=3 (repeatable; checked like the TOML file)"
+)
 
 
 def _workers(text: str) -> int:
@@ -178,7 +267,12 @@ SCHEDULER_HELP = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="riskengine", description="Portfolio risk-budget engine.")
+    parser = _Parser(
+        prog="riskengine",
+        description="Portfolio risk-budget engine.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--version", action="version", version=f"riskengine {riskengine.__version__}"
     )
@@ -199,6 +293,15 @@ def _parser() -> argparse.ArgumentParser:
         "--episode", help="run over a named episode's window (see riskengine episodes)"
     )
     run.add_argument("--json", action="store_true", help="print metrics as JSON")
+    run.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="FIELD=VALUE",
+        help=SET_HELP,
+    )
     side = commands.add_parser(
         "compare", help="run several policies on the same data, side by side"
     )
@@ -231,6 +334,15 @@ def _parser() -> argparse.ArgumentParser:
         "--out", help="write comparison.csv and comparison.html to this folder"
     )
     side.add_argument("--json", action="store_true", help="print the table as JSON")
+    side.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="FIELD=VALUE",
+        help=SET_HELP + "; applies to every policy compared",
+    )
     library = commands.add_parser(
         "episodes", help="list the named episodes that --episode replays"
     )
@@ -242,7 +354,34 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("--sleeves", help="CSV asset,sleeve (default: built-in tickers)")
     job.add_argument("--policy", help="name or TOML path")
     job.add_argument(
-        "--asof", type=_date, help="close to decide at, YYYY-MM-DD (default: last)"
+        "--asof",
+        type=_asof,
+        help="calendar date YYYY-MM-DD, or 'latest' (the data's last date); a "
+        "weekend or holiday is answered at the session before it (default: today; "
+        "the last date of simulated data)",
+    )
+    job.add_argument(
+        "--stale",
+        choices=STALE_ACTIONS,
+        default="stop",
+        help="when a price the decision rests on is older than the policy's "
+        "rebalance.max_price_age_days: stop with exit code 10 (default), drop "
+        "those assets and allocate without them, or hold their current weights",
+    )
+    job.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="FIELD=VALUE",
+        help=SET_HELP,
+    )
+    job.add_argument(
+        "--format",
+        choices=("json", "csv"),
+        default="json",
+        help="json: the whole contract (default); csv: one row per asset, to stdout",
     )
     job.add_argument("--out", help="write the JSON here (atomically) instead of stdout")
     sweep = commands.add_parser(
@@ -334,9 +473,8 @@ def _backtest(args: argparse.Namespace) -> int:
     from riskengine.api import backtest
     from riskengine.output import check_results_folder, dumps, slug
     from riskengine.results.report import RESULT_FILES, write_results
-    from riskengine.specs import load_policy
 
-    policy = load_policy(_policy(args))
+    policy = _load_policy(_policy(args), args)
     out = Path(args.out or Path("results") / slug(policy.name))
     check_results_folder(out, RESULT_FILES)  # before the run: fail fast
     _episode_alone(args)
@@ -366,6 +504,25 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_policy(name: str, args: argparse.Namespace) -> PolicySpec:
+    """A policy with the command line's ``--set`` overrides, checked like the file.
+
+    The file is checked alone first, so that an error after the overrides is
+    theirs, and says so.
+    """
+    from riskengine.specs import load_policy, resolve_spec_path
+
+    if not args.settings:
+        return load_policy(name)
+    path = resolve_spec_path(name, "policies")
+    load_policy(path)
+    try:
+        return load_policy(path, dict(args.settings))
+    except SpecError as exc:
+        detail = str(exc).removeprefix(f"{path}: ")
+        raise SpecError(f"--set on policy {name}: {detail}") from None
+
+
 def _policy(args: argparse.Namespace) -> str:
     """The ``--policy`` given, or the API's default policy."""
     from riskengine.api import DEFAULT_POLICY
@@ -392,17 +549,24 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    from riskengine.allocate import allocate, is_allocation, write_json
+    from riskengine.allocate import allocate, allocation_csv, is_allocation, write_json
     from riskengine.api import market_from
     from riskengine.output import check_json_file, dumps
-    from riskengine.specs import load_policy
 
+    if args.out and args.format == "csv":
+        raise _UsageError(
+            "allocate: --format csv prints to stdout; --out writes the JSON "
+            "(see riskengine allocate --help)"
+        )
     if args.out:
         check_json_file(args.out, is_allocation, "allocation")  # before the run
+    policy = _load_policy(_policy(args), args)
     market = market_from(args.prices, args.sleeves)
-    payload = allocate(load_policy(_policy(args)), market, asof=args.asof)
+    payload = allocate(policy, market, asof=args.asof, stale=args.stale)
     if args.out:
         write_json(payload, args.out)
+    elif args.format == "csv":
+        print(allocation_csv(payload), end="")
     else:
         print(dumps(payload))
     return 0
@@ -463,7 +627,9 @@ def _compare(args: argparse.Namespace) -> int:
             "compare: --cut-sleeves reports a first cut in one window; the "
             "episode-by-policy table has none (see riskengine compare --help)"
         )
-    policies = [load_policy(p) for p in args.policies or builtin_names("policies")]
+    policies = [
+        _load_policy(p, args) for p in args.policies or builtin_names("policies")
+    ]
     against = None if args.against is None else load_policy(args.against)
     if against is not None and against.name not in [p.name for p in policies]:
         policies.append(against)

@@ -126,6 +126,126 @@ def test_multi_sleeve_vol_target_on_the_whole_real_file(
     assert (weights.loc["2026-01-02"] > 0).sum() >= 10
 
 
+def allocation_schema():
+    import jsonschema
+
+    from riskengine.allocate import SCHEMA_FILE
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (
+            ["allocate", "--asof", "04-02-2026"],
+            "'04-02-2026' (day and month order is ambiguous: write 2026-02-04 or "
+            "2026-04-02)",
+        ),
+        (
+            ["backtest", "--from", "01/02/2020"],
+            "'01/02/2020' (day and month order is ambiguous: write 2020-02-01 or "
+            "2020-01-02)",
+        ),
+        (
+            ["compare", "static-60-40", "--to", "31/12/2020"],
+            "'31/12/2020' (write 2020-12-31)",
+        ),
+    ],
+    ids=["allocate-dd-mm", "backtest-slashes", "compare-day-first"],
+)
+def test_dates_in_day_month_order_are_refused_naming_the_iso_form(
+    capsys: pytest.CaptureFixture[str], argv: list[str], shown: str
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert f"expected a date YYYY-MM-DD, got {shown}" in err
+
+
+def test_set_overrides_a_policy_field_checked_like_the_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["allocate", "--policy", "vol-target-fund", "--asof", "2025-06-30"]
+    assert main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--set", "target.target_vol_annual=0.03"]) == 0
+    lower = json.loads(capsys.readouterr().out)
+    for payload in (plain, lower):
+        assert allocation_schema().is_valid(payload)
+    assert lower["policy"]["fingerprint"] != plain["policy"]["fingerprint"]
+    # daily decisions traded at their close: the holdings are the targets; 10% needs
+    # more than the 1.5x cap on the simulated market, 3% does not
+    assert plain["rebalance_day"]
+    assert lower["rebalance_day"]
+    assert lower["risk"]["holdings"]["ex_ante_vol_annual"] == pytest.approx(0.03)
+    assert lower["binding_limits"] == []
+    assert plain["risk"]["holdings"]["ex_ante_vol_annual"] < 0.10
+    assert plain["weights"]["target"]["gross_leverage"] == pytest.approx(1.5)
+    assert [b["limit"] for b in plain["binding_limits"]] == [
+        "target.max_gross_leverage"
+    ]
+    for setting, code, message in [
+        (
+            "target.vol_annual=0.08",
+            4,
+            "--set on policy vol-target-fund: unknown field 'target.vol_annual' "
+            "(expected one of: base, target_vol_annual,",
+        ),
+        (
+            "target.target_vol_annual=3",
+            4,
+            "--set on policy vol-target-fund: target.target_vol_annual: must be in "
+            "(0, 2]",
+        ),
+        (
+            "rebalance.frequency=hourly",
+            4,
+            "rebalance.frequency: expected one of 'daily', 'weekly', 'monthly', got "
+            "'hourly'",
+        ),
+        ("target.target_vol_annual", 2, "argument --set: expected FIELD=VALUE"),
+    ]:
+        assert main([*argv, "--set", setting]) == code
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert message in err
+
+
+def test_set_applies_to_backtest_and_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--set", "target.target_vol_annual=0.05", "--set", "name=five"]
+    out = tmp_path / "run"
+    assert (
+        main(["backtest", "--policy", "vol-target-fund", "--out", str(out), *argv]) == 0
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["policy"]["name"] == "five"
+    assert manifest["policy"]["target"]["target_vol_annual"] == 0.05
+    capsys.readouterr()
+    bad = ["--set", "limits.max_turnover=-1"]
+    assert main(["compare", "vol-target-fund", "static-60-40", *bad]) == 4
+    assert "--set on policy vol-target-fund: limits.max_turnover" in (
+        capsys.readouterr().err
+    )
+
+
+def test_help_lists_the_builtin_policies_models_date_format_and_exit_codes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from riskengine.specs import builtin_names
+
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for kind in ("policies", "models"):
+        for name in builtin_names(kind):
+            assert name in text
+    assert "dates: ISO YYYY-MM-DD only" in text
+    assert "10 stale prices (allocate)" in text
+    assert "riskengine allocate --prices prices.csv" in text
+
+
 def test_episodes_lists_the_library(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["episodes"]) == 0
     printed = capsys.readouterr().out
