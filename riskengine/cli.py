@@ -144,9 +144,12 @@ STALE_ACTIONS = ("stop", "drop", "hold")
 EXIT_CODES = (
     "0 ok, 1 internal error (a bug), 2 bad argument, 3 data, 4 policy or model "
     "spec, 5 model, 6 infeasible, 7 output, 8 nothing held, 9 cluster, 10 stale "
-    "prices (allocate), 130 interrupted"
+    "prices (allocate), 130 interrupted, 141 output pipe closed by its reader"
 )
 """The exit codes in one line (see `riskengine.errors`)."""
+CLOSED_PIPE = 141
+"""Exit code when the reader of stdout closes it early: 128 + SIGPIPE, as a shell
+reports a tool that the signal ends."""
 
 
 def _builtin_names(kind: str) -> list[str]:
@@ -436,6 +439,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("riskengine: interrupted")
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`riskengine compare ... | head -1`):
+        # stop quietly, as a tool that SIGPIPE ends does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return CLOSED_PIPE
     except Exception as exc:
         if os.environ.get("RISKENGINE_DEBUG") == "1":
             raise

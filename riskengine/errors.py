@@ -22,7 +22,9 @@ with the code of its class:
 == =====================================================================
 
 A sweep whose runs fail exits with the code of its first failed run; 130 is an
-interrupt (Ctrl-C).
+interrupt (Ctrl-C); 141 means the reader of the output closed it early
+(``riskengine allocate ... | head -c 100``): the command ends quietly, as one
+that SIGPIPE ends does.
 """
 
 from __future__ import annotations

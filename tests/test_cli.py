@@ -358,3 +358,24 @@ def test_compare_episode_table_for_every_shipped_policy(
     assert len(rows) == 2 * len(builtin_names("policies"))
     assert {r["episode"] for r in rows} == {"2020-covid-crash", "2022-rates-shock"}
     assert all(r["total_return"] is not None for r in rows)
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "riskengine", "allocate", "--policy"]
+    command.append("static-60-40")
+    reader = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert reader.stdout is not None
+    assert reader.stderr is not None
+    reader.stdout.close()  # the reader goes away before a byte is written
+    with reader.stderr:
+        err = reader.stderr.read()
+    assert reader.wait(timeout=300) == 141
+    assert err == b""
