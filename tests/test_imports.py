@@ -64,6 +64,12 @@ ALLOWED: dict[tuple[str, str], str] = {
         "riskengine.backtest.result",
         "riskengine.results.metrics",
     ): "BacktestResult.metrics",
+    # `result.attribution()` likewise: the de-risking attribution against the
+    # run's baseline is a pure function of the outputs stage.
+    (
+        "riskengine.backtest.result",
+        "riskengine.results.attribution",
+    ): "BacktestResult.attribution",
 }
 """Imports of a later stage that are allowed, each only inside the named function."""
 

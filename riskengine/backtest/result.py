@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -124,6 +124,16 @@ class BacktestResult:
     screen : ScreenReport or None
         What the data screen recorded (its findings are also events); None for a
         result built without one.
+    trigger_signals, trigger_multipliers : pd.DataFrame
+        Each trigger's signal and the multiplier it put on its acted-on sleeves at
+        each close, one column per trigger (its name), shape (n_days, n_triggers).
+    baseline : BacktestResult or None
+        The counterfactual run on the same data in the same call (itself without a
+        baseline; see `riskengine.backtest.baseline`); the result itself (without
+        its baseline) when the policy is its own baseline; None when none was run.
+        Its timings hold only the stages it did not share with this run.
+    baseline_note : str
+        What the baseline is, in one line; empty without a baseline.
     """
 
     policy: PolicySpec
@@ -144,6 +154,10 @@ class BacktestResult:
     timings: Mapping[str, float]
     sleeves: Mapping[str, str]
     screen: ScreenReport | None = None
+    trigger_signals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trigger_multipliers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    baseline: BacktestResult | None = field(default=None, repr=False)
+    baseline_note: str = ""
 
     @property
     def invested_period(self) -> InvestedPeriod:
@@ -184,3 +198,25 @@ class BacktestResult:
             self.trading_costs.loc[held],
             periods_per_year=self.periods_per_year,
         )
+
+    def attribution(self, after_days: int = 21) -> pd.DataFrame:
+        """De-risking attribution against the `baseline`, per episode and in total.
+
+        See `riskengine.results.attribution.attribution` for the columns.
+
+        Parameters
+        ----------
+        after_days : int
+            Trading days after each episode's exit that are measured too, and
+            within which a restore counts as a whipsaw.
+
+        Raises
+        ------
+        ValueError
+            If the run has no baseline (``baseline=None``), or `after_days` < 1.
+        """
+        # Like `metrics`, a documented convenience delegating to the outputs stage,
+        # imported on call (allowed in tests/test_imports.py).
+        from riskengine.results.attribution import attribution
+
+        return attribution(self, after_days=after_days)

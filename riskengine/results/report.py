@@ -22,6 +22,7 @@ RESULT_FILES = frozenset(
         "targets.parquet",
         "risk_contributions.parquet",
         "decisions.parquet",
+        "attribution.parquet",
         "events.csv",
         "manifest.json",
         "report.html",
@@ -54,6 +55,21 @@ def manifest(result: BacktestResult) -> dict[str, Any]:
         "periods_per_year": result.periods_per_year,
         "invested_period": period.to_dict(),
         "metrics": result.metrics() if period.measurable else None,
+        "baseline": _baseline_manifest(result),
+    }
+
+
+def _baseline_manifest(result: BacktestResult) -> dict[str, Any] | None:
+    """The baseline's name, what it is and its metrics; None without one."""
+    baseline = result.baseline
+    if baseline is None:
+        return None
+    measurable = baseline.invested_period.measurable
+    return {
+        "policy": baseline.policy.name,
+        "note": result.baseline_note,
+        "invested_period": baseline.invested_period.to_dict(),
+        "metrics": baseline.metrics() if measurable else None,
     }
 
 
@@ -63,7 +79,10 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
     Everything is first written to a new version folder, then put in place in one
     rename, so a reader never sees a half-written folder and a failed or killed run
     leaves the previous results whole (see `riskengine.output`). `out_dir` must be
-    missing, empty or riskengine's own results.
+    missing, empty or riskengine's own results. With a baseline, ``daily.parquet``
+    also holds its ``baseline_return`` and ``baseline_nav``, and
+    ``attribution.parquet`` the de-risking attribution against it (columns:
+    `riskengine.results.attribution.COLUMNS`).
 
     Parameters
     ----------
@@ -92,6 +111,10 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
                 "financing": result.financing,
             }
         )
+        if result.baseline is not None:
+            daily["baseline_return"] = result.baseline.returns
+            daily["baseline_nav"] = (1.0 + result.baseline.returns).cumprod()
+            result.attribution().to_parquet(staging / "attribution.parquet")
         daily.to_parquet(staging / "daily.parquet")
         result.weights.to_parquet(staging / "weights.parquet")
         result.targets.to_parquet(staging / "targets.parquet")
