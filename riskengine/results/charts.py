@@ -10,7 +10,6 @@ The same figures go into the HTML page (`svg`) and, for slides, into PNG files
 from __future__ import annotations
 
 import io
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -195,10 +194,10 @@ def growth_figure(
         wealth = (1.0 + window.cut(run.returns)).cumprod()
         drawdown = _thin(wealth / wealth.cummax() - 1.0)
         wealth = _thin(wealth if log_scale else wealth - 1.0)
-        top.plot(wealth.index, wealth.to_numpy(), label=name, **style)
+        top.plot(_dates(wealth), wealth.to_numpy(), label=name, **style)
         if run is result:
             bottom.fill_between(
-                drawdown.index,
+                _dates(drawdown),
                 drawdown.to_numpy(),
                 0.0,
                 color=style["color"],
@@ -207,7 +206,7 @@ def growth_figure(
                 label=name,
             )
         else:
-            bottom.plot(drawdown.index, drawdown.to_numpy(), **style)
+            bottom.plot(_dates(drawdown), drawdown.to_numpy(), **style)
     if log_scale:
         top.set_yscale("log")
         top.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
@@ -250,7 +249,7 @@ def sleeve_figure(
     colours = sleeve_colours(list(shown.columns))
     if (shown.to_numpy() >= 0).all():
         axes.stackplot(
-            shown.index,
+            _dates(shown),
             shown.to_numpy().T,
             labels=list(shown.columns),
             colors=[colours[s] for s in shown.columns],
@@ -259,7 +258,7 @@ def sleeve_figure(
     else:  # negative values: stacking would hide them
         for sleeve, values in shown.items():
             axes.plot(
-                values.index,
+                _dates(values),
                 values.to_numpy(),
                 label=sleeve,
                 lw=1.0,
@@ -284,7 +283,7 @@ def vol_figure(result: BacktestResult, window: ChartWindow) -> Figure:
     figure = Figure(figsize=(10, 3.5))
     axes = figure.subplots()
     axes.step(
-        ex_ante.index,
+        _dates(ex_ante),
         ex_ante.to_numpy(),
         where="post",
         color=POLICY_COLOUR,
@@ -293,7 +292,7 @@ def vol_figure(result: BacktestResult, window: ChartWindow) -> Figure:
         zorder=3,
     )
     axes.plot(
-        realised.index,
+        _dates(realised),
         realised.to_numpy(),
         color=REALISED_COLOUR,
         lw=1.0,
@@ -331,8 +330,8 @@ def rolling_figure(
         vol = std * annual_vol_factor(ppy)
         sharpe = _thin((mean * ppy / vol).where(std > 0.0))
         vol = _thin(vol)
-        vol_axes.plot(vol.index, vol.to_numpy(), label=name, **style)
-        sharpe_axes.plot(sharpe.index, sharpe.to_numpy(), **style)
+        vol_axes.plot(_dates(vol), vol.to_numpy(), label=name, **style)
+        sharpe_axes.plot(_dates(sharpe), sharpe.to_numpy(), **style)
     vol_axes.set_ylabel(f"volatility ({days} days)")
     vol_axes.yaxis.set_major_formatter(_PERCENT)
     sharpe_axes.set_ylabel(f"Sharpe ratio ({days} days)")
@@ -363,9 +362,9 @@ def zoom_figure(
     for run, name, style in _runs(result, baseline):
         wealth = (1.0 + window.cut(run.returns)).cumprod()
         rebased = wealth / wealth.loc[: episode[0]].iloc[-1] - 1.0
-        growth.plot(rebased.index, rebased.to_numpy(), label=name, **style)
+        growth.plot(_dates(rebased), rebased.to_numpy(), label=name, **style)
         drawdown = wealth / wealth.cummax() - 1.0
-        drawdowns.plot(drawdown.index, drawdown.to_numpy(), **style)
+        drawdowns.plot(_dates(drawdown), drawdown.to_numpy(), **style)
     growth.axhline(0.0, color="#999999", lw=0.6)
     growth.set_ylabel("cumulative return")
     drawdowns.set_ylabel("drawdown")
@@ -374,7 +373,7 @@ def zoom_figure(
     colours = sleeve_colours(list(weights.columns))
     if not weights.empty and (weights.to_numpy() >= 0).all():
         holdings.stackplot(
-            weights.index,
+            _dates(weights),
             weights.to_numpy().T,
             labels=list(weights.columns),
             colors=[colours[s] for s in weights.columns],
@@ -383,7 +382,7 @@ def zoom_figure(
     else:
         for sleeve, values in weights.items():
             holdings.plot(
-                values.index,
+                _dates(values),
                 values.to_numpy(),
                 label=sleeve,
                 lw=1.0,
@@ -454,25 +453,32 @@ def _runs(
 def _thin(series: pd.Series) -> pd.Series:
     """At most about `MAX_LINE_POINTS` points of a line, its lows and highs kept.
 
-    The dates are cut into stretches; each keeps its lowest and highest value
-    (and the line its first and last point), so a drawn line reaches every
+    The dates are cut into equal stretches; each keeps its lowest and highest
+    value (and the line its first and last point), so a drawn line reaches every
     trough and peak of the full series at the chart's resolution.
     """
     n = len(series)
     if n <= MAX_LINE_POINTS:
         return series
-    values = series.to_numpy(float)
-    edges = np.linspace(0, n, MAX_LINE_POINTS // 2 + 1).astype(int)
-    keep = {0, n - 1}
-    for left, right in itertools.pairwise(edges):
-        chunk = values[left:right]
-        if np.isnan(chunk).all():
-            keep.add(int(left))
-        else:
-            keep.update(
-                (left + int(np.nanargmin(chunk)), left + int(np.nanargmax(chunk)))
-            )
-    return series.iloc[sorted(keep)]
+    size = math.ceil(n / (MAX_LINE_POINTS // 2))
+    stretches = math.ceil(n / size)
+    padded = np.full(stretches * size, np.nan)
+    padded[:n] = series.to_numpy(float)
+    grid = padded.reshape(stretches, size)
+    missing = np.isnan(grid)
+    starts = np.arange(stretches) * size
+    lows = np.where(missing, np.inf, grid).argmin(axis=1) + starts
+    highs = np.where(missing, -np.inf, grid).argmax(axis=1) + starts
+    keep = np.unique(np.concatenate([[0, n - 1], lows, highs]))
+    return series.iloc[keep[keep < n]]
+
+
+def _dates(series: pd.Series | pd.DataFrame) -> Any:
+    """The dates of `series` as numpy datetimes.
+
+    Matplotlib converts those at once, a `DatetimeIndex` one `Timestamp` at a time.
+    """
+    return series.index.to_numpy()
 
 
 def _visible_spans(
