@@ -9,6 +9,7 @@ import riskengine.results.report
 from riskengine import backtest, default_market, load_policy, run_backtest
 from riskengine.cli import format_comparison, format_summary
 from riskengine.compare import compare
+from riskengine.results.html_report import render_html
 from riskengine.results.report import write_results
 
 
@@ -135,3 +136,22 @@ def test_compare_states_each_policys_invested_period() -> None:
         assert column["sharpe"] == run.metrics()["sharpe"]
     text = format_comparison(table, ["crypto"])
     assert "Invested from (first holding)" in text
+
+
+def test_figures_are_written_as_png_for_slides_when_asked(
+    tmp_path: Path, result
+) -> None:
+    from riskengine.results.html_report import report_figures
+    from riskengine.results.report import FIGURES_FOLDER
+
+    out = write_results(result, tmp_path / "run")
+    assert not (out / FIGURES_FOLDER).exists()
+    out = write_results(result, tmp_path / "run", png_figures=True)
+    names = sorted(p.name for p in (out / FIGURES_FOLDER).iterdir())
+    assert names == sorted(f"{n}.png" for n in report_figures(result).figures)
+    assert "growth.png" in names
+    for name in names:
+        assert (out / FIGURES_FOLDER / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the page is the same with or without the PNG files
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page == render_html(result)

@@ -11,7 +11,8 @@ import pandas as pd
 from riskengine.backtest import BacktestResult
 from riskengine.data.prices import SIMULATED_NOTE
 from riskengine.output import dumps, new_results_folder, write_csv
-from riskengine.results.html_report import render_html
+from riskengine.results.charts import png
+from riskengine.results.html_report import render_html, report_figures
 from riskengine.results.provenance import versions
 
 MANIFEST_VERSION = 1
@@ -73,7 +74,13 @@ def _baseline_manifest(result: BacktestResult) -> dict[str, Any] | None:
     }
 
 
-def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
+FIGURES_FOLDER = "figures"
+"""Folder of a results folder holding the report's figures as PNG, when asked."""
+
+
+def write_results(
+    result: BacktestResult, out_dir: str | Path, *, png_figures: bool = False
+) -> Path:
     """Write a run's tables, metrics, events and manifest into `out_dir`.
 
     Everything is first written to a new version folder, then put in place in one
@@ -82,7 +89,9 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
     missing, empty or riskengine's own results. With a baseline, ``daily.parquet``
     also holds its ``baseline_return`` and ``baseline_nav``, and
     ``attribution.parquet`` the de-risking attribution against it (columns:
-    `riskengine.results.attribution.COLUMNS`).
+    `riskengine.results.attribution.COLUMNS`). With `png_figures`, the report's
+    figures are also written as PNG files (for slides) into `FIGURES_FOLDER`,
+    named as in `riskengine.results.html_report.report_figures`.
 
     Parameters
     ----------
@@ -90,6 +99,8 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         The run to write.
     out_dir : str or Path
         Destination folder; its previous results are replaced.
+    png_figures : bool, default False
+        Also write each figure of the report as ``figures/NAME.png``.
 
     Returns
     -------
@@ -123,5 +134,11 @@ def write_results(result: BacktestResult, out_dir: str | Path) -> Path:
         details = result.events["details"].map(lambda d: dumps(d, indent=None))
         write_csv(result.events.assign(details=details), staging / "events.csv")
         (staging / "manifest.json").write_text(dumps(manifest(result)))
-        (staging / "report.html").write_text(render_html(result), encoding="utf-8")
+        figures = report_figures(result)
+        page = render_html(result, figures)
+        (staging / "report.html").write_text(page, encoding="utf-8")
+        if png_figures:
+            (staging / FIGURES_FOLDER).mkdir()
+            for name, figure in figures.figures.items():
+                (staging / FIGURES_FOLDER / f"{name}.png").write_bytes(png(figure))
     return Path(out_dir)
