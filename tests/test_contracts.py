@@ -285,6 +285,7 @@ def _signal_thresholds(entry: str) -> tuple[float, float]:
 TARGET_FIELDS: dict[str, dict[str, Any]] = {
     "fixed": {"sleeve_weights": {"dm_equity": 0.5, "rates": 0.3, "safe_haven": 0.2}},
     "per_asset_vol": {"asset_vol_annual": 0.1},
+    "inverse_variance": {"asset_vol_annual": 0.1},
 }
 """Fields a base-weight rule requires in its target (TargetSpec says which)."""
 DECISION_EVENTS = ("solver_fallback", "solver_hold", "limit_conflict")
@@ -589,7 +590,8 @@ def _policy(**fields: Any) -> PolicySpec:
                 aligned_returns(_clean_prices()), ModelSpec(name="m", family="garhc")
             ),
             "model 'm': family: unknown volatility model 'garhc' (did you mean "
-            "'garch'? registered: ewma, realised, garch, gjr, egarch)",
+            "'garch'? registered: ewma, realised, garch, gjr, egarch, "
+            "realised_month)",
             id="volatility",
         ),
         pytest.param(
@@ -614,7 +616,7 @@ def _policy(**fields: Any) -> PolicySpec:
             ),
             "policy 'misspelt': target.base: unknown base-weight rule 'inverse_voll' "
             "(did you mean 'inverse_vol'? registered: inverse_vol, "
-            "sleeve_equal_risk, fixed, risk_budget, per_asset_vol)",
+            "sleeve_equal_risk, fixed, risk_budget, per_asset_vol, inverse_variance)",
             id="base",
         ),
         pytest.param(

@@ -630,3 +630,68 @@ def test_a_filtered_variance_outside_arch_bounds_is_a_breakdown(
     np.testing.assert_array_equal(broken.variance[:269], sound.variance[:269])
     fallback = ewma_variance(returns.to_numpy(), spec.fallback_decay)[269:, 0]
     np.testing.assert_allclose(broken.variance.iloc[269:, 0], fallback, rtol=1e-12)
+
+
+# --- the previous calendar month's realised variance (Moreira and Muir) -------------
+
+
+def _month_rv(returns: pd.Series) -> pd.Series:
+    """Independent: each calendar month's demeaned sum of squared returns, by pandas."""
+    by_month = returns.groupby(returns.index.to_period("M"))
+    return by_month.apply(lambda month: ((month - month.mean()) ** 2).sum())
+
+
+@pytest.mark.parametrize("asset", ["SPY", "BTC_USD"])
+def test_realised_month_is_the_previous_months_demeaned_sum(
+    real_returns: pd.DataFrame, asset: str
+) -> None:
+    forecast = forecast_variance(real_returns, load_model("realised-month"))
+    returns = real_returns[asset].dropna()
+    rv = _month_rv(returns) / 21.0
+    rows = returns.groupby(returns.index.to_period("M"))
+    last_rows = rows.apply(lambda month: month.index[-1]).iloc[:-1]  # complete months
+    middle_rows = rows.apply(lambda month: month.index[len(month) // 2]).iloc[1:]
+    variance = forecast.variance[asset]
+    # at a month's last close the forecast already holds that month (tolerance 1e-15)
+    np.testing.assert_allclose(
+        variance.loc[last_rows.to_numpy()], rv.iloc[:-1], rtol=1e-12, atol=1e-15
+    )
+    # within a month, the previous month's
+    np.testing.assert_allclose(
+        variance.loc[middle_rows.to_numpy()], rv.shift(1).iloc[1:], rtol=1e-12
+    )
+    np.testing.assert_array_equal(forecast.horizon_variance, forecast.variance)
+    assert forecast.fits.empty
+    assert forecast.events == ()
+
+
+def test_realised_month_closes_on_the_last_session_and_keeps_a_thin_month() -> None:
+    # NYSE sessions of June to October 2024: weekdays less three holidays
+    holidays = pd.to_datetime(["2024-06-19", "2024-07-04", "2024-09-02"])
+    sessions = pd.bdate_range("2024-06-03", "2024-10-31").difference(holidays)
+    rng = np.random.default_rng(7)
+    returns = pd.DataFrame(
+        rng.normal(0.0, 0.01, (sessions.size, 2)), index=sessions, columns=["A", "B"]
+    )
+    # B has one return in August: a month too thin to measure keeps July's
+    august = returns.index.to_period("M") == pd.Period("2024-08", "M")
+    returns.loc[august, "B"] = np.nan
+    returns.loc[pd.Timestamp("2024-08-15"), "B"] = 0.02
+    spec = ModelSpec(name="m", family="realised_month")
+    variance = forecast_variance(returns, spec).variance
+    rv = {a: _month_rv(returns[a].dropna()) / 21.0 for a in "AB"}
+    # 2024-08-30, a Friday, is August's last session (the 31st is a Saturday)
+    friday = pd.Timestamp("2024-08-30")
+    assert variance.loc[friday, "A"] == pytest.approx(rv["A"]["2024-08"], rel=1e-12)
+    assert variance.loc[pd.Timestamp("2024-08-29"), "A"] == pytest.approx(
+        rv["A"]["2024-07"], rel=1e-12
+    )
+    assert variance.loc[friday, "B"] == pytest.approx(rv["B"]["2024-07"], rel=1e-12)
+    assert variance.loc[pd.Timestamp("2024-09-30"), "B"] == pytest.approx(
+        rv["B"]["2024-09"], rel=1e-12
+    )
+    # before the first complete month: the mean squared return so far
+    june = returns.loc[:"2024-06-27", "A"]
+    assert variance.loc[june.index[-1], "A"] == pytest.approx(
+        (june**2).mean(), rel=1e-12
+    )

@@ -237,10 +237,34 @@ class PerAssetVol(BaseRule):
         return BaseWeights(per_asset * inputs.daily / inputs.vol)
 
 
+@dataclass(frozen=True)
+class InverseVariance(BaseRule):
+    """Each asset at ``c / forecast variance`` (Moreira and Muir's vol management).
+
+    ``c`` is the daily variance of `TargetSpec.asset_vol_annual`: an asset is
+    held at 100% when its forecast vol equals it, more when calmer.
+    """
+
+    name: str = "inverse_variance"
+
+    def weights(self, inputs: BaseInputs) -> BaseWeights:
+        """``(asset_vol_annual * daily / vol)^2`` per asset."""
+        reference = inputs.target.asset_vol_annual
+        assert reference is not None  # TargetSpec requires it with this base
+        return BaseWeights((reference * inputs.daily / inputs.vol) ** 2)
+
+
 BASE_RULES: Registry[BaseRule] = Registry(
     "base-weight rule",
     "target.base",
-    [InverseVol(), SleeveEqualRisk(), Fixed(), RiskBudget(), PerAssetVol()],
+    [
+        InverseVol(),
+        SleeveEqualRisk(),
+        Fixed(),
+        RiskBudget(),
+        PerAssetVol(),
+        InverseVariance(),
+    ],
 )
 """Every base-weight rule by `TargetSpec.base` name."""
 

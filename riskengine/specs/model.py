@@ -16,11 +16,12 @@ class ModelSpec:
     ----------
     name, description : str
         Identifier and one-line description.
-    family : {"ewma", "realised", "garch", "gjr", "egarch"}
+    family : {"ewma", "realised", "garch", "gjr", "egarch", "realised_month"}
         EWMA of squared returns (RiskMetrics); realised variance (mean squared
-        return over the last `window_days` observations); or GARCH(1,1),
+        return over the last `window_days` observations); GARCH(1,1),
         GJR-GARCH(1,1,1), EGARCH(1,1,1) fitted by maximum likelihood on percent
-        returns, as `arch` fits them.
+        returns, as `arch` fits them; or the previous calendar month's realised
+        variance (demeaned sum of squared daily returns, Moreira and Muir 2017).
     decay : float
         EWMA decay lambda (daily); `half_life_days` in the file is an alias.
     distribution : {"normal", "t", "skewt"}
@@ -53,7 +54,9 @@ class ModelSpec:
 
     name: str
     description: str = ""
-    family: Literal["ewma", "realised", "garch", "gjr", "egarch"] = "ewma"
+    family: Literal["ewma", "realised", "garch", "gjr", "egarch", "realised_month"] = (
+        "ewma"
+    )
     decay: float = 0.94
     distribution: Literal["normal", "t", "skewt"] = "t"
     mean: Literal["zero", "constant"] = "constant"

@@ -16,13 +16,17 @@ class TargetSpec:
 
     Attributes
     ----------
-    base : {"inverse_vol", "sleeve_equal_risk", "fixed", "risk_budget", "per_asset_vol"}
+    base : str
         ``inverse_vol``: weights proportional to 1 / forecast vol over all assets;
         ``sleeve_equal_risk``: inverse vol within each sleeve, sleeves sized to
         equal stand-alone vol; ``fixed``: `sleeve_weights`, split equally over the
         sleeve's active assets; ``risk_budget``: risk contributions proportional to
         `risk_budgets` (equal risk contributions when empty); ``per_asset_vol``:
-        each asset sized to `asset_vol_annual` on its own (CTA style).
+        each asset sized to `asset_vol_annual` on its own (CTA style);
+        ``inverse_variance``: each asset's weight ``c / forecast variance`` with
+        ``c`` the variance of `asset_vol_annual`, so that an asset is held at
+        100% when its forecast vol is `asset_vol_annual` (Moreira and Muir's
+        vol-managed portfolios).
     target_vol_annual : float or None
         Ex-ante portfolio vol target (annualised); None keeps the base weights.
     max_gross_leverage : float
@@ -37,13 +41,19 @@ class TargetSpec:
     risk_budget_by : {"sleeve", "asset"}
         What the keys of `risk_budgets` name.
     asset_vol_annual : float or None
-        Per-asset vol target for ``base = "per_asset_vol"``.
+        Per-asset vol target for ``base = "per_asset_vol"``; the vol held at
+        100% for ``base = "inverse_variance"``.
     risk_budget_solver : {"fast", "cvxpy"}
         Newton's method on the log-barrier problem (cvxpy if it fails), or cvxpy.
     """
 
     base: Literal[
-        "inverse_vol", "sleeve_equal_risk", "fixed", "risk_budget", "per_asset_vol"
+        "inverse_vol",
+        "sleeve_equal_risk",
+        "fixed",
+        "risk_budget",
+        "per_asset_vol",
+        "inverse_variance",
     ] = "inverse_vol"
     target_vol_annual: float | None = None
     max_gross_leverage: float = 1.0
@@ -84,9 +94,10 @@ class TargetSpec:
             )
         per_asset = self.asset_vol_annual
         _require(
-            (self.base == "per_asset_vol") == (per_asset is not None),
+            (self.base in ("per_asset_vol", "inverse_variance"))
+            == (per_asset is not None),
             "asset_vol_annual",
-            "required when base = 'per_asset_vol', and only then",
+            "required with base = 'per_asset_vol' or 'inverse_variance', and only then",
         )
         _require(
             per_asset is None or 0.0 < per_asset <= 2.0,

@@ -18,8 +18,9 @@ non-stationary or ends on a bound is recorded as an event and replaced by the
 spec's fallback until the next refit.
 
 Each model kind is one `VolatilityModel` object in `MODELS`, keyed by
-`ModelSpec.family`: EWMA, realised variance, and one entry per GARCH family (see
-`riskengine.volatility.families`).
+`ModelSpec.family`: EWMA, realised variance, one entry per GARCH family (see
+`riskengine.volatility.families`) and the previous calendar month's realised
+variance (`riskengine.volatility.monthly`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from riskengine.registry import Registry
 from riskengine.specs import ModelSpec
 from riskengine.volatility.families import GARCH_FAMILIES
 from riskengine.volatility.garch import FIT_COLUMNS, garch_panel
+from riskengine.volatility.monthly import month_variance
 from riskengine.volatility.simple import ewma_variance, realised_variance
 
 Panels = tuple[FloatArray, FloatArray, tuple[Event, ...], pd.DataFrame]
@@ -159,6 +161,29 @@ class RealisedModel(FlatModel):
 
 
 @dataclass(frozen=True)
+class RealisedMonthModel(VolatilityModel):
+    """Realised variance of the previous calendar month (Moreira and Muir); flat H-day.
+
+    See `riskengine.volatility.monthly`: the demeaned sum of squared daily returns
+    of the latest month complete at t, over `monthly.MONTH_DAYS`.
+    """
+
+    name: str = "realised_month"
+
+    def forecast(
+        self,
+        returns: ReturnPanel,
+        spec: ModelSpec,
+        horizon_days: int,
+        start: pd.Timestamp | None,
+        refit_dates: pd.DatetimeIndex | None,
+    ) -> Panels:
+        """One-day and H-day variances, no events, no fits."""
+        one_day = month_variance(returns)
+        return one_day, one_day * horizon_days, (), pd.DataFrame(columns=FIT_COLUMNS)
+
+
+@dataclass(frozen=True)
 class GarchModel(VolatilityModel):
     """A GARCH family, refitted and filtered (`riskengine.volatility.garch`)."""
 
@@ -180,7 +205,12 @@ class GarchModel(VolatilityModel):
 MODELS: Registry[VolatilityModel] = Registry(
     "volatility model",
     "family",
-    [EwmaModel(), RealisedModel(), *(GarchModel(name) for name in GARCH_FAMILIES)],
+    [
+        EwmaModel(),
+        RealisedModel(),
+        *(GarchModel(name) for name in GARCH_FAMILIES),
+        RealisedMonthModel(),
+    ],
 )
 """Every volatility model by `ModelSpec.family` name."""
 
