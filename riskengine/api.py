@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskengine.backtest import BacktestResult, run_backtest
+from riskengine.backtest.baseline import OVERLAYS_OFF, BaselineChoice
 from riskengine.data.prices import Market, load_market, make_market, sleeve_table
 from riskengine.errors import SpecError
 from riskengine.scenarios import simulate_market
@@ -36,6 +37,7 @@ def backtest(
     start: str | None = None,
     end: str | None = None,
     episode: str | None = None,
+    baseline: str | Path | PolicySpec | None = OVERLAYS_OFF,
 ) -> BacktestResult:
     """Run a policy walk-forward on a price panel.
 
@@ -53,6 +55,11 @@ def backtest(
     episode : str, optional
         A named episode (`riskengine.scenarios.episodes`) whose window is the
         period, instead of `start` and `end`; the data must cover it.
+    baseline : str, Path, PolicySpec or None
+        The counterfactual run beside the policy on the same data (see
+        `riskengine.backtest.baseline`): ``"overlays_off"`` (the default) for the
+        policy with its overlays switched off, a built-in policy name, a TOML path
+        or a spec to run that policy instead, None for none.
 
     Returns
     -------
@@ -81,7 +88,18 @@ def backtest(
         window = find_episode(episode)
         window.check_covered(market)
         start, end = str(window.start), str(window.end)
-    return run_backtest(spec, market, start=start, end=end)
+    return run_backtest(
+        spec, market, start=start, end=end, baseline=baseline_spec(baseline)
+    )
+
+
+def baseline_spec(choice: str | Path | PolicySpec | None) -> BaselineChoice:
+    """A baseline argument as `run_backtest` takes it: policy names loaded."""
+    if choice is None or isinstance(choice, PolicySpec):
+        return choice
+    if choice == OVERLAYS_OFF:
+        return OVERLAYS_OFF
+    return load_policy(choice)
 
 
 def market_from(

@@ -295,7 +295,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--episode", help="run over a named episode's window (see riskengine episodes)"
     )
+    run.add_argument(
+        "--baseline",
+        help="policy (name or TOML path) to measure against, run on the same data "
+        "(default: this policy with its overlays switched off)",
+    )
     run.add_argument("--json", action="store_true", help="print metrics as JSON")
+    run.add_argument(
+        "--png",
+        action="store_true",
+        help="also save the report's figures as PNG files in OUT/figures/ (slides)",
+    )
     run.add_argument(
         "--set",
         dest="settings",
@@ -479,8 +489,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     from riskengine.api import backtest
+    from riskengine.backtest.baseline import OVERLAYS_OFF
     from riskengine.output import check_results_folder, dumps, slug
-    from riskengine.results.report import RESULT_FILES, write_results
+    from riskengine.results.attribution import attribution_records, format_attribution
+    from riskengine.results.report import RESULT_FILES, manifest, write_results
+    from riskengine.specs import load_policy
 
     policy = _load_policy(_policy(args), args)
     out = Path(args.out or Path("results") / slug(policy.name))
@@ -493,9 +506,11 @@ def _backtest(args: argparse.Namespace) -> int:
         start=args.start,
         end=args.end,
         episode=args.episode,
+        baseline=OVERLAYS_OFF if args.baseline is None else load_policy(args.baseline),
     )
-    write_results(result, out)
+    write_results(result, out, png_figures=args.png)
     metrics = _measured(result, out)
+    attributed = result.attribution()
     if args.json:
         payload = {
             "policy": result.policy.name,
@@ -504,10 +519,13 @@ def _backtest(args: argparse.Namespace) -> int:
             "screen": result.screen.to_dict() if result.screen else None,
             "invested_period": result.invested_period.to_dict(),
             "metrics": metrics,
+            "baseline": manifest(result)["baseline"],
+            "attribution": attribution_records(attributed),
         }
         print(dumps(payload))
     else:
         print(format_summary(result))
+        print(f"\n{format_attribution(attributed)}")
         print(f"\nresults written to {out}/")
     return 0
 

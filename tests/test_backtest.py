@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from riskengine import backtest, load_market, load_policy, make_market
+from riskengine.backtest import run_backtest
+from riskengine.backtest.baseline import overlays, shares_panels, without_overlays
 from riskengine.covariance import EwmaCorrelation
 from riskengine.policy.context import DecisionContext, DecisionPanels
 from riskengine.policy.decision import Decision, PolicyAllocator
@@ -213,11 +215,12 @@ def test_solver_failure_raises_or_holds_and_is_logged(
     if on_failure == "raise":
         with pytest.raises(
             riskengine.policy.optimizers.InfeasibleError,
-            match=r"policy 'test' @ 2018-\d\d-\d\d: the weight limits "
-            r"\(target.max_gross_leverage, limits.max_asset_weight\) cannot hold "
-            r"together: constrained allocation",
-        ):
+            match=r"policy 'test' @ 2018-\d\d-\d\d: the weight limits \(.*\) "
+            r"cannot hold together: constrained allocation",
+        ) as raised:
             backtest(policy, m)
+        named = str(raised.value).split("(")[1].split(")")[0].split(", ")
+        assert sorted(named) == ["limits.max_asset_weight", "target.max_gross_leverage"]
         return
     result = backtest(policy, m)
     holds = result.events[result.events["kind"] == "solver_hold"]
@@ -423,3 +426,123 @@ def test_a_context_holds_nothing_after_its_row(rng: np.random.Generator) -> None
         ).returns,
         base.returns,
     )  # the row t itself is served
+
+
+# --- the baseline: the counterfactual run beside every backtest ------------------
+
+
+@pytest.fixture(scope="module")
+def recent(market):
+    """The real file from 2024 on: the 2026 safe-haven episode and its warm-up."""
+    prices = market.prices.loc["2024-01-01":].dropna(how="all", axis=1)
+    return make_market(prices, source="recent", sleeves=market.sleeves)
+
+
+def test_default_baseline_is_the_policy_without_its_overlays(recent) -> None:
+    """Same walk, shared panels: equal to running the overlay-free spec alone."""
+    policy = load_policy("safe-haven-risk-off")
+    result = backtest(policy, recent, start="2025-06-01")
+    baseline = result.baseline
+    assert baseline is not None
+    assert baseline.baseline is None
+    assert baseline.policy == without_overlays(policy)
+    assert baseline.policy.triggers == ()
+    assert baseline.policy.target == policy.target
+    assert baseline.policy.costs == policy.costs
+    assert baseline.policy.rebalance == policy.rebalance
+    assert result.baseline_note == (
+        "safe-haven-risk-off without its overlays (triggers)"
+    )
+    assert not baseline.events["kind"].isin(["trigger_enter", "trigger_exit"]).any()
+    assert "baseline" in result.timings
+    alone = backtest(without_overlays(policy), recent, start="2025-06-01")
+    pd.testing.assert_series_equal(baseline.returns, alone.returns, rtol=0, atol=0)
+    pd.testing.assert_frame_equal(baseline.weights, alone.weights, rtol=0, atol=0)
+    # the overlay cuts at the close of 2025-12-31 (its trading cost that day): the
+    # two books are equal up to then
+    differs = result.returns.ne(baseline.returns)
+    assert differs.idxmax() == pd.Timestamp("2025-12-31")
+    assert result.turnover.loc["2025-12-31"] > baseline.turnover.loc["2025-12-31"]
+
+
+def test_every_overlay_is_switched_off() -> None:
+    pension = load_policy("drawdown-controlled-pension")
+    desk = load_policy("var-limited-desk")
+    margin = load_policy("margin-account")
+    assert overlays(pension) == ("drawdown_control",)
+    assert overlays(desk) == ("limits.var_99_max", "limits.es_975_max")
+    assert overlays(margin) == ("margin",)
+    for policy in (pension, desk, margin):
+        assert overlays(without_overlays(policy)) == ()
+    assert without_overlays(desk).limits.sleeve_max_risk == desk.limits.sleeve_max_risk
+    assert overlays(load_policy("vol-target-fund")) == ()
+
+
+def test_a_policy_without_overlays_is_its_own_baseline_run_once(
+    recent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    init = PolicyAllocator.__init__
+
+    def counting(self: PolicyAllocator, policy: PolicySpec, *args) -> None:
+        built.append(policy.name)
+        init(self, policy, *args)
+
+    monkeypatch.setattr(PolicyAllocator, "__init__", counting)
+    result = backtest("vol-target-fund", recent, start="2026-01-01")
+    assert built == ["vol-target-fund"]
+    assert result.baseline is not None
+    assert result.baseline.returns is result.returns
+    assert result.baseline.baseline is None
+    assert result.baseline_note == (
+        "vol-target-fund has no overlays: it is its own baseline (run once)"
+    )
+    assert "baseline" not in result.timings
+    total = result.attribution().iloc[-1]
+    assert total["return_given_up"] == 0.0
+    assert total["days_derisked"] == 0
+
+
+def test_a_named_baseline_is_run_on_the_same_data(recent) -> None:
+    """A different model and schedule: run on its own, with the same dates."""
+    result = backtest(
+        "safe-haven-risk-off", recent, start="2025-06-01", baseline="static-60-40"
+    )
+    assert result.baseline is not None
+    assert result.baseline.policy.name == "static-60-40"
+    assert result.baseline_note == "policy 'static-60-40' (named as baseline)"
+    alone = backtest("static-60-40", recent, start="2025-06-01", baseline=None)
+    pd.testing.assert_series_equal(result.baseline.returns, alone.returns)
+    assert alone.baseline is None
+
+
+def test_a_named_baseline_sharing_the_panels_walks_beside_the_policy(recent) -> None:
+    core = load_policy("risk-parity-fund")
+    policy = load_policy("safe-haven-risk-off")
+    assert shares_panels(policy, core)
+    result = backtest(policy, recent, start="2025-06-01", baseline=core)
+    alone = backtest(core, recent, start="2025-06-01", baseline=None)
+    pd.testing.assert_series_equal(result.baseline.returns, alone.returns)
+
+
+def test_baseline_argument_is_checked(recent) -> None:
+    with pytest.raises(ValueError, match="baseline: expected a PolicySpec"):
+        run_backtest(load_policy("vol-target-fund"), recent, baseline="overlays")  # type: ignore[arg-type]
+
+
+def test_the_baseline_does_not_look_ahead(recent) -> None:
+    """Perturbing prices after a date leaves the baseline's returns up to it equal."""
+    policy = load_policy("safe-haven-risk-off")
+    cut = pd.Timestamp("2026-02-02")
+    prices = recent.prices.copy()
+    later = prices.index > cut
+    rng = np.random.default_rng(3)
+    shocks = np.exp(np.cumsum(0.02 * rng.standard_normal(later.sum())))
+    prices.loc[later] = prices.loc[later].mul(shocks, axis=0)
+    perturbed = make_market(prices, source="perturbed", sleeves=recent.sleeves)
+    base = backtest(policy, recent, start="2025-06-01").baseline
+    other = backtest(policy, perturbed, start="2025-06-01").baseline
+    pd.testing.assert_series_equal(
+        base.returns.loc[:cut], other.returns.loc[:cut], rtol=0, atol=0
+    )
+    assert not base.returns.loc[cut:].iloc[1:].equals(other.returns.loc[cut:].iloc[1:])

@@ -24,6 +24,7 @@ def test_default_run_on_simulated_market(
     daily = pd.read_parquet(out / "daily.parquet")
     assert abs(daily["return"].std() * 252**0.5 - 0.10) < 0.02
     assert sorted(p.name for p in out.iterdir()) == [
+        "attribution.parquet",
         "daily.parquet",
         "decisions.parquet",
         "events.csv",
@@ -45,6 +46,30 @@ def test_json_output_is_machine_readable(
     payload = json.loads(capsys.readouterr().out)
     assert payload["simulated"] is True
     assert payload["metrics"]["annual_vol"] > 0
+    # a policy without overlays is its own baseline: nothing to attribute
+    assert payload["baseline"]["policy"] == "static-60-40"
+    assert "its own baseline (run once)" in payload["baseline"]["note"]
+    assert [row["episode"] for row in payload["attribution"]] == ["total"]
+    assert payload["attribution"][0]["return_given_up"] == 0.0
+
+
+def test_backtest_against_a_named_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["backtest", "--policy", "safe-haven-risk-off", "--from", "2024-01-01"]
+    assert main([*argv, "--baseline", "static-60-40", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "baseline  policy 'static-60-40' (named as baseline)" in printed
+    assert "de-risking episode" in printed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["baseline"]["policy"] == "static-60-40"
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert {"baseline_return", "baseline_nav"} <= set(daily.columns)
+    frame = pd.read_parquet(out / "attribution.parquet")
+    assert frame["episode"].iloc[-1] == "total"
+    assert main([*argv, "--baseline", "no-such-policy", "--out", str(out)]) == 4
+    assert "no-such-policy" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -124,6 +149,120 @@ def test_multi_sleeve_vol_target_on_the_whole_real_file(
     assert "VIX" in columns
     assert list(weights.columns) == [c for c in columns if c != "VIX"]
     assert (weights.loc["2026-01-02"] > 0).sum() >= 10
+
+
+def test_episodes_lists_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["episodes"]) == 0
+    printed = capsys.readouterr().out
+    assert "2026-metals-unwind  2025-12-24 to 2026-02-27" in printed
+    assert max(len(line) for line in printed.splitlines()) <= 100
+    assert main(["episodes", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    covid = next(e for e in listed if e["name"] == "2020-covid-crash")
+    assert (covid["start"], covid["end"]) == ("2020-02-19", "2020-03-23")
+    assert covid["source"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code", "message"),
+    [
+        (
+            ["backtest", "--episode", "2020-covid-crash", "--from", "2020-01-02"],
+            2,
+            "riskengine: error: backtest: --episode sets the window; give it or "
+            "--from, not both (see riskengine backtest --help)",
+        ),
+        (
+            [
+                "compare",
+                "static-60-40",
+                "--episode",
+                "2020-covid-crash",
+                "--to",
+                "2020-05-01",
+            ],
+            2,
+            "riskengine: error: compare: --episode sets the window; give it or --to, "
+            "not both (see riskengine compare --help)",
+        ),
+        (
+            ["backtest", "--episode", "covid"],
+            SpecError.exit_code,
+            "riskengine: error: unknown episode 'covid' (did you mean "
+            "'2020-covid-crash'?)",
+        ),
+        (
+            ["compare", "static-60-40", "--episode", "2008-financial-crisis"],
+            DataError.exit_code,
+            "episode '2008-financial-crisis' (2007-10-09 to 2009-03-09) is not "
+            "covered by the data (2012-01-03 to 2026-08-21)",
+        ),
+        (
+            ["compare", "--episode", "all", "--cut-sleeves", "crypto"],
+            2,
+            "compare: --cut-sleeves reports a first cut in one window",
+        ),
+    ],
+    ids=["backtest-from", "compare-to", "unknown", "not-covered", "table-cut-sleeves"],
+)
+def test_episode_arguments_are_checked(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    exit_code: int,
+    message: str,
+) -> None:
+    out = tmp_path / "run"
+    assert main([*argv, "--out", str(out)]) == exit_code
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert message in err
+    assert not out.exists()
+
+
+def test_backtest_over_an_episode_covers_its_window(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["backtest", "--policy", "static-60-40", "--episode", "2020-covid-crash"]
+    assert main([*argv, "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert str(daily.index[0].date()) == "2020-02-19"
+    assert str(daily.index[-1].date()) == "2020-03-23"
+
+
+def test_compare_over_an_episode_fits_a_terminal_and_writes_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = tmp_path / "cmp"
+    argv = ["compare", "static-60-40", "safe-haven-risk-off", "vol-target-fund"]
+    argv += ["--episode", "2020-covid-crash", "--against", "static-60-40"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    assert "Total return - static-60-40" in printed
+    assert "Annual return" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "comparison.csv",
+        "comparison.html",
+        "manifest.json",
+    ]
+
+
+def test_compare_episode_table_for_every_shipped_policy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No policy named: every built-in one, over the two episodes given."""
+    from riskengine.specs.files import builtin_names
+
+    argv = ["compare", "--episode", "2020-covid-crash", "--episode", "2022-rates-shock"]
+    assert main([*argv, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 * len(builtin_names("policies"))
+    assert {r["episode"] for r in rows} == {"2020-covid-crash", "2022-rates-shock"}
+    assert all(r["total_return"] is not None for r in rows)
 
 
 def allocation_schema():
@@ -244,120 +383,6 @@ def test_help_lists_the_builtin_policies_models_date_format_and_exit_codes(
     assert "dates: ISO YYYY-MM-DD only" in text
     assert "10 stale prices (allocate)" in text
     assert "riskengine allocate --prices prices.csv" in text
-
-
-def test_episodes_lists_the_library(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["episodes"]) == 0
-    printed = capsys.readouterr().out
-    assert "2026-metals-unwind  2025-12-24 to 2026-02-27" in printed
-    assert max(len(line) for line in printed.splitlines()) <= 100
-    assert main(["episodes", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
-    covid = next(e for e in listed if e["name"] == "2020-covid-crash")
-    assert (covid["start"], covid["end"]) == ("2020-02-19", "2020-03-23")
-    assert covid["source"]
-
-
-@pytest.mark.parametrize(
-    ("argv", "exit_code", "message"),
-    [
-        (
-            ["backtest", "--episode", "2020-covid-crash", "--from", "2020-01-02"],
-            2,
-            "riskengine: error: backtest: --episode sets the window; give it or "
-            "--from, not both (see riskengine backtest --help)",
-        ),
-        (
-            [
-                "compare",
-                "static-60-40",
-                "--episode",
-                "2020-covid-crash",
-                "--to",
-                "2020-05-01",
-            ],
-            2,
-            "riskengine: error: compare: --episode sets the window; give it or --to, "
-            "not both (see riskengine compare --help)",
-        ),
-        (
-            ["backtest", "--episode", "covid"],
-            SpecError.exit_code,
-            "riskengine: error: unknown episode 'covid' (did you mean "
-            "'2020-covid-crash'?)",
-        ),
-        (
-            ["compare", "static-60-40", "--episode", "2008-financial-crisis"],
-            DataError.exit_code,
-            "episode '2008-financial-crisis' (2007-10-09 to 2009-03-09) is not "
-            "covered by the data (2012-01-03 to 2026-08-21)",
-        ),
-        (
-            ["compare", "--episode", "all", "--cut-sleeves", "crypto"],
-            2,
-            "compare: --cut-sleeves reports a first cut in one window",
-        ),
-    ],
-    ids=["backtest-from", "compare-to", "unknown", "not-covered", "table-cut-sleeves"],
-)
-def test_episode_arguments_are_checked(
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    exit_code: int,
-    message: str,
-) -> None:
-    out = tmp_path / "run"
-    assert main([*argv, "--out", str(out)]) == exit_code
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert message in err
-    assert not out.exists()
-
-
-def test_backtest_over_an_episode_covers_its_window(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "run"
-    argv = ["backtest", "--policy", "static-60-40", "--episode", "2020-covid-crash"]
-    assert main([*argv, "--out", str(out), "--json"]) == 0
-    capsys.readouterr()
-    daily = pd.read_parquet(out / "daily.parquet")
-    assert str(daily.index[0].date()) == "2020-02-19"
-    assert str(daily.index[-1].date()) == "2020-03-23"
-
-
-def test_compare_over_an_episode_fits_a_terminal_and_writes_files(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    out = tmp_path / "cmp"
-    argv = ["compare", "static-60-40", "safe-haven-risk-off", "vol-target-fund"]
-    argv += ["--episode", "2020-covid-crash", "--against", "static-60-40"]
-    assert main([*argv, "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert max(len(line) for line in printed.splitlines()) <= 80
-    assert "Total return - static-60-40" in printed
-    assert "Annual return" in printed
-    assert sorted(p.name for p in out.iterdir()) == [
-        "comparison.csv",
-        "comparison.html",
-        "manifest.json",
-    ]
-
-
-def test_compare_episode_table_for_every_shipped_policy(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """No policy named: every built-in one, over the two episodes given."""
-    from riskengine.specs.files import builtin_names
-
-    argv = ["compare", "--episode", "2020-covid-crash", "--episode", "2022-rates-shock"]
-    assert main([*argv, "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 2 * len(builtin_names("policies"))
-    assert {r["episode"] for r in rows} == {"2020-covid-crash", "2022-rates-shock"}
-    assert all(r["total_return"] is not None for r in rows)
 
 
 def test_a_closed_pipe_ends_the_command_quietly() -> None:
