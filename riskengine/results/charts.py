@@ -361,7 +361,8 @@ def zoom_figure(
     )
     for run, name, style in _runs(result, baseline):
         wealth = (1.0 + window.cut(run.returns)).cumprod()
-        rebased = wealth / wealth.loc[: episode[0]].iloc[-1] - 1.0
+        before = wealth.loc[: episode[0]]  # the close the episode starts from
+        rebased = wealth / (before.iloc[-1] if len(before) else 1.0) - 1.0
         growth.plot(_dates(rebased), rebased.to_numpy(), label=name, **style)
         drawdown = wealth / wealth.cummax() - 1.0
         drawdowns.plot(_dates(drawdown), drawdown.to_numpy(), **style)
