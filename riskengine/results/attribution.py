@@ -149,7 +149,7 @@ def attribution(
 
         The total row covers the invested period (as `BacktestResult.metrics`);
         its signal, exposure and after columns are NaN. ``attrs`` hold
-        ``baseline`` (its policy name) and ``baseline_note``.
+        ``baseline`` (its policy name), ``baseline_note`` and ``after_days``.
 
     Raises
     ------
@@ -184,6 +184,7 @@ def attribution(
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame.attrs["baseline"] = baseline.policy.name
     frame.attrs["baseline_note"] = result.baseline_note
+    frame.attrs["after_days"] = after_days
     return frame
 
 
@@ -460,12 +461,12 @@ def format_attribution(frame: pd.DataFrame) -> str:
     baseline = frame.attrs.get("baseline", "the baseline")
     lines = [f"baseline  {frame.attrs.get('baseline_note') or baseline}"]
     episodes, total = frame.iloc[:-1], frame.iloc[-1]
-    after = int(episodes["after_days"].max()) if len(episodes) else 0
+    after = int(frame.attrs.get("after_days", AFTER_DAYS))
     name = max([len("de-risking episode"), *(len(e) for e in episodes["episode"])])
     header = (
         f"{'de-risking episode':<{name}}  {'exit':<10}  {'days':>4}  "
         f"{'exposure':<13}  {'return (base)':<17}  {'max dd (base)':<17}  "
-        f"{f'{after}d after (base)':<17}  late"
+        f"{f'{after}d after (base)':<17}  late from peak/normal"
     )
     lines += ["", header]
     if len(episodes) > SHOWN_EPISODES:
@@ -501,7 +502,7 @@ def format_attribution(frame: pd.DataFrame) -> str:
     lines.append(
         f"overlay cost: return given up {total.return_given_up:+.2%}, drawdown "
         f"avoided {total.drawdown_avoided:+.2%}, turnover {total.turnover_overlay:+.1%}"
-        f", trading costs {total.cost_overlay * 1e4:+.1f} bp, "
+        f", trading costs {total.cost_overlay * 1e4:+.2f} bp, "
         f"{int(total.whipsaws)} whipsaw{'s' if total.whipsaws != 1 else ''}"
     )
     return "\n".join(line.rstrip() for line in lines)
