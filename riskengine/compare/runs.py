@@ -145,12 +145,7 @@ def compare(
     SpecError
         If `against` names none of the policies.
     """
-    names = [p.name for p in policies]
-    if against is not None and against not in names:
-        raise SpecError(
-            f"compare: baseline '{against}' is not among the policies compared "
-            f"({', '.join(names)})"
-        )
+    _check_against(policies, against)
     columns = {}
     for policy in policies:
         result = run_backtest(policy, market, start=start, end=end)
@@ -246,12 +241,7 @@ def compare_episodes(
     SpecError
         If `against` names none of the policies.
     """
-    names = [p.name for p in policies]
-    if against is not None and against not in names:
-        raise SpecError(
-            f"compare: baseline '{against}' is not among the policies compared "
-            f"({', '.join(names)})"
-        )
+    _check_against(policies, against)
     rows = []
     for episode in episodes:
         cells = {}
@@ -268,8 +258,9 @@ def compare_episodes(
             )
         for name, figures in cells.items():
             row: dict[str, Any] = {
-                **{k: v for k, v in episode.to_dict().items() if k in ("start", "end")},
                 "episode": episode.name,
+                "start": str(episode.start),
+                "end": str(episode.end),
                 "policy": name,
                 "invested_from": figures.get("invested_from"),
                 **{key: figures.get(key, math.nan) for key in EPISODE_FIGURES},
@@ -302,6 +293,16 @@ def _episode_cell(
         "invested_from": None if start is None else str(start.date()),
         **{key: figures[key] for key in EPISODE_FIGURES},
     }
+
+
+def _check_against(policies: Sequence[PolicySpec], against: str | None) -> None:
+    """Raise `SpecError` unless `against` is None or names one of `policies`."""
+    names = [p.name for p in policies]
+    if against is not None and against not in names:
+        raise SpecError(
+            f"compare: baseline '{against}' is not among the policies compared "
+            f"({', '.join(names)})"
+        )
 
 
 def _minus(value: Any, base: Any) -> float:
