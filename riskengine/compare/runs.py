@@ -148,7 +148,8 @@ def compare(
     _check_against(policies, against)
     columns = {}
     for policy in policies:
-        result = run_backtest(policy, market, start=start, end=end)
+        # the table compares policies with each other: no counterfactual per run
+        result = run_backtest(policy, market, start=start, end=end, baseline=None)
         period = result.invested_period
         cut = first_cut(result, market.sleeves, cut_sleeves)
         fired = result.events[result.events["kind"] == "trigger_enter"]
@@ -283,7 +284,11 @@ def _episode_cell(
     """One policy's figures over one episode, or a note saying why there are none."""
     try:
         result = run_backtest(
-            policy, market, start=str(episode.start), end=str(episode.end)
+            policy,
+            market,
+            start=str(episode.start),
+            end=str(episode.end),
+            baseline=None,
         )
         figures = window_figures(result)
     except DataError as exc:  # an empty universe, nothing held: no number
