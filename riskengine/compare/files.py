@@ -14,6 +14,7 @@ import pandas as pd
 from riskengine.compare.runs import episode_columns
 from riskengine.data.prices import SIMULATED_NOTE, Market
 from riskengine.output import dumps, new_results_folder, write_csv
+from riskengine.results.html_report import CONTENT_POLICY
 from riskengine.results.provenance import versions
 from riskengine.specs import PolicySpec
 
@@ -149,6 +150,7 @@ def _page(title: str, market: Market, notes: Sequence[str], body: str) -> str:
     lines = "".join(f'<p class="muted">{escape(n)}</p>' for n in notes)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{escape(title)}</h1>{banner}"
         f'<p class="muted">data: {escape(market.source)}</p>{lines}{body}'
