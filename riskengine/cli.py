@@ -680,6 +680,7 @@ def _compare(args: argparse.Namespace) -> int:
             write_episode_table(
                 table,
                 args.out,
+                episodes=episodes,
                 title=f"{len(policies)} policies over {len(episodes)} episodes",
                 market=market,
                 policies=policies,

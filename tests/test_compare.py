@@ -181,14 +181,24 @@ def test_the_comparison_folder_holds_csv_html_and_manifest(
 def test_the_episode_table_writes_one_row_per_cell(
     tmp_path: Path, market, policies
 ) -> None:
-    frame = compare_episodes(policies, market, [find_episode("2020-covid-crash")])
+    covid = find_episode("2020-covid-crash")
+    frame = compare_episodes(policies, market, [covid])
     write_episode_table(
-        frame, tmp_path / "ep", title="e", market=market, policies=policies
+        frame,
+        tmp_path / "ep",
+        episodes=[covid],
+        title="e",
+        market=market,
+        policies=policies,
     )
     read = pd.read_csv(tmp_path / "ep" / "comparison.csv")
     assert list(read["policy"]) == list(NAMES)
     assert (
         "<h2>2020-covid-crash</h2>" in (tmp_path / "ep" / "comparison.html").read_text()
+    )
+    assert (
+        "2020-02-19 to 2020-03-23: COVID-19 crash"
+        in (tmp_path / "ep" / "comparison.html").read_text()
     )
 
 

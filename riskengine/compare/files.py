@@ -16,6 +16,7 @@ from riskengine.data.prices import SIMULATED_NOTE, Market
 from riskengine.output import dumps, new_results_folder, write_csv
 from riskengine.results.html_report import CONTENT_POLICY
 from riskengine.results.provenance import versions
+from riskengine.scenarios.episodes import Episode
 from riskengine.specs import PolicySpec
 
 COMPARISON_FILES = frozenset({"comparison.csv", "comparison.html", "manifest.json"})
@@ -85,6 +86,7 @@ def write_episode_table(
     table: pd.DataFrame,
     out: str | Path,
     *,
+    episodes: Sequence[Episode],
     title: str,
     market: Market,
     policies: Sequence[PolicySpec],
@@ -92,9 +94,11 @@ def write_episode_table(
 ) -> Path:
     """Write a `compare_episodes` table as CSV (its rows as they are), HTML, manifest.
 
-    Parameters as in `write_comparison`; the page has a section per episode.
+    The page has a section per episode, headed by its name, dates and description
+    (from `episodes`, those the table was made from); other parameters as in
+    `write_comparison`.
     """
-    body = _episodes_html(table)
+    body = _episodes_html(table, {e.name: e.description for e in episodes})
     return _write(
         out, table, body, title=title, market=market, policies=policies, notes=notes
     )
@@ -133,7 +137,7 @@ def _write(
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em;
-       color: #222; }
+       color: #222; padding: 0 1em; }
 .muted { color: #666; }
 .banner { background: #fdecea; border: 1px solid #c0392b; padding: 0.6em 1em;
           font-weight: bold; color: #c0392b; }
@@ -171,7 +175,7 @@ def _side_by_side_html(
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _episodes_html(table: pd.DataFrame) -> str:
+def _episodes_html(table: pd.DataFrame, descriptions: Mapping[str, str]) -> str:
     figures = episode_columns(table)
     head = "".join(f"<th>{escape(label)}</th>" for label, _ in figures.values())
     parts = []
@@ -189,7 +193,8 @@ def _episodes_html(table: pd.DataFrame) -> str:
         )
         parts.append(
             f"<h2>{escape(str(name))}</h2>"
-            f'<p class="muted">{escape(str(start))} to {escape(str(end))}</p>'
+            f'<p class="muted">{escape(str(start))} to {escape(str(end))}: '
+            f"{escape(descriptions.get(str(name), ''))}</p>"
             f"<table><tr><th>policy</th>{head}<th></th></tr>{body}</table>"
         )
     return "".join(parts)
