@@ -3,6 +3,7 @@ import pandas as pd
 
 from riskengine.events import EVENT_COLUMNS
 from riskengine.results.charts import (
+    LADDER,
     MAX_LINE_POINTS,
     RiskOffSpan,
     _thin,
@@ -47,6 +48,23 @@ def test_risk_off_spans_pair_each_rule_entry_with_its_next_exit() -> None:
         RiskOffSpan("a", day("2020-03-01"), None),  # still risk-off at the end
     ]
     assert risk_off_spans(events)[2].end(day("2020-06-30")) == day("2020-06-30")
+
+
+def test_drawdown_ladder_spans_run_from_its_cut_to_its_restore() -> None:
+    events = _events(
+        [
+            ("2020-03-12", "drawdown_ladder", "pension"),
+            ("2020-04-01", "drawdown_ladder", "pension"),
+            ("2020-05-29", "drawdown_ladder", "pension"),
+            ("2020-07-01", "drawdown_ladder", "pension"),
+        ]
+    )
+    events["details"] = [{"multiplier": m} for m in (0.75, 0.5, 1.0, 0.75)]
+    day = pd.Timestamp
+    assert risk_off_spans(events) == [
+        RiskOffSpan(LADDER, day("2020-03-12"), day("2020-05-29")),
+        RiskOffSpan(LADDER, day("2020-07-01"), None),
+    ]
 
 
 def test_no_trigger_events_no_spans() -> None:

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib import rc_context
-from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -50,7 +49,9 @@ SLEEVE_COLOURS = {
 }
 """One colour per built-in sleeve, the same in every chart; others take tab10's."""
 LOG_SCALE_YEARS = 5.0
-"""Growth is drawn on a log scale when the chart spans more years than this."""
+LOG_SCALE_RANGE = 2.0
+"""Growth is drawn on a log scale when the chart spans more than `LOG_SCALE_YEARS`
+and its highest wealth is at least `LOG_SCALE_RANGE` times its lowest."""
 MAX_AREA_POINTS = 700
 """Stacked areas show at most this many dates (every k-th), finer than the pixels."""
 MAX_LINE_POINTS = 2000
@@ -89,8 +90,17 @@ class RiskOffSpan:
         return last if self.exit is None else self.exit
 
 
+LADDER = "drawdown ladder"
+"""The rule name of the periods the drawdown ladder held the risk target down."""
+
+
 def risk_off_spans(events: pd.DataFrame) -> list[RiskOffSpan]:
-    """Periods from each ``trigger_enter`` event to its rule's next ``trigger_exit``.
+    """Periods the overlays held the policy risk-off, from the event log.
+
+    A trigger's period runs from its ``trigger_enter`` event to its next
+    ``trigger_exit``; the drawdown ladder's (rule `LADDER`) from a
+    ``drawdown_ladder`` event that cuts the risk target (multiplier below 1) to
+    the one that restores it.
 
     Parameters
     ----------
@@ -104,10 +114,13 @@ def risk_off_spans(events: pd.DataFrame) -> list[RiskOffSpan]:
     """
     spans: list[RiskOffSpan] = []
     open_since: dict[str, pd.Timestamp] = {}
-    triggers = events[events["kind"].isin(("trigger_enter", "trigger_exit"))]
-    for row in triggers.itertuples(index=False):
-        rule = str(row.subject)
-        if row.kind == "trigger_enter":
+    kinds = ("trigger_enter", "trigger_exit", "drawdown_ladder")
+    for row in events[events["kind"].isin(kinds)].itertuples(index=False):
+        if row.kind == "drawdown_ladder":
+            rule, cut = LADDER, row.details["multiplier"] < 1.0
+        else:
+            rule, cut = str(row.subject), row.kind == "trigger_enter"
+        if cut:
             open_since.setdefault(rule, row.date)
         elif rule in open_since:
             spans.append(RiskOffSpan(rule, open_since.pop(rule), row.date))
@@ -181,15 +194,14 @@ def growth_figure(
 ) -> Figure:
     """Growth of the policy and its baseline over `window`, and their drawdowns.
 
-    Returns are compounded from the window's first date, on a log scale when the
-    window is longer than `LOG_SCALE_YEARS`; drawdowns are from the running high
-    within the window.
+    Returns are compounded from the window's first date, on a log scale where
+    `uses_log_scale`; drawdowns are from the running high within the window.
     """
     figure = Figure(figsize=(10, 5.8))
     top, bottom = figure.subplots(
         2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
     )
-    log_scale = window.years > LOG_SCALE_YEARS
+    log_scale = uses_log_scale(result, baseline, window)
     for run, name, style in _runs(result, baseline):
         wealth = (1.0 + window.cut(run.returns)).cumprod()
         drawdown = _thin(wealth / wealth.cummax() - 1.0)
@@ -209,8 +221,9 @@ def growth_figure(
             bottom.plot(_dates(drawdown), drawdown.to_numpy(), **style)
     if log_scale:
         top.set_yscale("log")
-        top.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
-        top.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(1.5, 3.0, 7.0)))
+        top.yaxis.set_major_locator(
+            LogLocator(base=10.0, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0))
+        )
         top.yaxis.set_major_formatter(
             FuncFormatter(lambda value, _: f"{value - 1.0:+.0%}")
         )
@@ -225,9 +238,28 @@ def growth_figure(
     _shade(top, window)
     _shade(bottom, window)
     _label_spans(top, window, figure.get_figwidth())
-    _legend(top, window)
-    _finish(figure, window)
+    _finish(figure, window, legend_rows=_legend(figure, top, window))
     return figure
+
+
+def uses_log_scale(
+    result: BacktestResult, baseline: BacktestResult | None, window: ChartWindow
+) -> bool:
+    """True when growth over `window` is drawn on a log scale.
+
+    That is when the window spans more than `LOG_SCALE_YEARS` and the wealth of
+    the policy or its baseline ranges over a factor of `LOG_SCALE_RANGE` or more
+    (over a narrower range a log axis only loses its tick labels).
+    """
+    if window.years <= LOG_SCALE_YEARS:
+        return False
+    wealth = [
+        (1.0 + window.cut(run.returns)).cumprod()
+        for run, _, _ in _runs(result, baseline)
+    ]
+    high = max(float(w.max()) for w in wealth)
+    low = min(1.0, *(float(w.min()) for w in wealth))
+    return high >= LOG_SCALE_RANGE * low
 
 
 def sleeve_figure(
@@ -304,8 +336,7 @@ def vol_figure(result: BacktestResult, window: ChartWindow) -> Figure:
     axes.set_ylabel("annual volatility")
     axes.yaxis.set_major_formatter(_PERCENT)
     _shade(axes, window)
-    _legend(axes, window)
-    _finish(figure, window)
+    _finish(figure, window, legend_rows=_legend(figure, axes, window))
     return figure
 
 
@@ -338,8 +369,7 @@ def rolling_figure(
     sharpe_axes.axhline(0.0, color="#999999", lw=0.6)
     for axes in (vol_axes, sharpe_axes):
         _shade(axes, window)
-    _legend(vol_axes, window)
-    _finish(figure, window)
+    _finish(figure, window, legend_rows=_legend(figure, vol_axes, window))
     return figure
 
 
@@ -582,12 +612,12 @@ def _span_labels(window: ChartWindow) -> list[str]:
     return [f"risk-off: {rule}" for rule in _visible_rules(window)]
 
 
-def _legend(axes: Axes, window: ChartWindow) -> None:
-    """The axes' lines and the visible rules' shades, where they hide least."""
+def _legend(figure: Figure, axes: Axes, window: ChartWindow) -> int:
+    """The axes' lines and the visible rules' shades under the figure; its rows."""
     lines, names = axes.get_legend_handles_labels()
-    handles: list[Artist] = [*lines, *_span_handles(window)]
-    labels: list[str] = [*names, *_span_labels(window)]
-    axes.legend(handles, labels, loc="best", fontsize="small", framealpha=0.85)
+    return _figure_legend(
+        figure, [*lines, *_span_handles(window)], [*names, *_span_labels(window)]
+    )
 
 
 def _figure_legend(figure: Figure, handles: list[Any], labels: list[str]) -> int:

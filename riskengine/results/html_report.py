@@ -35,6 +35,7 @@ from riskengine.results.charts import (
     rolling_window_days,
     sleeve_figure,
     svg,
+    uses_log_scale,
     vol_figure,
     zoom_figure,
 )
@@ -174,7 +175,7 @@ def render_html(result: BacktestResult, figures: ReportFigures | None = None) ->
         '<h2 id="metrics">Metrics</h2>',
         _metrics_table(result, baseline),
         '<h2 id="growth">Growth and drawdown</h2>',
-        _window_note(result, window),
+        _window_note(result, baseline, window),
         charts["growth"],
         '<h2 id="attribution">De-risking attribution</h2>',
         _attribution_table(result),
@@ -236,7 +237,9 @@ def _contents(episodes: list[tuple[Episode, ChartWindow]]) -> str:
     )
 
 
-def _window_note(result: BacktestResult, window: ChartWindow) -> str:
+def _window_note(
+    result: BacktestResult, baseline: BacktestResult | None, window: ChartWindow
+) -> str:
     start = result.returns.index[0]
     skipped = int((result.returns.index < window.start).sum())
     lead = (
@@ -245,11 +248,12 @@ def _window_note(result: BacktestResult, window: ChartWindow) -> str:
         if skipped
         else f"from {window.start.date()}"
     )
-    scale = "log scale, " if window.years > 5.0 else ""
+    scale = "log scale, " if uses_log_scale(result, baseline, window) else ""
     return (
         f'<p class="muted">cumulative returns {lead} to {window.end.date()}, '
-        f"{scale}after costs; drawdowns from the running high; shaded: "
-        "risk-off periods of the policy's triggers, from entry to exit</p>"
+        f"{scale}after costs; drawdowns from the running high; shaded: the periods "
+        "the policy's overlays held it risk-off (a trigger from its entry to its "
+        "exit, the drawdown ladder from its cut to its restore)</p>"
     )
 
 
