@@ -155,3 +155,18 @@ def test_figures_are_written_as_png_for_slides_when_asked(
     # the page is the same with or without the PNG files
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page == render_html(result)
+
+
+def test_backtest_png_flag_writes_the_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskengine.cli import main
+    from riskengine.results.report import FIGURES_FOLDER
+
+    out = tmp_path / "run"
+    argv = ["backtest", "--policy", "static-60-40", "--from", "2024-01-01"]
+    assert main([*argv, "--out", str(out), "--png"]) == 0
+    assert f"results written to {out}/" in capsys.readouterr().out
+    assert (out / FIGURES_FOLDER / "growth.png").read_bytes()[:4] == b"\x89PNG"
+    assert main([*argv, "--out", str(out)]) == 0  # without the flag: no figures
+    assert not (out / FIGURES_FOLDER).exists()
