@@ -3,15 +3,13 @@ import pandas as pd
 
 from riskengine.events import EVENT_COLUMNS
 from riskengine.results.charts import (
-    LADDER,
     MAX_LINE_POINTS,
-    RiskOffSpan,
     _thin,
     png,
-    risk_off_spans,
     rolling_window_days,
     sleeve_colours,
 )
+from riskengine.results.risk_off import LADDER, RiskOffSpan, risk_off_spans
 
 
 def _events(rows: list[tuple[str, str, str]]) -> pd.DataFrame:

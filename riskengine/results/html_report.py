@@ -6,8 +6,8 @@ forbids every request the page could make (scripts, fonts, remote images), and
 every text that comes from a spec, the data or the event log is escaped.
 
 Sections: the run and its baseline, headline metrics of both, growth and drawdowns
-with the risk-off periods shaded and labelled, the risk-off periods against the
-baseline, the five worst drawdowns, monthly and yearly returns, holdings and risk
+with the risk-off periods shaded and labelled, the de-risking attribution against
+the baseline, the five worst drawdowns, monthly and yearly returns, holdings and risk
 contributions by sleeve, ex-ante against realised against target volatility,
 rolling volatility and Sharpe ratio, a close-up of each named episode the run
 covers, the data screen and the event log.
@@ -15,22 +15,17 @@ covers, the data screen and the event log.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from riskengine.backtest import BacktestResult
 from riskengine.data.prices import SIMULATED_NOTE
-from riskengine.data.screen import ScreenReport
 from riskengine.results.charts import (
-    ChartWindow,
     growth_figure,
-    main_window,
     rolling_figure,
     rolling_window_days,
     sleeve_figure,
@@ -39,17 +34,21 @@ from riskengine.results.charts import (
     vol_figure,
     zoom_figure,
 )
-from riskengine.results.metrics import METRIC_LABELS, max_drawdown
-from riskengine.results.tables import MONTHS, calendar_returns, worst_drawdowns
+from riskengine.results.html_tables import (
+    attribution_table,
+    calendar_table,
+    drawdowns_table,
+    events_table,
+    max_drawdown_or_nan,
+    metrics_table,
+    number_cell,
+    percent,
+    screen_section,
+    total_return,
+)
+from riskengine.results.risk_off import ChartWindow, main_window
 from riskengine.scenarios.episodes import Episode, load_episodes
 
-MAX_EVENT_ROWS = 500
-"""Rows of the event log shown in the page (all of them are in events.csv)."""
-MAX_SCREEN_ROWS = 200
-"""Findings of the data screen listed in the page (all of them are events)."""
-WORST_DRAWDOWNS = 5
-MAX_ATTRIBUTION_ROWS = 50
-"""De-risking episodes listed in the page, the latest (all are in the Parquet)."""
 EPISODE_MARGIN = 0.25
 """A close-up shows this fraction of the episode's length before and after it."""
 CONTENT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -173,16 +172,16 @@ def render_html(result: BacktestResult, figures: ReportFigures | None = None) ->
         f"baseline: {escape(result.baseline_note or 'none')}</p>",
         _contents(episodes),
         '<h2 id="metrics">Metrics</h2>',
-        _metrics_table(result, baseline),
+        metrics_table(result, baseline),
         '<h2 id="growth">Growth and drawdown</h2>',
         _window_note(result, baseline, window),
         charts["growth"],
         '<h2 id="attribution">De-risking attribution</h2>',
-        _attribution_table(result),
+        attribution_table(result),
         '<h2 id="drawdowns">The five worst drawdowns</h2>',
-        _drawdowns_table(result, baseline, window),
+        drawdowns_table(result, baseline, window),
         '<h2 id="calendar">Monthly and yearly returns</h2>',
-        _calendar_table(result, baseline, window),
+        calendar_table(result, baseline, window),
         '<h2 id="holdings">Holdings by sleeve</h2>',
         charts["holdings"],
         '<h2 id="risk">Risk contributions by sleeve</h2>',
@@ -200,9 +199,9 @@ def render_html(result: BacktestResult, figures: ReportFigures | None = None) ->
         parts += _episode_section(result, baseline, episode, zoom, charts)
     parts += [
         '<h2 id="screen">Data screen</h2>',
-        _screen_section(result.screen),
+        screen_section(result.screen),
         '<h2 id="events">Event log</h2>',
-        _events_table(result.events),
+        events_table(result.events),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -257,302 +256,10 @@ def _window_note(
     )
 
 
-def _pct(value: float, digits: int = 2, signed: bool = False) -> str:
-    """A decimal in percent; signed differences that round to zero read 0.00%."""
-    if math.isnan(value):
-        return ""
-    if signed and round(value * 100.0, digits) != 0.0:
-        return f"{value:+.{digits}%}"
-    return f"{abs(value) if signed else value:.{digits}%}"
-
-
-def _number(text: str) -> str:
-    return f'<td class="number">{text}</td>'
-
-
-def _total(returns: pd.Series) -> float:
-    return float((1.0 + returns).prod() - 1.0)
-
-
-def _metrics_table(result: BacktestResult, baseline: BacktestResult | None) -> str:
-    period = result.invested_period
-    if not period.measurable:
-        return "<p>No metrics: the policy held nothing long enough to measure.</p>"
-    assert period.start is not None  # measurable: it held something
-    covered = (
-        f'<p class="muted">over the invested period, {period.start.date()} .. '
-        f"{period.end.date()} ({period.days} days); the {period.warmup_days} "
-        "warm-up days before it, without a holding, are left out</p>"
-        if period.warmup_days
-        else ""
-    )
-    held = slice(period.start, None)
-    runs = [(result, result.metrics(), _total(result.returns.loc[held]))]
-    if baseline is not None and baseline.invested_period.measurable:
-        base_start = baseline.invested_period.start
-        runs.append(
-            (baseline, baseline.metrics(), _total(baseline.returns.loc[base_start:]))
-        )
-    header = "".join(
-        f'<th class="number">{escape(run.policy.name)}</th>' for run, _, _ in runs
-    )
-    if len(runs) == 2:
-        header += '<th class="number">difference</th>'
-    rows = [f"<tr><th></th>{header}</tr>"]
-    totals = [total for _, _, total in runs]
-    rows.append(
-        "<tr><th>Total return</th>"
-        + "".join(_number(_pct(t)) for t in totals)
-        + (_number(_pct(totals[0] - totals[1], signed=True)) if len(runs) == 2 else "")
-        + "</tr>"
-    )
-    for key, (label, fmt) in METRIC_LABELS.items():
-        values = [metrics[key] for _, metrics, _ in runs]
-        cells = "".join(_number(fmt.format(v)) for v in values)
-        if len(runs) == 2:
-            difference = values[0] - values[1]
-            shown = fmt.format(abs(difference))  # one that rounds to zero: no sign
-            if shown != fmt.format(0.0):
-                shown = fmt.replace("{:", "{:+").format(difference)
-            cells += _number("" if math.isnan(difference) else shown)
-        rows.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
-    return covered + "<table>" + "".join(rows) + "</table>"
-
-
-def _attribution_table(result: BacktestResult) -> str:
-    """Each de-risking episode against the baseline, then the total.
-
-    Two tables: what each episode did to return and drawdown (with the acted-on
-    sleeves' weights before and after the cut), and what it cost and how it was
-    conducted (turnover, costs, whipsaws, lateness, signal, volatility). The
-    figures are `BacktestResult.attribution`'s (see
-    `riskengine.results.attribution`).
-    """
-    if result.baseline is None:
-        return (
-            "<p>This run has no baseline: nothing to attribute its de-risking to.</p>"
-        )
-    frame = result.attribution()
-    episodes, total = frame.iloc[:-1], frame.iloc[-1]
-    shown = list(episodes.iloc[-MAX_ATTRIBUTION_ROWS:].itertuples(index=False))
-    notes = [
-        '<p class="muted">an episode runs from the close at which an overlay cut '
-        "exposure to the close at which it was fully restored (the charts shade a "
-        "trigger from its entry to its exit event, before the staged re-entry); "
-        "returns and drawdowns over the days held in between, against the baseline "
-        f"({escape(result.baseline_note)}); given up = baseline - policy return, "
-        "avoided = policy - baseline drawdown</p>"
-    ]
-    if episodes.empty:
-        notes.append("<p>No overlay cut the policy's exposure in this run.</p>")
-    if len(episodes) > MAX_ATTRIBUTION_ROWS:
-        notes.append(
-            f'<p class="muted">the last {MAX_ATTRIBUTION_ROWS} of {len(episodes)} '
-            "episodes; all are in attribution.parquet</p>"
-        )
-    after = int(episodes["after_days"].max()) if len(episodes) else 0
-    outcome = [
-        '<tr><th colspan="5"></th><th colspan="3" class="group">return</th>'
-        '<th colspan="3" class="group">max drawdown</th>'
-        f'<th colspan="2" class="group">{after} days after</th></tr>',
-        _header(
-            [
-                *("overlay", "entry", "exit", "days", "exposure cut", "policy"),
-                *("baseline", "given up", "policy", "baseline", "avoided"),
-                *("policy", "baseline"),
-            ]
-        ),
-    ]
-    for row in shown:
-        outcome.append(_outcome_row(row, str(row.overlay)))
-        if row.exposure_change:
-            outcome.append(
-                '<tr><td></td><td colspan="12" class="text muted">'
-                f"{escape(str(row.exposure_change))}</td></tr>"
-            )
-    outcome.append(_outcome_row(total, f"total from {total.entry.date()}"))
-    conduct = [
-        '<tr><th colspan="2"></th>'
-        '<th colspan="3" class="group">caused by the overlay</th>'
-        '<th colspan="2" class="group">restored, days after signal</th>'
-        '<th colspan="3" class="group">signal</th>'
-        '<th colspan="4" class="group">volatility (annual)</th></tr>',
-        _header(
-            [
-                *("overlay", "entry", "turnover", "costs", "whipsaw", "peak"),
-                *("normal", "entry", "peak", "exit", "policy", "baseline"),
-                *("target", "ex-ante"),
-            ]
-        ),
-    ]
-    conduct += [_conduct_row(row, str(row.overlay)) for row in shown]
-    conduct.append(_conduct_row(total, "total"))
-    return (
-        "".join(notes)
-        + '<table class="attribution">'
-        + "".join(outcome)
-        + "</table>"
-        + '<table class="attribution">'
-        + "".join(conduct)
-        + "</table>"
-    )
-
-
-def _header(names: list[str]) -> str:
-    return "<tr>" + "".join(f"<th>{escape(n)}</th>" for n in names) + "</tr>"
-
-
-def _outcome_row(row: Any, label: str) -> str:
-    """An attribution row's dates, exposure, return and drawdown against baseline."""
-    exposure = (
-        f"{row.exposure_before:.1%} -> {row.exposure_after:.1%}"
-        if math.isfinite(row.exposure_before)
-        else ""
-    )
-    cells = [
-        f"<td>{escape(label)}</td><td>{row.entry.date()}</td>",
-        "<td>open</td>" if pd.isna(row.exit) else f"<td>{row.exit.date()}</td>",
-        _number(str(int(row.days_derisked))),
-        _number(exposure),
-        _number(_pct(row.return_policy)),
-        _number(_pct(row.return_baseline)),
-        _number(_pct(row.return_given_up, signed=True)),
-        _number(_pct(row.max_drawdown_policy)),
-        _number(_pct(row.max_drawdown_baseline)),
-        _number(_pct(row.drawdown_avoided, signed=True)),
-        _number(_pct(row.return_after_policy)),
-        _number(_pct(row.return_after_baseline)),
-    ]
-    total = ' class="total"' if row.kind == "total" else ""
-    return f"<tr{total}>" + "".join(cells) + "</tr>"
-
-
-def _conduct_row(row: Any, label: str) -> str:
-    """An attribution row's turnover, costs, whipsaws, lateness, signal and vols."""
-    date = "" if row.kind == "total" else str(row.entry.date())
-    cells = [
-        f"<td>{escape(label)}</td><td>{date}</td>",
-        _number(_pct(row.turnover_overlay, 1, signed=True)),
-        _number(f"{row.cost_overlay * 1e4:+.1f} bp"),
-        _number(str(int(row.whipsaws))),
-        _number(_days(row.lateness_from_peak_days)),
-        _number(_days(row.lateness_from_normal_days)),
-        _number(_decimal(row.signal_entry)),
-        _number(_decimal(row.signal_peak)),
-        _number(_decimal(row.signal_exit)),
-        _number(_pct(row.realised_vol_annual_policy, 1)),
-        _number(_pct(row.realised_vol_annual_baseline, 1)),
-        _number(_pct(row.target_vol_annual, 1)),
-        _number(_pct(row.ex_ante_vol_annual_policy, 1)),
-    ]
-    total = ' class="total"' if row.kind == "total" else ""
-    return f"<tr{total}>" + "".join(cells) + "</tr>"
-
-
-def _decimal(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.3g}"
-
-
-def _days(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.0f}"
-
-
-def _max_drawdown(returns: pd.Series) -> float:
-    return max_drawdown(returns) if len(returns) else math.nan
-
-
-def _drawdowns_table(
-    result: BacktestResult, baseline: BacktestResult | None, window: ChartWindow
-) -> str:
-    returns = window.cut(result.returns)
-    if len(returns) < 2:
-        return "<p>Too few days to measure drawdowns.</p>"
-    table = worst_drawdowns(returns, WORST_DRAWDOWNS)
-    if table.empty:
-        return "<p>No drawdown: the policy never closed below a previous high.</p>"
-    head = (
-        "<tr><th>peak</th><th>trough</th><th>recovery</th>"
-        '<th class="number">depth</th><th class="number">peak to trough (days)</th>'
-        '<th class="number">trough to recovery (days)</th>'
-        '<th class="number">length (days)</th>'
-    )
-    if baseline is not None:
-        head += '<th class="number">baseline, peak to trough</th>'
-    rows = [head + "</tr>"]
-    for row in table.itertuples(index=False):
-        recovered = not pd.isna(row.recovery)
-        cells = (
-            f"<td>{row.peak.date()}</td><td>{row.trough.date()}</td>"
-            f"<td>{row.recovery.date() if recovered else 'not recovered'}</td>"
-            + _number(_pct(row.depth))
-            + _number(str(row.days_to_trough))
-            + _number(str(int(row.days_to_recovery)) if recovered else "")
-            + _number(str(row.length_days) + ("" if recovered else " so far"))
-        )
-        if baseline is not None:
-            dates = baseline.returns.index
-            base = baseline.returns[(dates > row.peak) & (dates <= row.trough)]
-            cells += _number(_pct(_total(base)))
-        rows.append(f"<tr>{cells}</tr>")
-    return (
-        '<p class="muted">calendar days; the peak is the last close at the running '
-        "high, the recovery the first close back at it</p><table>"
-        + "".join(rows)
-        + "</table>"
-    )
-
-
-def _calendar_table(
-    result: BacktestResult, baseline: BacktestResult | None, window: ChartWindow
-) -> str:
-    returns = window.cut(result.returns)
-    if returns.empty:
-        return "<p>No returns.</p>"
-    table = calendar_returns(returns)
-    base_years = (
-        calendar_returns(window.cut(baseline.returns))["Year"]
-        if baseline is not None
-        else None
-    )
-    months = table[list(MONTHS)].to_numpy()
-    scale = max(float(pd.Series(abs(months.ravel())).quantile(0.95)), 1e-9)
-    head = "".join(f'<th class="number">{m}</th>' for m in MONTHS)
-    head += '<th class="number">year</th>'
-    if base_years is not None:
-        head += '<th class="number">baseline</th><th class="number">difference</th>'
-    rows = [f"<tr><th></th>{head}</tr>"]
-    for year, row in table.iterrows():
-        cells = "".join(_heat_cell(row[m], scale) for m in MONTHS)
-        cells += _heat_cell(row["Year"], scale * 3.0, bold=True)
-        if base_years is not None:
-            base = float(base_years.get(year, math.nan))
-            cells += _number(_pct(base, 1))
-            cells += _number(_pct(row["Year"] - base, signed=True))
-        rows.append(f"<tr><th>{year}</th>{cells}</tr>")
-    return (
-        '<p class="muted">returns compounded within each month and year, after '
-        "costs; green gains, red losses; a partly covered month or year as it is"
-        '</p><table class="heat">' + "".join(rows) + "</table>"
-    )
-
-
-def _heat_cell(value: float, scale: float, *, bold: bool = False) -> str:
-    if math.isnan(value):
-        return "<td></td>"
-    strength = min(abs(value) / scale, 1.0)
-    base = (39, 174, 96) if value >= 0 else (192, 57, 43)
-    colour = tuple(round(255 - (255 - c) * 0.75 * strength) for c in base)
-    weight = "font-weight:bold;" if bold else ""
-    return (
-        f'<td class="number" style="{weight}background:rgb{colour}">'
-        f"{_pct(value, 1)}</td>"
-    )
-
-
 def _episode_windows(
     result: BacktestResult, window: ChartWindow
 ) -> list[tuple[Episode, ChartWindow]]:
-    """Named episodes that end inside the chart window, each with its close-up."""
+    """Named episodes inside the chart window, each with its close-up's window."""
     shown = []
     for episode in load_episodes():
         start, end = pd.Timestamp(episode.start), pd.Timestamp(episode.end)
@@ -581,8 +288,8 @@ def _episode_section(
         during = run.returns[(dates > start) & (dates <= end)]
         rows.append(
             f"<tr><th>{escape(run.policy.name)}</th>"
-            + _number(_pct(_total(during)))
-            + _number(_pct(_max_drawdown(during)))
+            + number_cell(percent(total_return(during)))
+            + number_cell(percent(max_drawdown_or_nan(during)))
             + "</tr>"
         )
     return [
@@ -595,54 +302,3 @@ def _episode_section(
         "<table>" + "".join(rows) + "</table>",
         charts[f"episode-{episode.name}"],
     ]
-
-
-def _screen_section(screen: ScreenReport | None) -> str:
-    if screen is None:
-        return "<p>This run was not screened.</p>"
-    summary = (
-        f"<p>{escape(screen.describe())}; a finding that would have stopped the "
-        "run (a bad tick, a stray date, ...) leaves no report</p>"
-    )
-    if not screen.findings:
-        return summary
-    shown = screen.findings[:MAX_SCREEN_ROWS]
-    rows = [
-        f"<tr><td>{f.date.date()}</td><td>{escape(f.column)}</td>"
-        f'<td>{escape(f.kind)}</td><td class="text">{escape(f.message)}</td></tr>'
-        for f in shown
-    ]
-    note = (
-        f'<p class="muted">the first {MAX_SCREEN_ROWS} of {len(screen.findings)} '
-        "findings; all are in events.csv</p>"
-        if len(screen.findings) > MAX_SCREEN_ROWS
-        else ""
-    )
-    return (
-        f"{summary}{note}<table><tr><th>date</th><th>column</th><th>finding</th>"
-        "<th>what</th></tr>" + "".join(rows) + "</table>"
-    )
-
-
-def _events_table(events: pd.DataFrame) -> str:
-    if events.empty:
-        return "<p>No events.</p>"
-    counts = events["kind"].value_counts()
-    summary = ", ".join(f"{escape(str(k))} {n}" for k, n in counts.items())
-    shown = events.tail(MAX_EVENT_ROWS)
-    rows = [
-        f"<tr><td>{row.date.date()}</td><td>{escape(str(row.kind))}</td>"
-        f"<td>{escape(str(row.subject))}</td>"
-        f'<td class="text">{escape(str(row.message))}</td></tr>'
-        for row in shown.itertuples(index=False)
-    ]
-    note = (
-        f'<p class="muted">the last {MAX_EVENT_ROWS} of {len(events)} events; all '
-        "are in events.csv</p>"
-        if len(events) > MAX_EVENT_ROWS
-        else ""
-    )
-    return (
-        f"<p>{summary}</p>{note}<table><tr><th>date</th><th>kind</th><th>subject</th>"
-        "<th>message</th></tr>" + "".join(rows) + "</table>"
-    )
