@@ -255,11 +255,14 @@ def _pre_trade_holdings(
 ) -> pd.Series:
     """Yesterday's holdings carried through today's returns: where a trade starts.
 
-    The walk's own accounting (`backtest.accounting.drift`) on the walk's inputs.
+    The walk's own accounting (`backtest.accounting.drift`) on the walk's inputs;
+    on a day without a trade, the holdings the walk itself carried.
     """
     weights = result.weights
     if len(weights) < 2:
         return weights.iloc[-1] * 0.0
+    if not result.turnover.iloc[-1] > 0:
+        return weights.iloc[-1].copy()
     date = weights.index[-1]
     moves = market.returns.loc[date, weights.columns].fillna(0.0).to_numpy(float)
     accrual = float(accrual_fractions(weights.index[-2:])[-1])
@@ -319,7 +322,7 @@ def _payload(
             "simulated": market.simulated,
             "note": SIMULATED_NOTE if market.simulated else "",
         },
-        "rebalance_day": bool(result.turnover.iloc[-1] > 0 and close == request.used),
+        "rebalance_day": bool(trades.to_numpy(float).any()),
         "decision": {
             "date": str(decided.date()),
             "traded": _date_or_none(result.decisions["traded"].iloc[-1]),
