@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import riskengine.policy.decision
-from riskengine import backtest, default_market, load_policy
+from riskengine import default_market, load_policy
 from riskengine.allocate import (
     CSV_COLUMNS,
     SCHEMA,
@@ -65,7 +65,7 @@ def safe_haven():
 
 @pytest.fixture(scope="module")
 def full_real_run(real_market: Market, safe_haven):
-    return run_backtest(safe_haven, real_market)
+    return run_backtest(safe_haven, real_market, baseline=None)
 
 
 def test_the_schema_is_draft_2020_12_and_ships_inside_the_package() -> None:
@@ -104,7 +104,7 @@ def test_allocation_equals_the_backtest_decision_at_that_close(
     """
     policy = load_policy("safe-haven-risk-off")
     payload = valid(allocate(policy, market, asof=asof))
-    full = backtest(policy, market)
+    full = run_backtest(policy, market, baseline=None)
     assert_is_the_run(payload, full, asof)
     assert payload["data"]["simulated"] is True
     assert payload["risk"]["decision"]["risk_contributions"] is not None
@@ -200,7 +200,7 @@ def test_on_2026_02_04_the_overlay_is_risk_off_since_2025_12_31(
 def test_trigger_states_follow_the_walks_own_trigger_events(
     real_market: Market, safe_haven, full_real_run
 ) -> None:
-    (path,) = trigger_paths(safe_haven, real_market, full_real_run)
+    (path,) = trigger_paths(safe_haven, full_real_run)
     events = full_real_run.events
     walked = events[events["kind"].isin(["trigger_enter", "trigger_exit"])]
     assert [(e.date, e.kind) for e in path.events] == list(
@@ -258,7 +258,7 @@ def test_stale_assets_dropped_or_held_when_the_job_says_so(
     assert set(dropped["weights"]["target"]["assets"]).isdisjoint(BLANKED)
     kept = [a for a in stale.assets if a not in BLANKED]
     alone = make_market(stale.prices[kept], source="kept", sleeves=stale.asset_table)
-    without = run_backtest(safe_haven, alone).weights.iloc[-1]
+    without = run_backtest(safe_haven, alone, baseline=None).weights.iloc[-1]
     assert dropped["weights"]["target"]["assets"] == {
         a: float(w) for a, w in without.items()
     }

@@ -213,7 +213,7 @@ def _job(
             f"{market.source}: no prices on or before {used.date()} (the data start "
             f"on {index[0].date()})"
         )
-    result = run_backtest(policy, market, end=rows[-1])
+    result = run_backtest(policy, market, end=rows[-1], baseline=None)
     current = _pre_trade_holdings(result, market, policy)
     ages = price_ages(market, used, calendar)
     target = result.weights.iloc[-1]
@@ -360,7 +360,7 @@ def _payload(
             "holdings": holdings_risk(policy, job.market, result, target),
             "decision": _decision_risk(result),
         },
-        "triggers": trigger_states(policy, job.market, result),
+        "triggers": trigger_states(policy, result),
         "binding_limits": binding_limits(policy, result),
         "warnings": warnings,
         "events": [

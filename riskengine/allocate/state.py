@@ -1,10 +1,10 @@
 """The state at a walk's last close, as an allocation job reports it.
 
-A `BacktestResult` keeps weights, decisions and events; a job also wants what the
-walk knew at its last close: each trigger's state, the ex-ante risk of the
-holdings it hands over, and the limits that bound the latest decision. Each is
-rebuilt here from the same point-in-time inputs the walk read (the trigger
-signals from `riskengine.policy.triggers`, the correlation forecast of the
+A `BacktestResult` keeps weights, decisions, trigger signals and events; a job
+also wants what the walk knew at its last close: each trigger's state, the ex-ante
+risk of the holdings it hands over, and the limits that bound the latest decision.
+Each is rebuilt here from the same point-in-time inputs the walk read (the
+trigger state machine over the recorded signals, the correlation forecast of the
 policy's `riskengine.covariance` model over the same rows), never from a later row.
 """
 
@@ -17,53 +17,32 @@ import numpy as np
 import pandas as pd
 
 from riskengine.backtest import BacktestResult
-from riskengine.backtest.schedule import scheduled_rows, watched_assets
 from riskengine.calendar import annual_vol_factor
 from riskengine.covariance import CORRELATIONS, covariance
 from riskengine.data.prices import Market
 from riskengine.policy.optimizers import risk_contributions
-from riskengine.policy.triggers import TriggerPath, trigger_path, trigger_signal
+from riskengine.policy.triggers import TriggerPath, trigger_path
 from riskengine.specs import PolicySpec
-from riskengine.volatility import forecast_variance
 
 RISK_CAP_TOLERANCE = 1e-6
 """A sleeve whose variance share is within this of its cap is bound by it."""
 
 
-def trigger_paths(
-    policy: PolicySpec, market: Market, result: BacktestResult
-) -> list[TriggerPath]:
-    """Each trigger's signal and state over the walk, as the walk computed them.
+def trigger_paths(policy: PolicySpec, result: BacktestResult) -> list[TriggerPath]:
+    """Each trigger's state over the walk, from the signal the walk recorded.
 
-    The signals read the walk's own vol forecasts for the assets it may hold, and
-    the policy's model for watched assets it never holds (signal-only series).
+    The state machine (`riskengine.policy.triggers.trigger_path`) run again over
+    `BacktestResult.trigger_signals`, from the walk's first close: the states the
+    walk itself went through (a run started with ``start`` begins its triggers
+    there too).
     """
-    if not policy.triggers:
-        return []
-    index = result.volatility.index
-    assets = list(result.volatility.columns)
-    signals = [*assets, *watched_assets(policy, market, assets)]
-    panel = market.returns.loc[: index[-1], signals]
-    volatility = result.volatility.reindex(columns=signals)
-    others = [a for a in signals if a not in assets]
-    if others:
-        refits = index[scheduled_rows(index, policy, market)]
-        forecast = forecast_variance(
-            panel[others], policy.model, start=index[0], refit_dates=refits
-        )
-        volatility[others] = forecast.volatility[others]
-    levels = market.prices.reindex(panel.index)[signals]
     return [
-        trigger_path(
-            spec, trigger_signal(spec, volatility, panel, levels, market.sleeves)
-        )
+        trigger_path(spec, result.trigger_signals[spec.name])
         for spec in policy.triggers
     ]
 
 
-def trigger_states(
-    policy: PolicySpec, market: Market, result: BacktestResult
-) -> list[dict[str, Any]]:
+def trigger_states(policy: PolicySpec, result: BacktestResult) -> list[dict[str, Any]]:
     """Every trigger's state at the walk's last close, JSON-ready.
 
     Returns
@@ -76,7 +55,7 @@ def trigger_states(
         re-entry's progress.
     """
     states = []
-    for path in trigger_paths(policy, market, result):
+    for path in trigger_paths(policy, result):
         spec, index = path.spec, path.signal.index
         value = float(path.signal.iloc[-1])
         risk_off = bool(path.risk_off.iloc[-1])
