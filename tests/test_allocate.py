@@ -25,7 +25,7 @@ from riskengine.cli import main
 from riskengine.data.prices import Market, load_market, make_market
 from riskengine.errors import DataError, StaleDataError
 from riskengine.output import dumps
-from riskengine.specs import CostSpec
+from riskengine.specs import CostSpec, builtin_names
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DOC = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -171,6 +171,22 @@ def test_golden_dates_on_the_real_file_equal_the_backtest(
     assert prices["BTC_USD"]["calendar"] == "every day"
     assert payload["sleeves"]["VIX"] == "volatility"
     assert "VIX" not in payload["weights"]["target"]["assets"]
+
+
+@pytest.mark.parametrize("name", builtin_names("policies"))
+def test_every_builtin_policy_answers_within_the_contract(
+    recent_market: Market, name: str
+) -> None:
+    policy = load_policy(name)
+    payload = valid(allocate(policy, recent_market, asof="2026-02-04"))
+    assert payload["policy"]["name"] == name
+    assert len(payload["triggers"]) == len(policy.triggers)
+    for book in payload["weights"].values():
+        assert sum(book["sleeves"].values()) == pytest.approx(book["net_leverage"])
+        assert book["cash"] == pytest.approx(1 - book["net_leverage"])
+    holdings = payload["risk"]["holdings"]
+    assert holdings["ex_ante_vol_annual"] > 0
+    assert sum(holdings["risk_contributions"].values()) == pytest.approx(1.0)
 
 
 def test_on_2026_02_04_the_overlay_is_risk_off_since_2025_12_31(
