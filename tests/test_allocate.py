@@ -445,6 +445,11 @@ def test_the_command_line_offers_the_apis_stale_actions_and_builtin_specs() -> N
         assert cli._builtin_names(kind) == builtin_names(kind)
 
 
+def test_an_unknown_stale_action_is_refused_before_any_walk(market: Market) -> None:
+    with pytest.raises(DataError, match=r"stale: expected one of 'stop', 'drop', "):
+        allocate(load_policy("static-60-40"), market, stale="ignore")
+
+
 @pytest.mark.parametrize("asof", ["04-02-2026", "yesterday", "2026-02-30"])
 def test_a_date_the_api_cannot_read_is_refused_with_the_form(
     market: Market, asof: str

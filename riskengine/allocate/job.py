@@ -105,9 +105,12 @@ def allocate(
     StaleDataError
         With ``stale="stop"``, naming each stale asset and its last price date.
     DataError
-        If the data have no row on or before the close, or the data screen stops
-        on the prices up to it.
+        If `asof` or `stale` is none of the values above, the data have no row on
+        or before the close, or the data screen stops on the prices up to it.
     """
+    if stale not in STALE_ACTIONS:
+        expected = ", ".join(repr(a) for a in STALE_ACTIONS)
+        raise DataError(f"stale: expected one of {expected}, got {stale!r}")
     requested = _requested(asof, market)
     calendar = JobCalendar.of(market, policy.rebalance.calendar, requested)
     used = calendar.last_session(requested)
