@@ -359,7 +359,7 @@ def test_each_decision_reads_a_read_only_context_of_its_past(
     assert projected  # the weight cap binds: the cvxpy step is exercised too
     # a fresh allocator fed the served contexts in order (its solvers warm-start
     # as the walk's did) decides exactly the backtest's targets
-    again = PolicyAllocator(policy, result.periods_per_year)
+    again = PolicyAllocator(policy)
     for context in served:
         weights = again.decide(context).weights
         held = result.targets.loc[context.date, list(context.assets)].to_numpy()

@@ -1,13 +1,18 @@
-"""The contract battery: every registered model, signal and rule passes the same checks.
+"""The contract battery: every registered entry passes the same checks.
 
 In the spirit of scikit-learn's ``parametrize_with_checks``: the cases come from the
 code's registries (volatility models, trigger signals, base-weight rules,
-correlation models), never from the shipped TOML files, so a new entry is enrolled
-by registering it. Each entry runs on small seeded panels (a clean one, and a
+correlation models, limits), never from the shipped TOML files, so a new entry is
+enrolled by registering it. Each entry runs on small seeded panels (a clean one, and a
 degenerate one with a constant stretch, a late-starting asset and missing prices)
 through the engine's own door for its kind, and must be causal (by truncation and
 by perturbation), deterministic, leave its inputs untouched, pickle (for Dask),
 give finite outputs on degenerate input and record its fallback where it has one.
+Every limit (`riskengine.policy.limits.LIMITS`) is judged and met on a small book:
+its breach test agrees with how it is met (projection, scaling or cut), it is
+deterministic, leaves its inputs untouched, pickles, stays finite on zero weights
+and tiny variances, and its conflicts stop a run before any date, naming its field;
+every field of the ``[limits]`` and ``[margin]`` tables is claimed by one limit.
 """
 
 from __future__ import annotations
@@ -35,10 +40,22 @@ from riskengine.events import Event, events_frame
 from riskengine.policy import allocators
 from riskengine.policy.allocators import BASE_RULES
 from riskengine.policy.decision import PolicyAllocator
+from riskengine.policy.limits import (
+    BROKEN_TOL,
+    LIMITS,
+    SCALING_LIMITS,
+    SLEEVE_RISK_CAPS,
+    ScalingLimit,
+    SleeveRiskCaps,
+)
+from riskengine.policy.optimizers import ConstrainedProblem
 from riskengine.policy.triggers import SIGNALS, trigger_path, trigger_signal
+from riskengine.policy.weight_limits import WEIGHT_LIMITS, Book, Limit, WeightLimit
 from riskengine.registry import Registry
 from riskengine.specs import (
     CovarianceSpec,
+    LimitsSpec,
+    MarginSpec,
     ModelSpec,
     PolicySpec,
     RebalanceSpec,
@@ -611,9 +628,7 @@ def _policy(**fields: Any) -> PolicySpec:
             id="signal",
         ),
         pytest.param(
-            lambda: PolicyAllocator(
-                _policy(target=TargetSpec(base="inverse_voll")), 252
-            ),
+            lambda: PolicyAllocator(_policy(target=TargetSpec(base="inverse_voll"))),
             "policy 'misspelt': target.base: unknown base-weight rule 'inverse_voll' "
             "(did you mean 'inverse_vol'? registered: inverse_vol, "
             "sleeve_equal_risk, fixed, risk_budget, per_asset_vol, inverse_variance)",
@@ -634,3 +649,302 @@ def test_an_unknown_name_fails_loudly(door: Callable[[], Any], message: str) -> 
     """A spec built around the Literal check (in code, not from a file) still fails."""
     with pytest.raises(SpecError, match=re.escape(message)):
         door()
+
+
+# --- limits: judged and met on a small book --------------------------------------
+
+LIMIT_SLEEVES = ("dm_equity", "dm_equity", "rates", "safe_haven", "crypto")
+LIMIT_VOL = np.array([0.012, 0.011, 0.006, 0.009, 0.04])
+LIMIT_CORR = np.full((5, 5), 0.3) + 0.7 * np.eye(5)
+PREVIOUS = np.array([0.2, 0.2, 0.3, 0.2, 0.02])
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitCase:
+    """A policy that sets the limit, and weights that break it.
+
+    Attributes
+    ----------
+    fields : dict
+        PolicySpec fields that set the limit (on top of a plain policy).
+    breaching : ndarray
+        Weights the limit breaks, shape (5,), on the book of `LIMIT_SLEEVES`.
+    target : ndarray or None
+        The book's target (the vol cap's reference); the breaching weights if None.
+    conflicting : dict or None
+        PolicySpec fields whose combination can never hold on the contract panel's
+        universe (dm_equity, rates, safe_haven), for a limit that has conflicts.
+    """
+
+    fields: dict[str, Any]
+    breaching: np.ndarray
+    target: np.ndarray | None = None
+    conflicting: dict[str, Any] | None = None
+
+
+LIMIT_CASES: dict[str, LimitCase] = {
+    "risk_limit": LimitCase(
+        {"limits": LimitsSpec(var_99_max=0.01, es_975_max=0.012)},
+        np.array([0.4, 0.3, 0.2, 0.1, 0.1]),
+    ),
+    "margin": LimitCase(
+        {"margin": MarginSpec(max_margin_usage=0.05)},
+        np.array([0.5, 0.4, 0.3, 0.2, 0.1]),
+    ),
+    "asset_bounds": LimitCase(
+        {"limits": LimitsSpec(min_asset_weight=-0.05, max_asset_weight=0.3)},
+        np.array([0.5, -0.1, 0.3, 0.2, 0.0]),
+    ),
+    "sleeve_bounds": LimitCase(
+        {
+            "limits": LimitsSpec(
+                sleeve_min_weight={"rates": 0.2}, sleeve_max_weight={"crypto": 0.05}
+            )
+        },
+        np.array([0.3, 0.3, 0.1, 0.1, 0.2]),
+        conflicting={
+            "limits": LimitsSpec(
+                sleeve_min_weight={"rates": 0.6}, sleeve_max_weight={"rates": 0.4}
+            )
+        },
+    ),
+    "gross_leverage": LimitCase(
+        {"target": TargetSpec(max_gross_leverage=1.0)},
+        np.array([0.5, 0.4, 0.4, 0.2, 0.0]),
+    ),
+    "vol_cap": LimitCase(
+        {},
+        np.array([0.5, 0.4, 0.4, 0.2, 0.1]),
+        target=np.array([0.2, 0.2, 0.3, 0.2, 0.0]),
+    ),
+    "turnover": LimitCase(
+        {"limits": LimitsSpec(max_turnover=0.2)},
+        np.array([0.5, 0.1, 0.1, 0.2, 0.02]),
+    ),
+    "sleeve_risk": LimitCase(
+        {"limits": LimitsSpec(sleeve_max_risk={"crypto": 0.05})},
+        np.array([0.2, 0.2, 0.3, 0.1, 0.2]),
+        conflicting={
+            "limits": LimitsSpec(
+                sleeve_max_risk={"dm_equity": 0.3, "rates": 0.3, "safe_haven": 0.3}
+            )
+        },
+    ),
+}
+"""One case per registered limit: a new limit fails the battery until it has one."""
+NOT_LIMITS = {"limits.on_solver_failure": "what a run does when both solvers fail"}
+"""Fields of the limit tables that are no limit, and what they are instead."""
+
+
+def _case(name: str) -> LimitCase:
+    if name not in LIMIT_CASES:
+        pytest.fail(f"limit '{name}' has no case: add one to LIMIT_CASES")
+    return LIMIT_CASES[name]
+
+
+def _limit_policy(fields: Mapping[str, Any]) -> PolicySpec:
+    return PolicySpec(
+        name="contract-limit",
+        description="contract battery",
+        source="tests/test_contracts.py",
+        model=EWMA,
+        **fields,
+    )
+
+
+def _book(target: np.ndarray, variance_scale: float = 1.0) -> Book:
+    """A book on `LIMIT_SLEEVES` (fresh, writeable arrays)."""
+    vol = LIMIT_VOL * np.sqrt(variance_scale)
+    cov = LIMIT_CORR * np.outer(vol, vol)
+    return Book(PREVIOUS.copy(), LIMIT_SLEEVES, False, vol, cov, target.copy())
+
+
+def _meet(limit: Limit, weights: np.ndarray, book: Book, policy: PolicySpec) -> Any:
+    """Weights that meet `limit` alone, the way a decision meets its kind."""
+    if isinstance(limit, WeightLimit):
+        problem = ConstrainedProblem(book.sleeves, [limit])
+        return problem.solve(book.target, book.covariance, limit.values(policy, book))
+    if isinstance(limit, ScalingLimit):
+        return weights * limit.scale(weights, book, policy)
+    if isinstance(limit, SleeveRiskCaps):
+        return limit.cut(weights, book, policy)[0]
+    raise NotImplementedError(f"limit '{limit.name}': no way to meet its kind")
+
+
+def _judged(
+    limit: Limit, weights: np.ndarray, target: np.ndarray | None, scale: float = 1.0
+) -> tuple[Any, ...]:
+    """Everything the limit says about `weights` on a fresh book, and the inputs."""
+    case = _case(limit.name)
+    policy = _limit_policy(case.fields)
+    book = _book(weights if target is None else target, scale)
+    broken = limit.broken(weights, book, policy, BROKEN_TOL)
+    met = _meet(limit, weights, book, policy)
+    fields = limit.fields(policy, book)
+    conflicts = limit.conflicts(policy, {"dm_equity": 2, "rates": 1, "crypto": 1})
+    return (broken, met, fields, conflicts), (weights, book, policy)
+
+
+def check_limit_breach_agrees_with_its_rule(limit: Limit) -> None:
+    """The breaching weights are reported broken, on claimed fields that apply; what
+    the limit's rule makes of them (projection, scale or cut) is not."""
+    case = _case(limit.name)
+    policy = _limit_policy(case.fields)
+    target = case.breaching if case.target is None else case.target
+    book = _book(target)
+    broken = limit.broken(case.breaching, book, policy, BROKEN_TOL)
+    assert broken
+    applying = limit.fields(policy, book)
+    assert set(broken) <= ({*applying} if applying else {limit.name})
+    for field in applying:
+        assert any(field == c or field.startswith(f"{c}.") for c in limit.claims)
+    met = _meet(limit, case.breaching, book, policy)
+    assert limit.broken(met, book, policy, BROKEN_TOL) == []
+    # every weight limit holds on a projection onto all of them
+    if isinstance(limit, WeightLimit):
+        everything = ConstrainedProblem(LIMIT_SLEEVES, list(WEIGHT_LIMITS.values()))
+        values = {
+            k: v
+            for w in WEIGHT_LIMITS.values()
+            for k, v in w.values(policy, book).items()
+        }
+        projected = everything.solve(book.target, book.covariance, values)
+        assert limit.broken(projected, book, policy, BROKEN_TOL) == []
+
+
+def check_limit_deterministic(limit: Limit) -> None:
+    """Judging and meeting twice give the same answers, bit for bit."""
+    case = _case(limit.name)
+    first, _ = _judged(limit, case.breaching, case.target)
+    again, _ = _judged(limit, case.breaching, case.target)
+    _assert_unchanged(first, again)
+
+
+def check_limit_inputs_untouched(limit: Limit) -> None:
+    """Weights, book and policy are deep-equal before and after."""
+    case = _case(limit.name)
+    weights = case.breaching.copy()
+    book = _book(weights if case.target is None else case.target)
+    policy = _limit_policy(case.fields)
+    before = copy.deepcopy((weights, book, policy))
+    limit.broken(weights, book, policy, BROKEN_TOL)
+    _meet(limit, weights, book, policy)
+    limit.fields(policy, book)
+    limit.conflicts(policy, {"dm_equity": 2, "rates": 1})
+    _assert_unchanged(before, (weights, book, policy))
+
+
+def check_limit_pickles(limit: Limit) -> None:
+    """The limit survives pickling (as Dask ships it), with the same answers."""
+    case = _case(limit.name)
+    copied = pickle.loads(pickle.dumps(limit))
+    assert type(copied) is type(limit)
+    assert (copied.name, copied.claims) == (limit.name, limit.claims)
+    original, _ = _judged(limit, case.breaching, case.target)
+    shipped, _ = _judged(copied, case.breaching, case.target)
+    _assert_unchanged(original, shipped)
+
+
+def check_limit_finite_on_degenerate_input(limit: Limit) -> None:
+    """Zero weights, and variances 1e-16 of the book's, give finite answers (and a
+    scale within (0, 1]) without a warning."""
+    case = _case(limit.name)
+    policy = _limit_policy(case.fields)
+    zero = np.zeros(len(LIMIT_SLEEVES))
+    target = case.breaching if case.target is None else case.target
+    for weights, aim, scale in [
+        (zero, zero, 1.0),
+        (case.breaching, target, 1e-16),
+        (zero, zero, 1e-16),
+    ]:
+        book = _book(aim, scale)
+        limit.broken(weights, book, policy, BROKEN_TOL)
+        assert np.isfinite(_meet(limit, weights, book, policy)).all()
+        if isinstance(limit, ScalingLimit):
+            assert 0.0 < limit.scale(weights, book, policy) <= 1.0
+
+
+def check_limit_conflicts_stop_the_run(limit: Limit) -> None:
+    """A combination that can never hold stops a run before any date, naming the
+    limit's field; the limit's own case has none."""
+    case = _case(limit.name)
+    market = BaseWeights().inputs(_clean_prices())[0]
+    counts = {"dm_equity": 1, "rates": 1, "safe_haven": 1}
+    assert limit.conflicts(_limit_policy(case.fields), counts) == []
+    if type(limit).conflicts is Limit.conflicts:
+        assert case.conflicting is None, "a case of conflicts for a limit without any"
+        return
+    assert case.conflicting is not None, (
+        f"limit '{limit.name}' needs a conflicting case"
+    )
+    policy = _limit_policy(case.conflicting)
+    with pytest.raises(InfeasibleError) as raised:
+        run_backtest(policy, market)
+    message = str(raised.value)
+    assert message.startswith("policy 'contract-limit': ")
+    assert any(claim in message for claim in limit.claims), message
+    assert limit.conflicts(policy, counts)
+
+
+LIMIT_CHECKS: dict[str, Callable[[Limit], None]] = {
+    "breach_agrees_with_rule": check_limit_breach_agrees_with_its_rule,
+    "deterministic": check_limit_deterministic,
+    "inputs_untouched": check_limit_inputs_untouched,
+    "pickles": check_limit_pickles,
+    "finite_on_degenerate_input": check_limit_finite_on_degenerate_input,
+    "conflicts_stop_the_run": check_limit_conflicts_stop_the_run,
+}
+
+
+@pytest.mark.parametrize(
+    ("entry", "check"),
+    [
+        pytest.param(entry, check, id=f"limit:{entry}-{check}")
+        for entry in LIMITS
+        for check in LIMIT_CHECKS
+    ],
+)
+def test_limit_contract(entry: str, check: str) -> None:
+    LIMIT_CHECKS[check](LIMITS[entry])
+
+
+def test_every_limit_has_a_case_and_every_case_a_limit() -> None:
+    assert set(LIMIT_CASES) == set(LIMITS)
+
+
+def test_the_limit_registry_holds_every_kind_of_limit() -> None:
+    assert list(LIMITS) == [
+        *SCALING_LIMITS,
+        *WEIGHT_LIMITS,
+        SLEEVE_RISK_CAPS.name,
+    ]
+
+
+def _spec_fields(spec_type: type, prefix: str) -> set[str]:
+    return {f"{prefix}.{f.name}" for f in dataclasses.fields(spec_type)}
+
+
+def _field_exists(dotted: str) -> bool:
+    """Whether a dotted name is a field of `PolicySpec` (through nested specs)."""
+    owner: Any = PolicySpec
+    for part in dotted.split("."):
+        hints = get_type_hints(owner) if owner is not None else {}
+        if part not in hints:
+            return False
+        kinds = [hints[part], *get_args(hints[part])]
+        owner = next((k for k in kinds if dataclasses.is_dataclass(k)), None)
+    return True
+
+
+def test_every_limit_field_is_claimed_by_exactly_one_limit() -> None:
+    """A field of ``[limits]`` or ``[margin]`` that no registered limit claims is a
+    limit nobody enforces (or a field that belongs elsewhere: `NOT_LIMITS`)."""
+    claims = [c for limit in LIMITS.values() for c in limit.claims]
+    assert len(claims) == len(set(claims)), "a field claimed twice"
+    tables = _spec_fields(LimitsSpec, "limits") | _spec_fields(MarginSpec, "margin")
+    unclaimed = tables - set(claims) - set(NOT_LIMITS)
+    assert unclaimed == set(), "fields no registered limit claims"
+    assert set(NOT_LIMITS) <= tables
+    assert not set(NOT_LIMITS) & set(claims)
+    for claim in claims:
+        assert _field_exists(claim), f"{claim}: no such policy field"

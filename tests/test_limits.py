@@ -5,18 +5,19 @@ import pytest
 
 from riskengine.errors import InfeasibleError
 from riskengine.policy.limits import (
-    broken_limits,
+    LIMITS,
+    SCALING_LIMITS,
+    SLEEVE_RISK_CAPS,
+    applicable_fields,
+    breaches,
     check_feasibility,
-    cut_to_risk_caps,
-    limit_fields,
-    margin_limit_scale,
     margin_rates,
-    risk_limit_scale,
 )
 from riskengine.policy.optimizers import risk_contributions
+from riskengine.policy.weight_limits import Book
 from riskengine.specs import LimitsSpec, MarginSpec, PolicySpec, load_model
 
-SLEEVES = ["dm_equity", "dm_equity", "rates", "credit", "crypto", "safe_haven"]
+SLEEVES = ("dm_equity", "dm_equity", "rates", "credit", "crypto", "safe_haven")
 
 
 def policy(**parts: object) -> PolicySpec:
@@ -25,7 +26,41 @@ def policy(**parts: object) -> PolicySpec:
     )
 
 
-def test_broken_limits_names_every_field_broken() -> None:
+def book(
+    previous: np.ndarray | None = None,
+    cov: np.ndarray | None = None,
+    *,
+    first_trade: bool = False,
+    target: np.ndarray | None = None,
+) -> Book:
+    """A book on the six sleeves; its target (the vol cap's reference) is the
+    holdings unless given."""
+    cov = np.eye(6) * 1e-4 if cov is None else cov
+    held = np.zeros(6) if previous is None else previous
+    aim = held if target is None else target
+    return Book(held, SLEEVES, first_trade, np.sqrt(np.diag(cov)), cov, aim)
+
+
+def random_cov() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    factor = rng.standard_normal((6, 6))
+    return (factor @ factor.T + 6 * np.eye(6)) * 1e-4
+
+
+def test_the_registry_orders_the_limits_as_a_decision_meets_them() -> None:
+    assert list(LIMITS) == [
+        "risk_limit",
+        "margin",
+        "asset_bounds",
+        "sleeve_bounds",
+        "gross_leverage",
+        "vol_cap",
+        "turnover",
+        "sleeve_risk",
+    ]
+
+
+def test_breaches_name_every_weight_limit_field_broken() -> None:
     limits = LimitsSpec(
         max_asset_weight=0.3,
         sleeve_min_weight={"rates": 0.2},
@@ -33,9 +68,7 @@ def test_broken_limits_names_every_field_broken() -> None:
         max_turnover=0.5,
     )
     weights = np.array([0.4, 0.1, 0.1, 0.1, 0.1, 0.1])
-    broken = broken_limits(
-        weights, np.zeros(6), SLEEVES, policy(limits=limits), first_trade=False
-    )
+    broken = breaches(weights, book(target=weights), policy(limits=limits))
     assert broken == (
         "limits.max_asset_weight",
         "limits.sleeve_min_weight.rates",
@@ -43,33 +76,41 @@ def test_broken_limits_names_every_field_broken() -> None:
         "limits.max_turnover",
     )
     # the first trade is exempt from the turnover cap; within every limit, nothing
-    assert "limits.max_turnover" not in broken_limits(
-        weights, np.zeros(6), SLEEVES, policy(limits=limits), first_trade=True
+    first = breaches(
+        weights, book(first_trade=True, target=weights), policy(limits=limits)
     )
+    assert "limits.max_turnover" not in first
     fine = np.array([0.2, 0.1, 0.2, 0.0, 0.0, 0.0])
-    assert broken_limits(fine, fine, SLEEVES, policy(limits=limits), False) == ()
+    assert breaches(fine, book(fine), policy(limits=limits)) == ()
+    # gross leverage and the vol cap (the target's ex-ante vol) are weight limits too
+    assert breaches(fine * 10, book(fine * 10), policy()) == (
+        "target.max_gross_leverage",
+    )
+    assert breaches(fine, book(target=fine / 2), policy()) == ("vol_cap",)
 
 
-def test_limit_fields_lists_the_limits_that_apply() -> None:
+def test_applicable_fields_list_the_weight_limits_that_apply() -> None:
     limits = LimitsSpec(
         sleeve_min_weight={"rates": 0.1, "commodity": 0.1}, max_turnover=0.5
     )
-    fields = limit_fields(policy(limits=limits), SLEEVES, first_trade=False)
-    assert fields == [
-        "target.max_gross_leverage",
+    assert applicable_fields(policy(limits=limits), book()) == [
         "limits.sleeve_min_weight.rates",
+        "target.max_gross_leverage",
         "limits.max_turnover",
     ]
 
 
-def test_cut_to_risk_caps_meets_every_cap_and_records_the_cut() -> None:
-    rng = np.random.default_rng(3)
-    factor = rng.standard_normal((6, 6))
-    cov = (factor @ factor.T + 6 * np.eye(6)) * 1e-4
+def test_risk_caps_are_met_by_cutting_and_record_the_cut() -> None:
+    cov = random_cov()
     weights = np.full(6, 1 / 6)
     caps = {"crypto": 0.05, "dm_equity": 0.2}
-    cut: dict[str, float] = {}
-    capped = cut_to_risk_caps(weights, cov, np.array(SLEEVES), caps, cut)
+    spec = policy(limits=LimitsSpec(sleeve_max_risk=caps))
+    assert SLEEVE_RISK_CAPS.broken(weights, book(cov=cov), spec, 0.0) == [
+        "limits.sleeve_max_risk.crypto",
+        "limits.sleeve_max_risk.dm_equity",
+    ]
+    capped, cut = SLEEVE_RISK_CAPS.cut(weights, book(cov=cov), spec)
+    assert SLEEVE_RISK_CAPS.broken(capped, book(cov=cov), spec, 0.0) == []
     shares = risk_contributions(capped, cov)
     labels = np.array(SLEEVES)
     for sleeve, cap in caps.items():
@@ -80,20 +121,27 @@ def test_cut_to_risk_caps_meets_every_cap_and_records_the_cut() -> None:
 
 
 def test_var_es_and_margin_scales_land_on_their_limits() -> None:
-    cov = np.diag([0.02, 0.01]) ** 2
-    weights = np.array([1.0, 1.0])
+    cov = np.diag([0.02, 0.01, 0.01, 0.01, 0.01, 0.01]) ** 2
+    weights = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
     vol = np.sqrt(weights @ cov @ weights)
-    var_only = risk_limit_scale(weights, cov, LimitsSpec(var_99_max=0.01))
+    risk = SCALING_LIMITS["risk_limit"]
+    var_only = risk.scale(
+        weights, book(cov=cov), policy(limits=LimitsSpec(var_99_max=0.01))
+    )
     assert NormalDist().inv_cdf(0.99) * vol * var_only == pytest.approx(0.01)
-    es_only = risk_limit_scale(weights, cov, LimitsSpec(es_975_max=0.01))
+    es_spec = policy(limits=LimitsSpec(es_975_max=0.01))
+    es_only = risk.scale(weights, book(cov=cov), es_spec)
     z = NormalDist().inv_cdf(0.975)
     es_per_vol = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi) / 0.025
     assert es_per_vol * vol * es_only == pytest.approx(0.01)
-    assert risk_limit_scale(weights, cov, LimitsSpec(var_99_max=1.0)) == 1.0
+    loose = policy(limits=LimitsSpec(var_99_max=1.0))
+    assert risk.scale(weights, book(cov=cov), loose) == 1.0
     margin = MarginSpec(
         confidence=0.99, horizon_days=2, floor_rate=0.05, max_margin_usage=0.05
     )
-    scale = margin_limit_scale(weights, np.sqrt(np.diag(cov)), margin)
+    scale = SCALING_LIMITS["margin"].scale(
+        weights, book(cov=cov), policy(margin=margin)
+    )
     usage = (weights * scale) @ margin_rates(np.sqrt(np.diag(cov)), margin)
     assert usage == pytest.approx(0.05)
 
@@ -119,8 +167,17 @@ def test_var_es_and_margin_scales_land_on_their_limits() -> None:
             LimitsSpec(sleeve_min_weight={"dm_equity": 0.7, "rates": 0.7}),
             r"sum of limits\.sleeve_min_weight \(1\.4\) > target\.max_gross_leverage \(1\)",
         ),
+        (
+            LimitsSpec(
+                sleeve_max_risk={
+                    s: 0.1
+                    for s in ("dm_equity", "rates", "credit", "crypto", "safe_haven")
+                }
+            ),
+            r"limits\.sleeve_max_risk caps every sleeve and sums to 0\.5 < 1",
+        ),
     ],
-    ids=["min-above-max", "missing-sleeve", "asset-cap", "gross"],
+    ids=["min-above-max", "missing-sleeve", "asset-cap", "gross", "risk-caps"],
 )
 def test_infeasible_limits_are_reported_before_running(
     limits: LimitsSpec, match: str

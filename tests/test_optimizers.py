@@ -11,6 +11,7 @@ from riskengine.policy.optimizers import (
     risk_budget_weights,
     risk_contributions,
 )
+from riskengine.policy.weight_limits import WEIGHT_LIMITS
 
 
 def random_covariance(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -59,21 +60,23 @@ def test_zero_budget_means_zero_weight() -> None:
 
 
 def test_constrained_problem_is_dpp_and_reports_infeasibility() -> None:
-    problem = ConstrainedProblem(["a", "a", "b"], with_turnover=True)
+    problem = ConstrainedProblem(["a", "a", "b"], list(WEIGHT_LIMITS.values()))
     assert problem.problem.is_dpp()
     cov = random_covariance(np.random.default_rng(7), 3)
     with pytest.raises(InfeasibleError, match="constrained allocation: no solution"):
         problem.solve(
             np.array([0.3, 0.3, 0.4]),
             cov,
-            lower=np.zeros(3),
-            upper=np.full(3, 1.0),
-            sleeve_lower=np.array([0.9, 0.9]),
-            sleeve_upper=np.array([1.0, 1.0]),
-            gross=1.0,
-            vol_cap=1.0,
-            previous=np.zeros(3),
-            turnover=10.0,
+            {
+                "lower": np.zeros(3),
+                "upper": np.full(3, 1.0),
+                "sleeve_lower": np.array([0.9, 0.9]),
+                "sleeve_upper": np.array([1.0, 1.0]),
+                "gross": 1.0,
+                "vol_cap": 1.0,
+                "previous": np.zeros(3),
+                "turnover": 10.0,
+            },
         )
 
 

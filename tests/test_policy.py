@@ -1,3 +1,4 @@
+import dataclasses
 from statistics import NormalDist
 from typing import Any
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from riskengine.covariance import covariance, nearest_correlation
 from riskengine.errors import InfeasibleError
 from riskengine.policy.context import DecisionContext
-from riskengine.policy.decision import PolicyAllocator
+from riskengine.policy.decision import PolicyAllocator, without_overlays
 from riskengine.policy.limits import margin_rates
 from riskengine.policy.optimizers import risk_contributions
 from riskengine.specs import (
@@ -76,13 +77,13 @@ def context_of(
 
 def decide(spec: PolicySpec, seed: int = 0, **kwargs: Any):
     vol, corr = market_state(seed)
-    decision = PolicyAllocator(spec, PPY).decide(context_of(vol, corr, **kwargs))
+    decision = PolicyAllocator(spec).decide(context_of(vol, corr, **kwargs))
     return decision, covariance(vol, corr)
 
 
 def first_decision(spec: PolicySpec, vol: np.ndarray, corr: np.ndarray):
     """The initial build on given forecasts, untouched by triggers or drawdown."""
-    return PolicyAllocator(spec, PPY).decide(context_of(vol, corr))
+    return PolicyAllocator(spec).decide(context_of(vol, corr))
 
 
 def test_decide_cannot_write_into_its_context() -> None:
@@ -94,7 +95,7 @@ def test_decide_cannot_write_into_its_context() -> None:
             getattr(context, name)[0] = 1.0
     vol[0] = 0.5
     assert context.vol[0] == 0.5  # a view of the caller's forecasts, not a copy
-    PolicyAllocator(policy(), PPY).decide(context)
+    PolicyAllocator(policy()).decide(context)
 
 
 def test_equal_risk_contributions_scaled_to_target() -> None:
@@ -108,6 +109,47 @@ def test_equal_risk_contributions_scaled_to_target() -> None:
         risk_contributions(decision.weights, cov), 1 / len(ASSETS), rtol=1e-9
     )
     assert decision.ex_ante_vol * np.sqrt(PPY) == pytest.approx(0.10, rel=1e-12)
+
+
+def test_the_vol_target_reads_the_calendar_of_the_context() -> None:
+    """An all-crypto universe trades every day: its daily target is annual/sqrt(365)."""
+    spec = policy(target=TargetSpec(target_vol_annual=0.10, max_gross_leverage=10.0))
+    vol, corr = market_state(0)
+    context = dataclasses.replace(context_of(vol, corr), periods_per_year=365.0)
+    decision = PolicyAllocator(spec).decide(context)
+    assert decision.ex_ante_vol * np.sqrt(365.0) == pytest.approx(0.10, rel=1e-12)
+
+
+def test_without_overlays_keeps_the_core_and_drops_every_overlay() -> None:
+    trigger = TriggerSpec(
+        name="t",
+        watch_sleeves=("safe_haven",),
+        act_on_sleeves=("crypto",),
+        enter_above=2,
+        exit_below=1,
+    )
+    spec = policy(
+        target=TargetSpec(target_vol_annual=0.3, max_gross_leverage=6.0),
+        limits=LimitsSpec(
+            max_asset_weight=0.5, var_99_max=0.01, es_975_max=0.012, max_turnover=1.0
+        ),
+        triggers=(trigger,),
+        drawdown_control=DrawdownSpec(drawdowns=(0.05,), multipliers=(0.5,)),
+        margin=MarginSpec(max_margin_usage=0.1),
+    )
+    core = without_overlays(spec)
+    assert core.triggers == ()
+    assert core.drawdown_control is None
+    assert core.margin is None
+    assert core.limits == LimitsSpec(max_asset_weight=0.5, max_turnover=1.0)
+    assert (core.name, core.target, core.model) == (spec.name, spec.target, spec.model)
+    multipliers = np.array([1.0, 1.0, 1.0, 1.0, 0.5, 1.0])
+    decision, _ = decide(core, drawdown=0.2, multipliers=multipliers)
+    assert decision.drawdown_multiplier == 1.0
+    assert set(decision.scales.values()) == {1.0}
+    overlaid, _ = decide(spec, drawdown=0.2, multipliers=multipliers)
+    assert overlaid.drawdown_multiplier == 0.5
+    assert min(overlaid.scales.values()) < 1.0
 
 
 def test_sleeve_budgets_and_risk_cap_by_water_filling() -> None:
@@ -170,7 +212,7 @@ def test_var_and_es_limits_scale_gross_down() -> None:
     assert NormalDist().inv_cdf(0.99) * decision.ex_ante_vol == pytest.approx(
         0.01, rel=1e-9
     )
-    assert decision.risk_limit_scale < 1.0
+    assert decision.scales["risk_limit"] < 1.0
 
 
 def test_margin_cut_keeps_usage_within_limit() -> None:
@@ -187,7 +229,7 @@ def test_margin_cut_keeps_usage_within_limit() -> None:
     vol, _ = market_state(0)
     usage = np.abs(decision.weights) @ margin_rates(vol, margin)
     assert usage == pytest.approx(0.2, rel=1e-9)
-    assert decision.margin_scale < 1.0
+    assert decision.scales["margin"] < 1.0
 
 
 def test_drawdown_ladder_shrinks_the_target() -> None:

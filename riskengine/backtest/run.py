@@ -50,7 +50,7 @@ from riskengine.errors import DataError, InfeasibleError
 from riskengine.events import Event, events_frame
 from riskengine.policy.context import DecisionContext, DecisionPanels
 from riskengine.policy.decision import Decision, PolicyAllocator
-from riskengine.policy.limits import check_feasibility
+from riskengine.policy.limits import SCALING_LIMITS, check_feasibility
 from riskengine.policy.triggers import (
     SHORT_WINDOW_DAYS,
     TriggerPath,
@@ -294,7 +294,7 @@ class _Book:
             costs=np.zeros(n_days),
             financing=np.zeros(n_days),
         )
-        self.allocator = PolicyAllocator(policy, panels.periods_per_year)
+        self.allocator = PolicyAllocator(policy)
         self.bps = np.array([policy.costs.bps_for(s) for s in panels.sleeves]) / 1e4
         self.lag = policy.rebalance.information_lag_days
         self.pending: dict[int, FloatArray] = {}
@@ -620,8 +620,10 @@ def _decision_row(
         "drawdown_multiplier": 1.0
         if decision is None
         else decision.drawdown_multiplier,
-        "risk_limit_scale": 1.0 if decision is None else decision.risk_limit_scale,
-        "margin_scale": 1.0 if decision is None else decision.margin_scale,
+        **{
+            f"{name}_scale": 1.0 if decision is None else decision.scales[name]
+            for name in SCALING_LIMITS
+        },
         "projected": bool(decision and decision.projected),
         "gross_leverage": float(np.abs(target.weights).sum()),
         "n_assets": target.n_assets,

@@ -9,12 +9,13 @@ so a policy can neither look ahead nor write into the panels.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray, FloatArray
-from riskengine.covariance import Correlation
+from riskengine.covariance import Correlation, covariance
 
 
 def read_only(values: np.ndarray) -> np.ndarray:
@@ -84,6 +85,14 @@ class DecisionContext:
             value = getattr(self, part.name)
             if isinstance(value, np.ndarray):
                 object.__setattr__(self, part.name, read_only(value))
+
+    @cached_property
+    def covariance(self) -> FloatArray:
+        """Daily covariance forecast of the active assets (read-only).
+
+        ``vol x correlation x vol``, shape (n_active, n_active).
+        """
+        return read_only(covariance(self.vol, self.correlation))
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,24 @@ The steps, in order (each documented in README "How a policy decides"):
 2. scaling to the vol target, capped by gross leverage, times the drawdown ladder;
 3. triggers acting on weights: acted-on sleeves scaled, the freed weight moved to
    defensive sleeves or left in cash;
-4. VaR / ES limits and exchange margin: gross exposure scaled down to fit;
-5. weight bounds, sleeve bounds and the turnover cap: projection with cvxpy;
-6. sleeve risk-contribution caps: the sleeve's weight is cut until its share of
-   variance is within its cap (re-projected when step 5 applies); the caps take
-   precedence, and the limits they break are reported.
+4. the scaling limits (`limits.SCALING_LIMITS`: VaR / ES caps, exchange margin):
+   gross exposure scaled down to fit;
+5. the weight limits (`weight_limits.WEIGHT_LIMITS`: asset and sleeve bounds, gross
+   leverage, the vol cap, the turnover cap): when any is broken, projection with
+   cvxpy;
+6. sleeve risk-contribution caps (`limits.SLEEVE_RISK_CAPS`): the sleeve's weight is
+   cut until its share of variance is within its cap (re-projected while a weight
+   limit is broken); the caps take precedence, and the limits they break are
+   reported.
 
-How each limit is checked and met lives in `riskengine.policy.limits`.
+Each limit is an object of `riskengine.policy.limits.LIMITS` that knows its fields,
+its breach test, how it is met and its conflicts; this module only orders them.
+`without_overlays` gives the policy's counterfactual, its overlays switched off.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,7 +32,6 @@ import numpy as np
 
 from riskengine._typing import FloatArray
 from riskengine.calendar import annual_vol_factor
-from riskengine.covariance import covariance
 from riskengine.errors import InfeasibleError
 from riskengine.policy.allocators import (
     BASE_RULES,
@@ -36,14 +42,13 @@ from riskengine.policy.allocators import (
 from riskengine.policy.context import DecisionContext
 from riskengine.policy.limits import (
     BROKEN_TOL,
+    SCALING_LIMITS,
+    SLEEVE_RISK_CAPS,
+    applicable_fields,
     breaches,
-    cut_to_risk_caps,
-    limit_fields,
-    margin_limit_scale,
-    risk_limit_scale,
 )
 from riskengine.policy.optimizers import ConstrainedProblem, risk_contributions
-from riskengine.policy.weight_limits import LARGE, WEIGHT_LIMITS
+from riskengine.policy.weight_limits import VOL_CAP, WEIGHT_LIMITS, Book, ex_ante_vol
 from riskengine.specs import PolicySpec
 
 RISK_CAP_ROUNDS = 8
@@ -66,8 +71,10 @@ class Decision:
         Whether the gross leverage cap bound the vol-target step.
     drawdown_multiplier : float
         Factor of the drawdown ladder (1 above its first level).
-    risk_limit_scale, margin_scale : float
-        Factors that brought VaR/ES and margin within their limits (1 when slack).
+    scales : dict of str to float
+        Factor of each scaling limit (`limits.SCALING_LIMITS`, by name, e.g.
+        ``risk_limit`` for VaR/ES and ``margin``) that brought the weights within
+        it (1 when slack).
     projected : bool
         Whether bounds or the turnover cap changed the weights (cvxpy step).
     risk_contributions : ndarray
@@ -87,12 +94,24 @@ class Decision:
     vol_scale: float
     leverage_capped: bool
     drawdown_multiplier: float
-    risk_limit_scale: float
-    margin_scale: float
+    scales: dict[str, float]
     projected: bool
     risk_contributions: FloatArray
     broken_limits: tuple[str, ...] = ()
     fallbacks: tuple[str, ...] = ()
+
+
+def without_overlays(policy: PolicySpec) -> PolicySpec:
+    """The policy with its overlays off: its counterfactual.
+
+    Triggers, the drawdown ladder and every scaling limit (VaR/ES caps, exchange
+    margin) are removed; the base weights, vol target, weight limits and sleeve risk
+    caps stay, as do the name and the rest of the spec.
+    """
+    policy = dataclasses.replace(policy, triggers=(), drawdown_control=None)
+    for limit in SCALING_LIMITS.values():
+        policy = limit.switched_off(policy)
+    return policy
 
 
 class PolicyAllocator:
@@ -105,9 +124,6 @@ class PolicyAllocator:
     ----------
     policy : PolicySpec
         The policy.
-    periods_per_year : float
-        Periods per year of the universe (`calendar.periods_per_year`), to turn
-        annual vol targets daily.
 
     Raises
     ------
@@ -115,12 +131,12 @@ class PolicyAllocator:
         If `policy.target.base` names no registered base-weight rule.
     """
 
-    def __init__(self, policy: PolicySpec, periods_per_year: float) -> None:
+    def __init__(self, policy: PolicySpec) -> None:
         self.policy = policy
-        self.daily = 1.0 / annual_vol_factor(periods_per_year)
         owner = f"policy '{policy.name}'"
         self._base_rule = BASE_RULES.lookup(policy.target.base, owner)
         self._projections: dict[tuple[str, ...], ConstrainedProblem] = {}
+        self._projected = [w for w in WEIGHT_LIMITS.values() if w.projected(policy)]
         self._risk_budget_problems = RiskBudgetProblems()
 
     def decide(self, context: DecisionContext) -> Decision:
@@ -129,8 +145,8 @@ class PolicyAllocator:
         Parameters
         ----------
         context : DecisionContext
-            The forecasts, trigger multipliers, holdings and drawdown at the close
-            of the decision date, for its active assets.
+            The forecasts, trigger multipliers, holdings, drawdown and calendar at
+            the close of the decision date, for its active assets.
 
         Raises
         ------
@@ -139,8 +155,8 @@ class PolicyAllocator:
         """
         policy, target = self.policy, self.policy.target
         vol, multipliers = context.vol, context.multipliers
-        sleeves, assets = context.sleeves, context.assets
-        cov = covariance(vol, context.correlation)
+        cov = context.covariance
+        daily = 1.0 / annual_vol_factor(context.periods_per_year)
         by_budget = [t for t in policy.triggers if t.apply_to == "budgets"]
         budget_multipliers = multipliers if by_budget else np.ones_like(multipliers)
         base = self._base_rule.weights(
@@ -149,56 +165,49 @@ class PolicyAllocator:
                 policy.limits,
                 vol,
                 cov,
-                sleeves,
-                assets,
+                context.sleeves,
+                context.assets,
                 budget_multipliers,
-                self.daily,
+                daily,
                 self._risk_budget_problems,
             )
         )
         daily_target = (
             None
             if target.target_vol_annual is None
-            else target.target_vol_annual * self.daily
+            else target.target_vol_annual * daily
         )
         allocation = scale_to_vol_target(
             base.weights, cov, daily_target, target.max_gross_leverage
         )
         weights = allocation.weights
         if any(t.apply_to == "weights" for t in policy.triggers):
-            weights = _apply_weight_triggers(weights, multipliers, sleeves, policy)
+            weights = _apply_weight_triggers(
+                weights, multipliers, context.sleeves, policy
+            )
         ladder = policy.drawdown_control
         drawdown_multiplier = (
             1.0 if ladder is None else ladder.multiplier(context.drawdown)
         )
         weights = weights * drawdown_multiplier
-        risk_scale = risk_limit_scale(weights, cov, policy.limits)
-        weights = weights * risk_scale
-        margin = policy.margin
-        margin_scale = (
-            1.0 if margin is None else margin_limit_scale(weights, vol, margin)
-        )
-        weights = weights * margin_scale
+        book = Book.of(context, weights)
+        scales = {}
+        for limit in SCALING_LIMITS.values():
+            scales[limit.name] = limit.scale(weights, book, policy)
+            weights = weights * scales[limit.name]
+        book = dataclasses.replace(book, target=weights)
         projected = False
-        if policy.limits.needs_optimiser and breaches(weights, context, policy):
-            weights = self._project(weights, cov, context)
+        if breaches(weights, book, policy):
+            weights = self._project(context, book)
             projected = True
-        weights = self._cap_sleeve_risk(weights, cov, context)
-        # sleeve risk caps win: what they had to break is reported, never hidden
-        broken = (
-            breaches(weights, context, policy, BROKEN_TOL)
-            if policy.limits.sleeve_max_risk
-            else ()
-        )
-        ex_ante = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
+        weights, broken = self._cap_sleeve_risk(weights, context, book)
         return Decision(
             weights,
-            ex_ante,
+            ex_ante_vol(weights, cov),
             allocation.scale,
             allocation.leverage_capped,
             drawdown_multiplier,
-            risk_scale,
-            margin_scale,
+            scales,
             projected,
             risk_contributions(weights, cov)
             if weights.any()
@@ -207,48 +216,31 @@ class PolicyAllocator:
             (base.fallback,) if base.fallback else (),
         )
 
-    def _project(
-        self,
-        weights: FloatArray,
-        cov: FloatArray,
-        context: DecisionContext,
-        sleeve_upper_override: dict[str, float] | None = None,
-    ) -> FloatArray:
-        sleeves, first_trade = context.sleeves, context.first_trade
-        key = (*context.assets, "|", *sleeves)
+    def _project(self, context: DecisionContext, book: Book) -> FloatArray:
+        """The weights closest to the book's target that meet every weight limit."""
+        policy = self.policy
+        key = (*context.assets, "|", *book.sleeves)
         problem = self._projections.get(key)
         if problem is None:
-            problem = ConstrainedProblem(
-                sleeves, with_turnover=self.policy.limits.max_turnover is not None
-            )
+            problem = ConstrainedProblem(book.sleeves, self._projected)
             self._projections[key] = problem
         values: dict[str, FloatArray | float] = {}
-        for limit in WEIGHT_LIMITS.values():
-            values.update(
-                limit.values(self.policy, context, sleeve_upper_override or {})
-            )
-        vol_now = float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
-
-        def solve(vol_cap: float) -> FloatArray:
-            return problem.solve(
-                weights,
-                cov,
-                gross=self.policy.target.max_gross_leverage,
-                vol_cap=vol_cap,
-                **values,
-            )
-
+        for limit in self._projected:
+            values.update(limit.values(policy, book))
         try:
-            return solve(max(vol_now, 1e-12) * (1 + 1e-9))
+            return problem.solve(book.target, book.covariance, values)
         except InfeasibleError as exc:
-            fields = ", ".join(limit_fields(self.policy, sleeves, first_trade))
+            fields = ", ".join(applicable_fields(policy, book))
             try:  # is it the vol of the targeted weights that the limits cannot fit?
-                solve(LARGE)
+                problem.solve(
+                    book.target, book.covariance, {**values, **VOL_CAP.relaxed(book)}
+                )
             except InfeasibleError:
                 raise InfeasibleError(
                     f"the weight limits ({fields}) cannot hold together: {exc}"
                 ) from exc
-            annual = vol_now / self.daily
+            daily = 1.0 / annual_vol_factor(context.periods_per_year)
+            annual = ex_ante_vol(book.target, book.covariance) / daily
             raise InfeasibleError(
                 f"the weight limits ({fields}) need more ex-ante vol than the "
                 f"{annual:.2%} a year of the vol-targeted weights (target."
@@ -256,27 +248,28 @@ class PolicyAllocator:
             ) from exc
 
     def _cap_sleeve_risk(
-        self, weights: FloatArray, cov: FloatArray, context: DecisionContext
-    ) -> FloatArray:
+        self, weights: FloatArray, context: DecisionContext, book: Book
+    ) -> tuple[FloatArray, tuple[str, ...]]:
         """Cut sleeves whose share of variance exceeds their cap (cash absorbs).
 
-        Cutting one sleeve raises the others' shares, so the cuts repeat until every
-        share is within its cap; with bounds or a turnover cap the result is then
-        re-projected with the cut sleeves' weights as extra sleeve maxima.
+        With bounds or a turnover cap the cut weights are re-projected with the cut
+        sleeves' weights as extra sleeve maxima, and cut again, for a few rounds.
+        The caps win: the weight limits the final weights break are returned.
         """
-        caps = self.policy.limits.sleeve_max_risk
-        if not caps:
-            return weights
-        labels = np.asarray(context.sleeves)
-        override: dict[str, float] = {}
+        policy = self.policy
+        if not SLEEVE_RISK_CAPS.applies(policy):
+            return weights, ()
         for _ in range(RISK_CAP_ROUNDS):
-            weights = cut_to_risk_caps(weights, cov, labels, caps, override)
-            if not self.policy.limits.needs_optimiser or not breaches(
-                weights, context, self.policy
-            ):
-                return weights
-            weights = self._project(weights, cov, context, override)
-        return cut_to_risk_caps(weights, cov, labels, caps, override)
+            weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)
+            book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
+            if not breaches(weights, book, policy):
+                break
+            weights = self._project(context, book)
+            book = dataclasses.replace(book, target=weights)
+        else:
+            weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)
+            book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
+        return weights, breaches(weights, book, policy, BROKEN_TOL)
 
 
 def _apply_weight_triggers(

@@ -9,16 +9,16 @@ form of Spinu (2013) and skfolio, normalised afterwards to sum to one. The fast 
 is a damped Newton method; `RiskBudgetProblem` is the same problem in cvxpy (built
 once per universe size with parameters, DPP), used as a cross-check and on request.
 
-`ConstrainedProblem` projects a target onto the PM's constraints (gross leverage, a
-vol cap and the registered weight limits' own, `weight_limits.WEIGHT_LIMITS`) by
-minimising tracking error, also built once per universe and re-solved with new
-parameter values at each date.
+`ConstrainedProblem` projects a target onto the constraints of the registered
+weight limits (`weight_limits.WEIGHT_LIMITS`: bounds, gross leverage, the vol cap,
+turnover) by minimising tracking error, also built once per universe and re-solved
+with new parameter values at each date.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cvxpy as cp
 import numpy as np
@@ -26,7 +26,7 @@ from numba import njit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
-from riskengine.policy.weight_limits import WEIGHT_LIMITS
+from riskengine.policy.weight_limits import Frame, WeightLimit, covariance_scale
 
 SOLVERS: dict[str, dict[str, float]] = {
     "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10},
@@ -148,47 +148,24 @@ class ConstrainedProblem:
     ----------
     sleeves : sequence of str
         Sleeve of each asset, shape (n,).
-    with_turnover : bool
-        Whether the optional weight limits (the turnover cap) are part of it.
+    limits : sequence of WeightLimit
+        The weight limits whose constraints it holds, stacked in this order (the
+        order is part of the result: the solver's steps follow it).
     """
 
-    def __init__(self, sleeves: Sequence[str], *, with_turnover: bool) -> None:
+    def __init__(self, sleeves: Sequence[str], limits: Sequence[WeightLimit]) -> None:
         n = len(sleeves)
-        self.sleeve_names = list(dict.fromkeys(sleeves))
         self.factor = cp.Parameter((n, n))
         self.target = cp.Parameter(n)
-        self.gross = cp.Parameter(nonneg=True)
-        self.vol_cap = cp.Parameter(nonneg=True)
         self.anchor = cp.Parameter(n)  # factor @ target, a parameter of its own (DPP)
         self.weights = cp.Variable(n)
         tracking = self.factor @ self.weights - self.anchor
         gap = self.weights - self.target
         objective = cp.sum_squares(tracking) + RIDGE * cp.sum_squares(gap)
-        parts = {
-            limit: limit.compile(self.weights, sleeves)
-            for limit in WEIGHT_LIMITS.values()
-        }
-        self.parameters = {
-            k: p for part in parts.values() for k, p in part.parameters.items()
-        }
-        # the order of the constraints is part of the result (the solver's steps):
-        # limits always present, gross and vol caps, then the optional limits
-        constraints = [
-            *(
-                c
-                for limit, part in parts.items()
-                if not limit.optional
-                for c in part.constraints
-            ),
-            cp.norm1(self.weights) <= self.gross,
-            cp.norm(self.factor @ self.weights) <= self.vol_cap,
-            *(
-                c
-                for limit, part in parts.items()
-                if limit.optional and with_turnover
-                for c in part.constraints
-            ),
-        ]
+        frame = Frame(self.weights, self.factor, sleeves)
+        parts = [limit.compile(frame) for limit in limits]
+        self.parameters = {k: p for part in parts for k, p in part.parameters.items()}
+        constraints = [c for part in parts for c in part.constraints]
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
         if not self.problem.is_dpp():  # pragma: no cover - a construction error
             raise AssertionError("constrained allocation problem is not DPP")
@@ -197,17 +174,13 @@ class ConstrainedProblem:
         self,
         target: FloatArray,
         cov: FloatArray,
-        *,
-        gross: float,
-        vol_cap: float,
-        **limit_values: FloatArray | float,
+        limit_values: Mapping[str, FloatArray | float],
     ) -> FloatArray:
-        """Weights closest to `target` that satisfy every bound and cap.
+        """Weights closest to `target` that satisfy every limit it holds.
 
-        The covariance is scaled by its mean variance so that the problem's data
-        stay of order one; `vol_cap` is a daily vol. `limit_values` set the weight
-        limits' parameters by name (`weight_limits.WeightLimit.values`: ``lower``,
-        ``upper``, ``sleeve_lower``, ``sleeve_upper``, ``previous``, ``turnover``).
+        The covariance is divided by `weight_limits.covariance_scale` so that the
+        problem's data stay of order one. `limit_values` set the limits' parameters
+        by name (`weight_limits.WeightLimit.values`).
 
         Raises
         ------
@@ -221,15 +194,13 @@ class ConstrainedProblem:
                 f"constrained allocation: limit values {sorted(limit_values)} do not "
                 f"match the parameters {sorted(self.parameters)}"
             )
-        scale = float(np.mean(np.diag(cov)))
+        scale = covariance_scale(cov)
         n = len(target)
         self.factor.value = np.linalg.cholesky(cov / scale + 1e-12 * np.eye(n)).T
         self.target.value = target
         self.anchor.value = self.factor.value @ target
         for name, value in limit_values.items():
             self.parameters[name].value = value
-        self.gross.value = gross
-        self.vol_cap.value = vol_cap / np.sqrt(scale)
         _solve(self.problem, "constrained allocation")
         return np.asarray(self.weights.value, dtype=float)
 

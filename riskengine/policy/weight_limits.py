@@ -1,24 +1,26 @@
-"""Weight limits as objects: each knows its fields, breach test, constraints, conflicts.
+"""Limits as objects, and the ones the projection meets: the weight limits.
 
-A `WeightLimit` owns one family of a policy's weight limits (asset bounds, sleeve
-bounds, the turnover cap): the dotted spec fields that apply, which of them a weight
-vector breaks given the holdings, its cvxpy constraints in the projection with the
-parameter values for one date, and the combinations that can never hold on a
-universe. `WEIGHT_LIMITS` registers them, in the order the projection stacks their
-constraints; `limits` and `optimizers` loop over it instead of naming each limit.
+A `Limit` owns one family of a policy's limits: the spec fields it claims, those of
+them that apply to a book, its breach test, and the combinations of fields that can
+never hold on a universe. How it is met belongs to its kind: a `WeightLimit` is a
+cvxpy constraint of the projection (asset bounds, sleeve bounds, gross leverage, the
+vol cap, the turnover cap), with its parameter values for one date; the limits met
+by scaling the portfolio down (VaR/ES, margin) or by cutting sleeves (risk caps) are
+in `riskengine.policy.limits`. `WEIGHT_LIMITS` registers the weight limits in the
+order the projection stacks their constraints.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import cvxpy as cp
 import numpy as np
 
 from riskengine._typing import FloatArray
+from riskengine.policy.context import DecisionContext
 from riskengine.registry import Registry
 from riskengine.specs import PolicySpec
 
@@ -26,32 +28,100 @@ LARGE = 1e6
 """Bound given to the projection where a limit is absent."""
 
 
-class Holdings(Protocol):
-    """What a breach test reads besides the weights (a `DecisionContext` is one)."""
+@dataclass(frozen=True)
+class Book:
+    """What a limit reads besides the weights it judges, at one decision.
 
-    @property
-    def previous(self) -> FloatArray:
-        """Current weights of the active assets."""
-        ...
+    Attributes
+    ----------
+    previous : ndarray
+        Current weights of the active assets, shape (n,).
+    sleeves : tuple of str
+        Sleeve of each active asset.
+    first_trade : bool
+        True until the portfolio has first traded.
+    vol : ndarray
+        Daily vol forecasts, shape (n,).
+    covariance : ndarray
+        Daily covariance forecast, shape (n, n).
+    target : ndarray
+        The weights a projection starts from, shape (n,); their ex-ante vol is the
+        vol cap (a projection never adds risk).
+    sleeve_caps : mapping of str to float
+        Extra sleeve maxima: the gross weight of each sleeve cut for risk.
+    """
 
-    @property
-    def sleeves(self) -> Sequence[str]:
-        """Sleeve of each active asset."""
-        ...
+    previous: FloatArray
+    sleeves: tuple[str, ...]
+    first_trade: bool
+    vol: FloatArray
+    covariance: FloatArray
+    target: FloatArray
+    sleeve_caps: Mapping[str, float] = field(default_factory=dict)
 
-    @property
-    def first_trade(self) -> bool:
-        """True until the portfolio has first traded."""
-        ...
+    @classmethod
+    def of(cls, context: DecisionContext, target: FloatArray) -> Book:
+        """The book of a decision's context, aiming at `target`."""
+        return cls(
+            context.previous,
+            context.sleeves,
+            context.first_trade,
+            context.vol,
+            context.covariance,
+            target,
+        )
+
+
+def ex_ante_vol(weights: FloatArray, cov: FloatArray) -> float:
+    """Daily ex-ante vol ``sqrt(w' cov w)`` (0 when rounding makes it negative)."""
+    return float(np.sqrt(max(float(weights @ cov @ weights), 0.0)))
+
+
+def covariance_scale(cov: FloatArray) -> float:
+    """Mean variance: the projection divides the covariance by it (data of order 1)."""
+    return float(np.mean(np.diag(cov)))
+
+
+class Limit(ABC):
+    """One family of a policy's limits: its fields, breach test and conflicts."""
+
+    name: str
+    claims: tuple[str, ...]
+    """Every dotted policy field this limit reads (``"limits.max_turnover"``)."""
+
+    @abstractmethod
+    def fields(self, policy: PolicySpec, book: Book) -> list[str]:
+        """Dotted policy fields of this limit that are set and apply to `book`."""
+
+    @abstractmethod
+    def broken(
+        self, weights: FloatArray, book: Book, policy: PolicySpec, tol: float
+    ) -> list[str]:
+        """The fields `weights` break by more than `tol`."""
+
+    def conflicts(self, policy: PolicySpec, counts: Mapping[str, int]) -> list[str]:
+        """Combinations of fields that cannot hold given the sleeves' asset counts."""
+        return []
 
 
 @dataclass(frozen=True)
-class Book:
-    """Plain `Holdings`: current weights, sleeves, whether this is the first trade."""
+class Frame:
+    """What a weight limit's constraints are written on, in the projection.
 
-    previous: FloatArray
+    Attributes
+    ----------
+    weights : cp.Variable
+        The projection's weights, shape (n,).
+    factor : cp.Parameter
+        Upper Cholesky factor of the covariance divided by `covariance_scale`, so
+        that ``factor @ weights`` has the ex-ante vol over its square root as norm.
+    sleeves : sequence of str
+        Sleeve of each asset.
+    """
+
+    weights: cp.Variable
+    factor: cp.Parameter
     sleeves: Sequence[str]
-    first_trade: bool
 
 
 @dataclass(frozen=True)
@@ -62,48 +132,29 @@ class Compiled:
     constraints: list[cp.Constraint]
 
 
-class WeightLimit(ABC):
-    """One family of weight limits, from its spec fields to its cvxpy constraints."""
+class WeightLimit(Limit):
+    """A limit met by projecting onto its cvxpy constraints (`ConstrainedProblem`)."""
 
-    name: str
-    optional: bool = False
-    """Whether the projection includes its constraints only on request (after the
-    gross and vol caps, where the others come before them)."""
-
-    @abstractmethod
-    def fields(self, policy: PolicySpec, holdings: Holdings) -> list[str]:
-        """Dotted policy fields of this limit that apply to these holdings."""
+    def projected(self, policy: PolicySpec) -> bool:
+        """Whether the policy's projection holds this limit's constraints."""
+        return True
 
     @abstractmethod
-    def broken(
-        self, weights: FloatArray, holdings: Holdings, policy: PolicySpec, tol: float
-    ) -> list[str]:
-        """The fields `weights` break by more than `tol`."""
+    def compile(self, frame: Frame) -> Compiled:
+        """Parameters and constraints of this limit on the projection's weights."""
 
     @abstractmethod
-    def compile(self, weights: cp.Variable, sleeves: Sequence[str]) -> Compiled:
-        """Parameters and constraints of this limit on the projection's `weights`."""
-
-    @abstractmethod
-    def values(
-        self,
-        policy: PolicySpec,
-        holdings: Holdings,
-        override: Mapping[str, float],
-    ) -> dict[str, FloatArray | float]:
-        """Parameter values for one date; `override` caps sleeves cut for risk."""
-
-    def conflicts(self, policy: PolicySpec, counts: Mapping[str, int]) -> list[str]:
-        """Combinations of fields that cannot hold given the sleeves' asset counts."""
-        return []
+    def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
+        """Parameter values for one date."""
 
 
 class AssetBounds(WeightLimit):
     """``limits.min_asset_weight`` and ``limits.max_asset_weight`` on every asset."""
 
     name = "asset_bounds"
+    claims = ("limits.min_asset_weight", "limits.max_asset_weight")
 
-    def fields(self, policy: PolicySpec, holdings: Holdings) -> list[str]:
+    def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """The bounds that are set."""
         limits, fields = policy.limits, []
         if limits.min_asset_weight != 0.0:
@@ -113,7 +164,7 @@ class AssetBounds(WeightLimit):
         return fields
 
     def broken(
-        self, weights: FloatArray, holdings: Holdings, policy: PolicySpec, tol: float
+        self, weights: FloatArray, book: Book, policy: PolicySpec, tol: float
     ) -> list[str]:
         """A bound is broken when any asset is beyond it."""
         limits, broken = policy.limits, []
@@ -124,22 +175,17 @@ class AssetBounds(WeightLimit):
             broken.append("limits.max_asset_weight")
         return broken
 
-    def compile(self, weights: cp.Variable, sleeves: Sequence[str]) -> Compiled:
+    def compile(self, frame: Frame) -> Compiled:
         """``lower <= w <= upper`` elementwise."""
-        n = len(sleeves)
+        n, weights = len(frame.sleeves), frame.weights
         lower, upper = cp.Parameter(n), cp.Parameter(n)
         return Compiled(
             {"lower": lower, "upper": upper}, [weights >= lower, weights <= upper]
         )
 
-    def values(
-        self,
-        policy: PolicySpec,
-        holdings: Holdings,
-        override: Mapping[str, float],
-    ) -> dict[str, FloatArray | float]:
+    def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
         """The bounds for every asset (a large upper bound when uncapped)."""
-        limits, n = policy.limits, len(holdings.sleeves)
+        limits, n = policy.limits, len(book.sleeves)
         cap = LARGE if limits.max_asset_weight is None else limits.max_asset_weight
         return {
             "lower": np.full(n, limits.min_asset_weight),
@@ -151,21 +197,22 @@ class SleeveBounds(WeightLimit):
     """``limits.sleeve_min_weight`` and ``limits.sleeve_max_weight`` per sleeve."""
 
     name = "sleeve_bounds"
+    claims = ("limits.sleeve_min_weight", "limits.sleeve_max_weight")
 
-    def fields(self, policy: PolicySpec, holdings: Holdings) -> list[str]:
+    def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """The bounds of the sleeves present."""
-        present, fields = set(holdings.sleeves), []
+        present, fields = set(book.sleeves), []
         for table in ("sleeve_min_weight", "sleeve_max_weight"):
             bounds = getattr(policy.limits, table)
             fields += [f"limits.{table}.{s}" for s in bounds if s in present]
         return fields
 
     def broken(
-        self, weights: FloatArray, holdings: Holdings, policy: PolicySpec, tol: float
+        self, weights: FloatArray, book: Book, policy: PolicySpec, tol: float
     ) -> list[str]:
         """A bound is broken when its sleeve's net weight is beyond it."""
         limits, broken = policy.limits, []
-        labels = np.asarray(holdings.sleeves)
+        labels = np.asarray(book.sleeves)
         for sleeve, low in limits.sleeve_min_weight.items():
             members = labels == sleeve
             if members.any() and weights[members].sum() < low - tol:
@@ -175,30 +222,26 @@ class SleeveBounds(WeightLimit):
                 broken.append(f"limits.sleeve_max_weight.{sleeve}")
         return broken
 
-    def compile(self, weights: cp.Variable, sleeves: Sequence[str]) -> Compiled:
+    def compile(self, frame: Frame) -> Compiled:
         """``lower <= M w <= upper`` with M the sleeve membership matrix."""
-        names = _sleeve_names(sleeves)
-        membership = np.array([[s == name for s in sleeves] for name in names])
+        names = _sleeve_names(frame.sleeves)
+        membership = np.array([[s == name for s in frame.sleeves] for name in names])
         lower, upper = cp.Parameter(len(names)), cp.Parameter(len(names))
-        net = membership.astype(float) @ weights
+        net = membership.astype(float) @ frame.weights
         return Compiled(
             {"sleeve_lower": lower, "sleeve_upper": upper}, [net >= lower, net <= upper]
         )
 
-    def values(
-        self,
-        policy: PolicySpec,
-        holdings: Holdings,
-        override: Mapping[str, float],
-    ) -> dict[str, FloatArray | float]:
-        """The bounds per sleeve.
+    def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
+        """The bounds per sleeve, the book's `sleeve_caps` as extra maxima.
 
         A sleeve cut to its risk cap may fall below its minimum: the cap wins.
         """
-        limits, names = policy.limits, _sleeve_names(holdings.sleeves)
-        upper = {**limits.sleeve_max_weight, **override}
+        limits, names = policy.limits, _sleeve_names(book.sleeves)
+        caps = book.sleeve_caps
+        upper = {**limits.sleeve_max_weight, **caps}
         lower = {
-            s: min(low, override.get(s, LARGE))
+            s: min(low, caps.get(s, LARGE))
             for s, low in limits.sleeve_min_weight.items()
         }
         return {
@@ -241,48 +284,117 @@ class SleeveBounds(WeightLimit):
         return conflicts
 
 
+class GrossLeverage(WeightLimit):
+    """``target.max_gross_leverage``: the sum of absolute weights."""
+
+    name = "gross_leverage"
+    claims = ("target.max_gross_leverage",)
+
+    def fields(self, policy: PolicySpec, book: Book) -> list[str]:
+        """The cap, which every policy has."""
+        return ["target.max_gross_leverage"]
+
+    def broken(
+        self, weights: FloatArray, book: Book, policy: PolicySpec, tol: float
+    ) -> list[str]:
+        """Broken when the absolute weights sum above the cap."""
+        if float(np.abs(weights).sum()) > policy.target.max_gross_leverage + tol:
+            return ["target.max_gross_leverage"]
+        return []
+
+    def compile(self, frame: Frame) -> Compiled:
+        """``|w|_1 <= gross``."""
+        gross = cp.Parameter(nonneg=True)
+        return Compiled({"gross": gross}, [cp.norm1(frame.weights) <= gross])
+
+    def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
+        """The cap."""
+        return {"gross": policy.target.max_gross_leverage}
+
+
+class VolCap(WeightLimit):
+    """The projection never adds risk: ex-ante vol within that of the book's target.
+
+    It has no field of its own: the cap is what the vol target, the gross leverage
+    cap and the risk scales left (`target` of the book).
+    """
+
+    name = "vol_cap"
+    claims = ()
+
+    def fields(self, policy: PolicySpec, book: Book) -> list[str]:
+        """None: the cap is no policy field."""
+        return []
+
+    def cap(self, book: Book) -> float:
+        """Daily vol cap: the target's ex-ante vol (at least 1e-12), plus 1e-9 of it."""
+        return max(ex_ante_vol(book.target, book.covariance), 1e-12) * (1 + 1e-9)
+
+    def broken(
+        self, weights: FloatArray, book: Book, policy: PolicySpec, tol: float
+    ) -> list[str]:
+        """Broken when the weights' ex-ante vol exceeds the cap (named ``vol_cap``)."""
+        if ex_ante_vol(weights, book.covariance) > self.cap(book) + tol:
+            return [self.name]
+        return []
+
+    def compile(self, frame: Frame) -> Compiled:
+        """``|factor w|_2 <= vol_cap`` (in the projection's scaled units)."""
+        vol_cap = cp.Parameter(nonneg=True)
+        return Compiled(
+            {"vol_cap": vol_cap}, [cp.norm(frame.factor @ frame.weights) <= vol_cap]
+        )
+
+    def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
+        """The cap in the projection's units."""
+        return {"vol_cap": self.cap(book) / np.sqrt(covariance_scale(book.covariance))}
+
+    def relaxed(self, book: Book) -> dict[str, FloatArray | float]:
+        """Values that lift the cap (to tell it from the other limits' conflicts)."""
+        return {"vol_cap": LARGE / np.sqrt(covariance_scale(book.covariance))}
+
+
 class TurnoverCap(WeightLimit):
     """``limits.max_turnover``: one-way turnover of a rebalance, bar the first."""
 
     name = "turnover"
-    optional = True
+    claims = ("limits.max_turnover",)
 
-    def fields(self, policy: PolicySpec, holdings: Holdings) -> list[str]:
+    def projected(self, policy: PolicySpec) -> bool:
+        """Only when the policy caps turnover."""
+        return policy.limits.max_turnover is not None
+
+    def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """The cap, unless this is the first trade."""
-        if policy.limits.max_turnover is None or holdings.first_trade:
+        if policy.limits.max_turnover is None or book.first_trade:
             return []
         return ["limits.max_turnover"]
 
     def broken(
-        self, weights: FloatArray, holdings: Holdings, policy: PolicySpec, tol: float
+        self, weights: FloatArray, book: Book, policy: PolicySpec, tol: float
     ) -> list[str]:
         """Broken when the trades' absolute sum exceeds the cap."""
         cap = policy.limits.max_turnover
-        turnover = float(np.abs(weights - holdings.previous).sum())
-        if not holdings.first_trade and cap is not None and turnover > cap + tol:
+        turnover = float(np.abs(weights - book.previous).sum())
+        if not book.first_trade and cap is not None and turnover > cap + tol:
             return ["limits.max_turnover"]
         return []
 
-    def compile(self, weights: cp.Variable, sleeves: Sequence[str]) -> Compiled:
+    def compile(self, frame: Frame) -> Compiled:
         """``|w - previous|_1 <= turnover``."""
-        previous = cp.Parameter(len(sleeves))
+        previous = cp.Parameter(len(frame.sleeves))
         turnover = cp.Parameter(nonneg=True)
         return Compiled(
             {"previous": previous, "turnover": turnover},
-            [cp.norm1(weights - previous) <= turnover],
+            [cp.norm1(frame.weights - previous) <= turnover],
         )
 
-    def values(
-        self,
-        policy: PolicySpec,
-        holdings: Holdings,
-        override: Mapping[str, float],
-    ) -> dict[str, FloatArray | float]:
+    def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
         """The holdings and the cap (a large one on the first trade)."""
         cap = policy.limits.max_turnover
         return {
-            "previous": holdings.previous,
-            "turnover": LARGE if holdings.first_trade or cap is None else cap,
+            "previous": book.previous,
+            "turnover": LARGE if book.first_trade or cap is None else cap,
         }
 
 
@@ -291,7 +403,10 @@ def _sleeve_names(sleeves: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(sleeves))
 
 
+VOL_CAP = VolCap()
 WEIGHT_LIMITS: Registry[WeightLimit] = Registry(
-    "weight limit", "limits", [AssetBounds(), SleeveBounds(), TurnoverCap()]
+    "weight limit",
+    "limits",
+    [AssetBounds(), SleeveBounds(), GrossLeverage(), VOL_CAP, TurnoverCap()],
 )
 """The weight limits, in the order the projection stacks their constraints."""

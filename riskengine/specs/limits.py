@@ -69,17 +69,6 @@ class LimitsSpec:
             value = getattr(self, name)
             _require(value is None or value > 0.0, name, "must be > 0")
 
-    @property
-    def needs_optimiser(self) -> bool:
-        """True when weight bounds or a turnover cap call for the constrained solver."""
-        return bool(
-            self.max_asset_weight is not None
-            or self.min_asset_weight < 0.0
-            or self.sleeve_min_weight
-            or self.sleeve_max_weight
-            or self.max_turnover is not None
-        )
-
 
 @dataclass(frozen=True)
 class DrawdownSpec:
