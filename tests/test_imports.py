@@ -50,6 +50,9 @@ STAGES: dict[str, frozenset[str]] = {
     "backtest": frozenset({"backtest"}),
     # Metrics, reports and provenance, then the jobs built on a finished walk.
     "outputs": frozenset({"results", "compare", "allocate", "sweep"}),
+    # The crowded-exit stress test: the backtest's books walked together, with
+    # price impact between them, and its report.
+    "stress": frozenset({"stress"}),
     # The package itself (its public names, loaded on first use) is an entry point.
     "entry": frozenset({"__main__", "api", "cli"}),
 }
