@@ -391,7 +391,7 @@ class _Crowd:
             if t >= self.start_row:
                 history = self.returns_now[: t + 1]
                 self.daily_vol[i] = np.sqrt(ewma_variance(history, spec.vol_decay)[t])
-            if feedback and self.start_row <= t < n_rows - 1:
+            if feedback and t >= self.start_row:
                 jump = peak_impact(
                     self.net_orders[i], self.daily_vol[i], self.adv, spec
                 )

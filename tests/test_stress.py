@@ -1,0 +1,256 @@
+"""The crowded-exit stress test (issue 16).
+
+A seeded synthetic market (four ETFs, a vol spike inside the scenario) keeps these
+fast; the slow test replays the real January-February 2026 file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskengine.backtest import run_backtest
+from riskengine.data.prices import Market, make_market
+from riskengine.errors import DataError, SpecError
+from riskengine.stress import load_scenario, run_stress, stress
+from riskengine.stress.analysis import amplification
+from riskengine.stress.engine import run_crowd
+from riskengine.stress.impact import decay_kernel, impacted_returns, peak_impact
+from riskengine.stress.scenario import Fund, ImpactSpec, Scenario
+
+ASSETS = ["SPY", "EEM", "GLD", "TLT"]
+N_ROWS = 260
+SPIKE = 200  # first row of the vol spike; the scenario is rows 199 to 215
+
+
+@pytest.fixture(scope="module")
+def market() -> Market:
+    """Four ETFs, 260 business days, daily vol x4 from row 200."""
+    rng = np.random.default_rng(16)
+    vol = np.array([0.010, 0.014, 0.009, 0.006])
+    returns = rng.standard_normal((N_ROWS, 4)) * vol
+    returns[SPIKE:] *= 4.0
+    index = pd.bdate_range("2024-01-01", periods=N_ROWS)
+    prices = 100.0 * np.cumprod(1.0 + returns, axis=0)
+    return make_market(
+        pd.DataFrame(prices, index=index, columns=ASSETS), source="synthetic"
+    )
+
+
+def _scenario(market: Market, tmp_path: Path, funds: str, extra: str = "") -> Scenario:
+    index = market.returns.index
+    text = f"""
+name = "synthetic"
+start = {index[199].date()}
+end = {index[215].date()}
+warmup_days = 100
+[impact]
+y = 0.7
+[adv]
+SPY = 5e8
+EEM = 5e8
+GLD = 5e8
+TLT = 5e8
+{extra}
+{funds}
+"""
+    path = tmp_path / "scenario.toml"
+    path.write_text(text)
+    return load_scenario(path)
+
+
+CROWD = """
+[[funds]]
+policy = "vol-target-fund"
+aum = 2e9
+[[funds]]
+policy = "margin-account"
+aum = 1e9
+"""
+
+
+@pytest.fixture
+def scenario(market: Market, tmp_path: Path) -> Scenario:
+    return _scenario(market, tmp_path, CROWD)
+
+
+def test_zero_aum_equals_the_ordinary_backtests_bit_for_bit(
+    market: Market, scenario: Scenario
+) -> None:
+    crowd = run_crowd(scenario.with_changes(size=0.0), market)
+    walk_start = market.returns.index[99]  # 100 warm-up rows before 199
+    end = market.returns.index[215]
+    for fund in scenario.funds:
+        alone = run_backtest(
+            fund.policy, market, start=walk_start, end=end, baseline=None
+        )
+        ran = crowd.funds[fund.policy.name]
+        for part in ("returns", "weights", "targets", "decisions", "trading_costs"):
+            pd.testing.assert_frame_equal(
+                pd.DataFrame(getattr(ran, part)),
+                pd.DataFrame(getattr(alone, part)),
+                check_exact=True,
+            )
+    assert (crowd.impact.to_numpy() == 0.0).all()
+
+
+def test_no_impact_means_no_amplification(market: Market, scenario: Scenario) -> None:
+    without = run_crowd(scenario, market, feedback=False)
+    flat = run_crowd(scenario.with_changes(y=0.0), market)
+    assert (flat.net_orders.abs().to_numpy().sum()) > 0.0  # the crowd did trade
+    table = amplification(without, flat, market.sleeves)
+    assert (table["amplification"] == 0.0).all()
+    pd.testing.assert_frame_equal(flat.returns, without.returns, check_exact=True)
+
+
+def test_amplification_grows_with_fund_size_and_y(
+    market: Market, tmp_path: Path
+) -> None:
+    one = _scenario(market, tmp_path, CROWD.split('[[funds]]\npolicy = "margin')[0])
+    without = run_crowd(one, market, feedback=False)
+
+    def extra(scenario: Scenario) -> pd.Series:
+        return amplification(without, run_crowd(scenario, market), market.sleeves)[
+            "amplification"
+        ]
+
+    for changes in (
+        ({"size": s} for s in (0.5, 1.0, 2.0)),
+        ({"y": y} for y in (0.35, 0.7, 1.4)),
+    ):
+        small, middle, large = (extra(one.with_changes(**c)) for c in changes)
+        assert (small > 0.0).all()
+        assert (middle > small).all()
+        assert (large > middle).all()
+
+
+def test_orders_net_across_funds_before_impact(
+    market: Market, scenario: Scenario
+) -> None:
+    # two followers of one framework move prices as one fund of their combined size
+    # (the square root of the sum, not the sum of the square roots)
+    policy = scenario.funds[0].policy
+    twin = dataclasses.replace(policy, name=f"{policy.name}-twin")
+    split = dataclasses.replace(
+        scenario, funds=(Fund(policy, 1.5e9), Fund(twin, 0.5e9))
+    )
+    whole = dataclasses.replace(scenario, funds=(Fund(policy, 2e9),))
+    a, b = run_crowd(split, market), run_crowd(whole, market)
+    np.testing.assert_allclose(a.impact, b.impact, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(a.returns, b.returns, rtol=1e-9, atol=1e-15)
+    separate = peak_impact(
+        a.fund_orders[policy.name].to_numpy(),
+        a.daily_vol.to_numpy(),
+        5e8,
+        scenario.impact,
+    )
+    assert np.abs(separate).sum() < np.abs(a.impact.to_numpy()).sum()
+
+
+def test_opposite_orders_cause_no_impact() -> None:
+    spec = ImpactSpec(y=1.0)
+    orders = np.array([3e8, -3e8]) + np.array([-3e8, 3e8])
+    assert (
+        peak_impact(orders, np.array([0.02, 0.02]), np.array([1e9, 1e9]), spec) == 0
+    ).all()
+    alone = peak_impact(np.array([3e8]), np.array([0.02]), np.array([1e9]), spec)
+    assert alone[0] == pytest.approx(0.02 * np.sqrt(0.3), rel=1e-12)
+
+
+def test_no_look_ahead_truncation(market: Market, scenario: Scenario) -> None:
+    full = run_crowd(scenario, market)
+    k = 208
+    cut_date = market.returns.index[k]
+    cut = make_market(market.prices.loc[:cut_date], source="synthetic")
+    short = dataclasses.replace(scenario, end=cut_date.date())
+    truncated = run_crowd(short, cut)
+    for name in ("net_orders", "impact", "returns", "impact_cost", "nav"):
+        pd.testing.assert_frame_equal(
+            getattr(truncated, name),
+            getattr(full, name).loc[:cut_date],
+            check_exact=True,
+        )
+    for fund, result in truncated.funds.items():
+        pd.testing.assert_series_equal(
+            result.returns, full.funds[fund].returns.loc[:cut_date], check_exact=True
+        )
+
+
+def test_decay_and_impacted_returns() -> None:
+    spec = ImpactSpec(permanent_share=0.5, temporary_half_life_days=1.0)
+    np.testing.assert_allclose(decay_kernel(3, spec), [1.0, 0.75, 0.625], rtol=1e-15)
+    base = np.array([[0.01], [np.nan], [0.02]])
+    log_impact = np.array([[0.0], [-0.1], [-0.05]])
+    moved = impacted_returns(base, log_impact)
+    assert np.isnan(moved[1, 0])  # no price that day: the impact shows at the next
+    assert moved[2, 0] == pytest.approx(1.02 * np.exp(-0.05) - 1.0, rel=1e-14)
+
+
+def test_report_tables(market: Market, scenario: Scenario) -> None:
+    result = run_stress(scenario, market, sensitivity=False)
+    assert set(result.amplification.index) == set(market.sleeves.values())
+    assert result.sales["first_sale"].notna().any()
+    assert (result.costs["impact_cost"] > 0).all()  # both sold with the crowd
+    growth = result.prices()
+    assert growth.iloc[0].eq(1.0).all()
+
+
+def test_scenario_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    base = 'name = "x"\nstart = 2026-01-02\nend = 2026-02-27\n'
+    path.write_text(
+        base + '[impact]\ny = -1\n[[funds]]\npolicy = "vol-target-fund"\naum = 1e9\n'
+    )
+    with pytest.raises(SpecError, match=r"bad\.toml: impact\.y: expected a number"):
+        load_scenario(path)
+    path.write_text(
+        base + '[[funds]]\npolicy = "vol-target-fund"\naum = 1e9\nsize = 2\n'
+    )
+    with pytest.raises(
+        SpecError, match=r"bad\.toml: unknown field\(s\): funds\[0\]\.size"
+    ):
+        load_scenario(path)
+    path.write_text(base + '[[funds]]\npolicy = "no-such"\naum = 1e9\n')
+    with pytest.raises(SpecError, match=r"bad\.toml: funds\[0\]\.policy: no-such"):
+        load_scenario(path)
+    path.write_text('name = "x"\nstart = 2026-03-02\nend = 2026-02-27\n')
+    with pytest.raises(SpecError, match=r"bad\.toml: end: 2026-02-27 is not after"):
+        load_scenario(path)
+    with pytest.raises(SpecError, match="built-in: 2026-metals-unwind"):
+        load_scenario("no-such-scenario")
+
+
+def test_shipped_scenario_loads() -> None:
+    scenario = load_scenario("2026-metals-unwind")
+    assert scenario.start == datetime.date(2025, 12, 24)
+    assert [f.policy.name for f in scenario.funds] == [
+        "vol-target-fund",
+        "safe-haven-risk-off",
+        "margin-account",
+        "var-limited-desk",
+    ]
+    assert "public exchange volume" in scenario.adv_source
+    assert "Toth" in scenario.impact.y_source
+
+
+def test_window_outside_the_data(market: Market, scenario: Scenario) -> None:
+    late = dataclasses.replace(scenario, end=datetime.date(2030, 1, 1))
+    with pytest.raises(
+        DataError, match=r"synthetic: scenario 'synthetic'.*the data cover"
+    ):
+        run_crowd(late, market)
+    with pytest.raises(DataError, match="give the price file"):
+        stress(scenario)
+
+
+@pytest.mark.slow
+def test_real_2026_replay(real_prices_path: Path) -> None:
+    result = stress("2026-metals-unwind", real_prices_path, sensitivity=False)
+    assert np.isfinite(result.amplification.to_numpy()).all()
+    assert "crypto" in result.first_sellers()
+    assert result.amplification.loc["safe_haven", "amplification"] > 0.0
