@@ -51,8 +51,9 @@ def test_page_has_the_run_its_baseline_metrics_charts_and_events(
     assert SIMULATED_NOTE not in page
     for section in ("growth", "attribution", "drawdowns", "calendar", "holdings"):
         assert f'<h2 id="{section}">' in page
-    for section in ("risk", "volatility", "rolling", "screen", "events"):
+    for section in ("risk", "volatility", "rolling", "events"):
         assert f'<h2 id="{section}">' in page
+    assert "<h2>Data screen</h2>" in page
 
 
 def test_risk_off_period_is_shaded_labelled_and_in_the_legend(

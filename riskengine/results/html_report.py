@@ -198,7 +198,7 @@ def render_html(result: BacktestResult, figures: ReportFigures | None = None) ->
     for episode, zoom in episodes:
         parts += _episode_section(result, baseline, episode, zoom, charts)
     parts += [
-        '<h2 id="screen">Data screen</h2>',
+        "<h2>Data screen</h2>",
         screen_section(result.screen),
         '<h2 id="events">Event log</h2>',
         events_table(result.events),

@@ -134,11 +134,9 @@ def write_results(
         details = result.events["details"].map(lambda d: dumps(d, indent=None))
         write_csv(result.events.assign(details=details), staging / "events.csv")
         (staging / "manifest.json").write_text(dumps(manifest(result)))
-        figures = report_figures(result)
-        page = render_html(result, figures)
-        (staging / "report.html").write_text(page, encoding="utf-8")
+        (staging / "report.html").write_text(render_html(result), encoding="utf-8")
         if png_figures:
             (staging / FIGURES_FOLDER).mkdir()
-            for name, figure in figures.figures.items():
+            for name, figure in report_figures(result).figures.items():
                 (staging / FIGURES_FOLDER / f"{name}.png").write_bytes(png(figure))
     return Path(out_dir)
