@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     )
     from riskengine.evaluation import Evaluation, evaluate_models
     from riskengine.specs import ModelSpec, PolicySpec, load_model, load_policy
+    from riskengine.stress import StressResult, stress
     from riskengine.volatility import VolForecast, forecast_variance
 
     __version__: str
@@ -45,6 +46,7 @@ _HOMES = {
     "PolicySpec": "riskengine.specs",
     "RiskEngineError": "riskengine.errors",
     "SpecError": "riskengine.errors",
+    "StressResult": "riskengine.stress",
     "VolForecast": "riskengine.volatility",
     "allocate": "riskengine.allocate",
     "backtest": "riskengine.api",
@@ -56,6 +58,7 @@ _HOMES = {
     "load_policy": "riskengine.specs",
     "make_market": "riskengine.data.prices",
     "run_backtest": "riskengine.backtest",
+    "stress": "riskengine.stress",
 }
 """The module each public name is defined in or re-exported from."""
 
@@ -70,6 +73,7 @@ __all__ = [
     "PolicySpec",
     "RiskEngineError",
     "SpecError",
+    "StressResult",
     "VolForecast",
     "__version__",
     "allocate",
@@ -82,6 +86,7 @@ __all__ = [
     "load_policy",
     "make_market",
     "run_backtest",
+    "stress",
 ]
 
 
@@ -107,11 +112,12 @@ def __dir__() -> list[str]:
 class _Package(ModuleType):
     """riskengine's module type: a public function keeps its name.
 
-    ``riskengine.backtest`` and ``riskengine.allocate`` are both functions of the
-    public API and submodules. Importing a submodule binds it on its package; here
-    the binding of those two is skipped, so the names always mean the functions
-    (as they did when this package imported them eagerly), whatever was imported
-    first. The submodules stay importable by their full names.
+    ``riskengine.backtest``, ``riskengine.allocate`` and ``riskengine.stress`` are
+    each a function of the public API and a submodule. Importing a submodule binds
+    it on its package; here the binding of those is skipped, so the names always
+    mean the functions (as they did when this package imported them eagerly),
+    whatever was imported first. The submodules stay importable by their full
+    names.
     """
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -409,6 +409,7 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=_workers, help="local workers (default: one per core)"
     )
     _models_parser(commands)
+    _stress_parser(commands)
     calibrate = commands.add_parser(
         "calibrate-simulator",
         help="re-derive the simulator's parameters from a real price file",
@@ -484,6 +485,8 @@ def _run(args: argparse.Namespace) -> int:
         return _allocate(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "stress":
+        return _stress(args)
     return _backtest(args)
 
 
@@ -860,3 +863,56 @@ def _models(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _stress_parser(commands: argparse._SubParsersAction) -> None:
+    """``riskengine stress``: the crowded-exit stress test of a scenario."""
+    stress = commands.add_parser(
+        "stress",
+        help="crowded-exit stress test: funds de-risking together move prices",
+    )
+    stress.add_argument(
+        "scenario",
+        nargs="?",
+        default="2026-metals-unwind",
+        help="built-in scenario name or TOML path (default: 2026-metals-unwind)",
+    )
+    stress.add_argument(
+        "--prices", required=True, help="the price file the scenario's dates refer to"
+    )
+    stress.add_argument(
+        "--sleeves", help="CSV asset,sleeve (default: built-in tickers)"
+    )
+    stress.add_argument("--out", help="results folder (default: results/stress-<name>)")
+    stress.add_argument(
+        "--no-sensitivity",
+        dest="sensitivity",
+        action="store_false",
+        help="skip the sensitivity grid over Y and fund sizes (one walk per cell)",
+    )
+    stress.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _stress(args: argparse.Namespace) -> int:
+    from riskengine.output import check_results_folder, dumps, slug
+    from riskengine.stress import load_scenario, stress
+    from riskengine.stress.report import (
+        STRESS_FILES,
+        format_stress,
+        summary,
+        write_stress,
+    )
+
+    scenario = load_scenario(args.scenario)
+    out = Path(args.out or Path("results") / f"stress-{slug(scenario.name)}")
+    check_results_folder(out, STRESS_FILES)  # before the run: fail fast
+    result = stress(
+        scenario, args.prices, sleeves=args.sleeves, sensitivity=args.sensitivity
+    )
+    write_stress(result, out)
+    if args.json:
+        print(dumps({**summary(result), "results": str(out)}))
+    else:
+        print(format_stress(result))
+        print(f"\nresults written to {out}/")
+    return 0

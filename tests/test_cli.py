@@ -404,3 +404,40 @@ def test_a_closed_pipe_ends_the_command_quietly() -> None:
         err = reader.stderr.read()
     assert reader.wait(timeout=300) == 141
     assert err == b""
+
+
+def test_stress_writes_its_files_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(16)
+    returns = rng.standard_normal((260, 2)) * [0.01, 0.009]
+    returns[200:] *= 4.0
+    index = pd.bdate_range("2024-01-01", periods=260)
+    prices = pd.DataFrame(
+        100.0 * np.cumprod(1.0 + returns, axis=0), index=index, columns=["SPY", "GLD"]
+    )
+    prices.rename_axis("date").to_csv(tmp_path / "prices.csv")
+    (tmp_path / "crowd.toml").write_text(
+        f'name = "crowd"\nstart = {index[199].date()}\nend = {index[215].date()}\n'
+        "warmup_days = 100\n[report]\nsensitivity_y = [0.7]\nsensitivity_size = [1.0]\n"
+        '[[funds]]\npolicy = "vol-target-fund"\naum = 2e9\n'
+        "[adv]\nSPY = 5e8\nGLD = 5e8\n"
+    )
+    out = tmp_path / "stress"
+    args = ["stress", str(tmp_path / "crowd.toml"), "--prices"]
+    code = main([*args, str(tmp_path / "prices.csv"), "--out", str(out), "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["first_sellers"]["dm_equity"] == "vol-target-fund"
+    assert set(payload["amplification"]) == {"dm_equity", "safe_haven"}
+    assert len(payload["sensitivity"]) == 1
+    assert (out / "report.html").is_file()
+    assert (out / "amplification.parquet").is_file()
+    (tmp_path / "crowd.toml").write_text('name = "crowd"\nstart = 2024-01-01\n')
+    code = main([*args, str(tmp_path / "prices.csv"), "--out", str(out)])
+    assert code == SpecError.exit_code
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "crowd.toml: end: missing" in err

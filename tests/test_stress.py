@@ -254,3 +254,20 @@ def test_real_2026_replay(real_prices_path: Path) -> None:
     assert np.isfinite(result.amplification.to_numpy()).all()
     assert "crypto" in result.first_sellers()
     assert result.amplification.loc["safe_haven", "amplification"] > 0.0
+
+
+def test_written_report_is_self_contained(
+    market: Market, scenario: Scenario, tmp_path: Path
+) -> None:
+    from riskengine.stress.report import STRESS_FILES, write_stress
+
+    result = run_stress(scenario, market, sensitivity=False)
+    out = write_stress(result, tmp_path / "out")
+    assert {p.name for p in out.iterdir()} == STRESS_FILES
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page
+    assert "default-src 'none'" in page
+    assert "http" not in page.replace('http-equiv="Content-Security-Policy"', "")
+    assert "<svg" in page
+    amplification_file = pd.read_parquet(out / "amplification.parquet")
+    pd.testing.assert_frame_equal(amplification_file, result.amplification)
