@@ -62,6 +62,10 @@ class DecisionContext:
     returns : ndarray
         Daily returns of every universe asset up to and including the close (NaN
         before an asset's first price), shape (row + 1, n_universe).
+    margin_multipliers : ndarray or None
+        Exchange margin hikes in force at the close: each active asset's margin
+        per unit is multiplied by its value, shape (n_active,); None for none (a
+        backtest; the stress test's margin-hike schedule sets them).
     """
 
     date: pd.Timestamp
@@ -78,6 +82,7 @@ class DecisionContext:
     periods_per_year: float
     active: BoolArray
     returns: FloatArray
+    margin_multipliers: FloatArray | None = None
 
     def __post_init__(self) -> None:
         """Hold read-only views of the arrays (the caller's arrays stay writeable)."""
@@ -115,6 +120,9 @@ class DecisionPanels:
         Name and sleeve of each universe asset.
     periods_per_year : float
         Periods per year of the universe.
+    margin_multipliers : ndarray or None
+        Exchange margin hikes in force at each close, shape (n_rows, n_universe)
+        (see `DecisionContext.margin_multipliers`); None for none.
     """
 
     index: pd.DatetimeIndex
@@ -125,6 +133,7 @@ class DecisionPanels:
     assets: tuple[str, ...]
     sleeves: tuple[str, ...]
     periods_per_year: float
+    margin_multipliers: FloatArray | None = None
 
     def __post_init__(self) -> None:
         """Hold read-only views, so every row served is read-only too."""
@@ -172,4 +181,7 @@ class DecisionPanels:
             periods_per_year=self.periods_per_year,
             active=active,
             returns=self.returns[: row + 1],
+            margin_multipliers=None
+            if self.margin_multipliers is None
+            else self.margin_multipliers[row, active],
         )

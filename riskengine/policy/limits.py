@@ -109,7 +109,8 @@ class RiskLimit(ScalingLimit):
 class MarginLimit(ScalingLimit):
     """``[margin]``: initial margin per unit of NAV within ``max_margin_usage``.
 
-    Margin per unit of notional rises with forecast vol (`margin_rates`).
+    Margin per unit of notional rises with forecast vol (`margin_rates`), times
+    any exchange margin hike in force (`Book.margin_multipliers`).
     """
 
     name = "margin"
@@ -126,7 +127,8 @@ class MarginLimit(ScalingLimit):
         margin = policy.margin
         if margin is None:
             return []
-        usage = float(np.abs(weights) @ margin_rates(book.vol, margin))
+        rates = margin_rates(book.vol, margin, book.margin_multipliers)
+        usage = float(np.abs(weights) @ rates)
         return (
             ["margin.max_margin_usage"] if usage > margin.max_margin_usage + tol else []
         )
@@ -136,7 +138,8 @@ class MarginLimit(ScalingLimit):
         margin = policy.margin
         if margin is None:
             return 1.0
-        usage = float(np.abs(weights) @ margin_rates(book.vol, margin))
+        rates = margin_rates(book.vol, margin, book.margin_multipliers)
+        usage = float(np.abs(weights) @ rates)
         cap = margin.max_margin_usage
         return 1.0 if usage <= cap else cap / usage
 
@@ -145,10 +148,17 @@ class MarginLimit(ScalingLimit):
         return dataclasses.replace(policy, margin=None)
 
 
-def margin_rates(vol: FloatArray, margin: MarginSpec) -> FloatArray:
-    """Initial margin per unit of notional, rising with forecast vol."""
+def margin_rates(
+    vol: FloatArray, margin: MarginSpec, hikes: FloatArray | None = None
+) -> FloatArray:
+    """Initial margin per unit of notional, rising with forecast vol.
+
+    `hikes` multiply each asset's rate (an exchange's margin hike), same shape as
+    `vol`; None leaves the rates as the model sets them.
+    """
     z = NormalDist().inv_cdf(margin.confidence)
-    return np.maximum(margin.floor_rate, z * vol * np.sqrt(margin.horizon_days))
+    rates = np.maximum(margin.floor_rate, z * vol * np.sqrt(margin.horizon_days))
+    return rates if hikes is None else rates * hikes
 
 
 class SleeveRiskCaps(Limit):

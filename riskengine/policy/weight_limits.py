@@ -49,6 +49,9 @@ class Book:
         vol cap (a projection never adds risk).
     sleeve_caps : mapping of str to float
         Extra sleeve maxima: the gross weight of each sleeve cut for risk.
+    margin_multipliers : ndarray or None
+        Exchange margin hikes in force, shape (n,) (see
+        `DecisionContext.margin_multipliers`); None for none.
     """
 
     previous: FloatArray
@@ -58,6 +61,7 @@ class Book:
     covariance: FloatArray
     target: FloatArray
     sleeve_caps: Mapping[str, float] = field(default_factory=dict)
+    margin_multipliers: FloatArray | None = None
 
     @classmethod
     def of(cls, context: DecisionContext, target: FloatArray) -> Book:
@@ -69,6 +73,7 @@ class Book:
             context.vol,
             context.covariance,
             target,
+            margin_multipliers=context.margin_multipliers,
         )
 
 
