@@ -104,6 +104,10 @@ def in_force(
     distribution = _DISTRIBUTIONS[forecast.model.distribution]()
     names = distribution.parameter_names()
     parameters = fits[names].to_numpy(float) if names else np.empty((len(fits), 0))
+    # a fit kept on a bound can pass it by the optimiser's tolerance (the compiled
+    # fitter's nu just above 500): its quantile is the bound's
+    bounds = np.array(distribution.bounds(np.empty(0))).reshape(-1, 2)
+    parameters = np.clip(parameters, bounds[:, 0], bounds[:, 1])
     quantiles = {}
     for level in levels:
         z = np.full(len(fits) + 1, normal[level])
