@@ -271,3 +271,40 @@ def test_written_report_is_self_contained(
     assert "<svg" in page
     amplification_file = pd.read_parquet(out / "amplification.parquet")
     pd.testing.assert_frame_equal(amplification_file, result.amplification)
+
+
+def test_margin_hikes_cut_the_margined_fund_only(
+    market: Market, tmp_path: Path
+) -> None:
+    day = market.returns.index[205]
+    hikes = f"""
+[[margin_hikes]]
+date = {day.date()}
+asset = "GLD"
+multiplier = 20.0
+"""
+    plain = _scenario(market, tmp_path, CROWD)
+    hiked = _scenario(market, tmp_path, CROWD, hikes)
+    assert hiked.margin_hikes[0].multiplier == 20.0
+    a = run_crowd(plain, market, feedback=False)
+    b = run_crowd(hiked, market, feedback=False)
+    margined, other = a.funds["margin-account"], a.funds["vol-target-fund"]
+    hit = b.funds["margin-account"]
+    # the same up to the close before the hike, then less gold
+    before = market.returns.index[204]
+    pd.testing.assert_frame_equal(
+        hit.weights.loc[:before], margined.weights.loc[:before], check_exact=True
+    )
+    gold, unhiked = hit.weights["GLD"].loc[day:], margined.weights["GLD"].loc[day:]
+    assert (gold.iloc[:5] < unhiked.iloc[:5]).all()  # binds while vol is moderate
+    assert (gold <= unhiked + 1e-12).all()
+    pd.testing.assert_frame_equal(
+        b.funds["vol-target-fund"].weights, other.weights, check_exact=True
+    )
+
+
+def test_margin_hike_on_an_unknown_asset(market: Market, tmp_path: Path) -> None:
+    extra = '[[margin_hikes]]\ndate = 2024-10-10\nasset = "XAU"\nmultiplier = 2\n'
+    scenario = _scenario(market, tmp_path, CROWD, extra)
+    with pytest.raises(SpecError, match=r"margin_hikes\[0\]\.asset: XAU is not in"):
+        run_crowd(scenario, market)

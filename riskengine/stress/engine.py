@@ -16,6 +16,10 @@ across funds and the feedback between them:
    impacted history (`_Fund.refresh`): vol forecasts, trigger signals and
    multipliers, eligibility, decision rows and the correlation's inputs.
 
+The scenario's margin-hike schedule reaches the funds with a ``[margin]`` rule
+through their decision panels (`DecisionPanels.margin_multipliers`): from the
+close of a hike's date, the asset's margin per unit is multiplied by it.
+
 Forecasts on the impacted path are recomputed from the same models exactly as the
 backtest computes them (EWMA recursively; GARCH families refitted on their
 schedule and filtered between refits, on the impacted returns). Rows up to t are
@@ -136,6 +140,14 @@ def run_crowd(
         _Fund(fund, market, walk_start, end, market.returns.loc[:end])
         for fund in scenario.funds
     ]
+    for k, hike in enumerate(scenario.margin_hikes):
+        if hike.asset not in market.assets:
+            raise SpecError(
+                f"{scenario.path}: margin_hikes[{k}].asset: {hike.asset} is not in "
+                f"{market.source} ({', '.join(market.assets)})"
+            )
+    for fund in funds:
+        fund.hike_margins(scenario)
     traded = [a for a in market.assets if any(a in f.shared.assets for f in funds)]
     missing = [a for a in traded if a not in scenario.adv]
     if missing:
@@ -252,6 +264,32 @@ class _Fund:
         for t in range(self.shared.first):
             self.correlation.update(self.observations[t])
         self.changed = [c for c in self.shared.panel.columns if c in base.columns]
+        self.hikes: FloatArray | None = None
+
+    def hike_margins(self, scenario: Scenario) -> None:
+        """Set the scenario's margin hikes in the panels, if the fund is margined.
+
+        Each hike holds from the first row on or after its date; a fund without
+        a ``[margin]`` rule, or holding none of the hiked assets, is untouched.
+        """
+        assets = self.shared.assets
+        hikes = [h for h in scenario.margin_hikes if h.asset in assets]
+        if self.spec.policy.margin is None or not hikes:
+            self.hikes = None
+            return
+        index = self.shared.returns.index
+        self.hikes = np.ones((len(index), len(assets)))
+        for hike in hikes:
+            row = int(index.searchsorted(pd.Timestamp(hike.date)))
+            self.hikes[row:, assets.index(hike.asset)] = hike.multiplier
+        self._set_hikes()
+
+    def _set_hikes(self) -> None:
+        if self.hikes is not None:
+            panels = self.book.panels
+            self.book.panels = dataclasses.replace(
+                panels, margin_multipliers=self.hikes
+            )
 
     def _observations(self) -> FloatArray:
         panels = self.book.panels
@@ -295,6 +333,7 @@ class _Fund:
         fresh = _book(policy, self.shared, self.market)
         self.book.panels, self.book.paths = fresh.panels, fresh.paths
         self.book.deciding = fresh.deciding
+        self._set_hikes()
         self.observations = self._observations()
 
     def step(self, i: int, t: int, accrual: float) -> tuple[FloatArray, float]:

@@ -80,6 +80,20 @@ class Fund:
 
 
 @dataclass(frozen=True)
+class MarginHike:
+    """An exchange's margin change, read by funds with a ``[margin]`` rule.
+
+    From the close of `date`, the margin per unit of `asset` is `multiplier` times
+    what the fund's margin model sets; the latest hike of an asset replaces the
+    earlier ones.
+    """
+
+    date: datetime.date
+    asset: str
+    multiplier: float
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     """Thresholds of the report and the sensitivity grid.
 
@@ -127,6 +141,8 @@ class Scenario:
         Average daily volume per asset, dollars.
     adv_source : str
         Where the ADV figures come from (the default table's label, or the file).
+    margin_hikes : tuple of MarginHike
+        The exchanges' margin-hike schedule, in date order.
     report : ReportSpec
         Thresholds and the sensitivity grid.
     path : str
@@ -143,6 +159,7 @@ class Scenario:
     impact: ImpactSpec
     adv: Mapping[str, float]
     adv_source: str
+    margin_hikes: tuple[MarginHike, ...]
     report: ReportSpec
     path: str
 
@@ -182,6 +199,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     impact = _impact(fields.table("impact"), path)
     report = _report(fields.table("report"), path)
     funds = _funds(fields.tables("funds"), path)
+    hikes = _margin_hikes(fields.tables("margin_hikes"), path)
     adv_default, adv_source = default_adv()
     overrides = fields.table("adv")
     adv = dict(adv_default)
@@ -203,6 +221,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         impact=impact,
         adv=adv,
         adv_source=adv_source,
+        margin_hikes=hikes,
         report=report,
         path=str(path),
     )
@@ -310,6 +329,20 @@ def _funds(tables: list[dict[str, Any]], path: Path) -> tuple[Fund, ...]:
             "give each framework once, with the AUM of all its followers"
         )
     return tuple(funds)
+
+
+def _margin_hikes(tables: list[dict[str, Any]], path: Path) -> tuple[MarginHike, ...]:
+    hikes = []
+    for k, table in enumerate(tables):
+        fields = _Fields(table, path, f"margin_hikes[{k}].")
+        hike = MarginHike(
+            date=fields.date("date"),
+            asset=fields.text("asset", required=True),
+            multiplier=fields.number("multiplier", None, 0.01, 100.0, required=True),
+        )
+        fields.done()
+        hikes.append(hike)
+    return tuple(sorted(hikes, key=lambda h: h.date))
 
 
 def _relative(name: str, path: Path) -> str:
@@ -434,7 +467,7 @@ class _Fields:
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self._fail(key, "expected an array of tables ([[funds]])")
+            raise self._fail(key, f"expected an array of tables ([[{key}]])")
         return value
 
     def done(self) -> None:
