@@ -8,6 +8,7 @@ Content-Security-Policy (the backtest report's) forbids every request.
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from riskengine.output import dumps, new_results_folder
 from riskengine.results.html_report import CONTENT_POLICY
-from riskengine.results.provenance import package_version
+from riskengine.results.provenance import versions
 from riskengine.stress.analysis import growth
 from riskengine.stress.result import StressResult
 
@@ -90,10 +91,18 @@ def write_stress(result: StressResult, out_dir: str | Path) -> Path:
         result.costs.to_parquet(staging / "costs.parquet")
         result.sustained.to_parquet(staging / "sustained.parquet")
         result.sensitivity.to_parquet(staging / "sensitivity.parquet")
+        scenario = result.scenario
         manifest = {
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             **summary(result),
-            "fingerprint": result.fingerprint,
-            "riskengine": package_version(),
+            "sha256": result.fingerprint,
+            "policies": [f.policy.to_dict() for f in scenario.funds],
+            "adv": {a: scenario.adv[a] for a in feedback.net_orders.columns},
+            "margin_hikes": [
+                {"date": str(h.date), "asset": h.asset, "multiplier": h.multiplier}
+                for h in scenario.margin_hikes
+            ],
+            "versions": versions(),
         }
         (staging / "manifest.json").write_text(dumps(manifest))
         (staging / "report.html").write_text(render(result), encoding="utf-8")
