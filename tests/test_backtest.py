@@ -1,4 +1,4 @@
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +11,9 @@ from riskengine.backtest.baseline import overlays, shares_panels, without_overla
 from riskengine.covariance import EwmaCorrelation
 from riskengine.policy.context import DecisionContext, DecisionPanels
 from riskengine.policy.decision import Decision, PolicyAllocator
+from riskengine.policy.decision import without_overlays as counterfactual
 from riskengine.results.metrics import annualized_volatility, vol_of_vol
-from riskengine.specs import PolicySpec
+from riskengine.specs import PolicySpec, builtin_names
 
 
 def policy_file(tmp_path: Path, body: str, model: str = "ewma-0.94") -> PolicySpec:
@@ -476,6 +477,15 @@ def test_every_overlay_is_switched_off() -> None:
         assert overlays(without_overlays(policy)) == ()
     assert without_overlays(desk).limits.sleeve_max_risk == desk.limits.sleeve_max_risk
     assert overlays(load_policy("vol-target-fund")) == ()
+    for name in builtin_names("policies"):
+        policy = load_policy(name)
+        off = without_overlays(policy)
+        # the policy stage's counterfactual, renamed; nothing left to switch off
+        assert off == replace(
+            counterfactual(policy), name=off.name, description=off.description
+        )
+        assert overlays(off) == ()
+        assert (overlays(policy) == ()) == (counterfactual(policy) == policy)
 
 
 def test_a_policy_without_overlays_is_its_own_baseline_run_once(

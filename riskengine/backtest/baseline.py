@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from riskengine.policy.decision import without_overlays as counterfactual
 from riskengine.specs import PolicySpec
 
 OVERLAYS_OFF: Literal["overlays_off"] = "overlays_off"
@@ -26,6 +27,10 @@ BaselineChoice = PolicySpec | Literal["overlays_off"] | None
 def overlays(policy: PolicySpec) -> tuple[str, ...]:
     """The policy fields that hold an overlay, as written in its file.
 
+    They are the fields its counterfactual
+    (`riskengine.policy.decision.without_overlays`) switches off, so that a limit
+    registered later as an overlay is named here too.
+
     Parameters
     ----------
     policy : PolicySpec
@@ -34,34 +39,40 @@ def overlays(policy: PolicySpec) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        Among ``triggers``, ``drawdown_control``, ``limits.var_99_max``,
-        ``limits.es_975_max`` and ``margin``; empty when the policy has none.
+        E.g. ``triggers``, ``drawdown_control``, ``limits.var_99_max``,
+        ``limits.es_975_max``, ``margin``, in the spec's order; empty when the
+        policy has none.
     """
-    present = {
-        "triggers": bool(policy.triggers),
-        "drawdown_control": policy.drawdown_control is not None,
-        "limits.var_99_max": policy.limits.var_99_max is not None,
-        "limits.es_975_max": policy.limits.es_975_max is not None,
-        "margin": policy.margin is not None,
-    }
-    return tuple(name for name, on in present.items() if on)
+    off = counterfactual(policy)
+    names: list[str] = []
+    for part in dataclasses.fields(policy):
+        mine, theirs = getattr(policy, part.name), getattr(off, part.name)
+        if mine == theirs:
+            continue
+        if dataclasses.is_dataclass(mine) and dataclasses.is_dataclass(theirs):
+            names += [
+                f"{part.name}.{inner.name}"
+                for inner in dataclasses.fields(mine)
+                if getattr(mine, inner.name) != getattr(theirs, inner.name)
+            ]
+        else:
+            names.append(part.name)
+    return tuple(names)
 
 
 def without_overlays(policy: PolicySpec) -> PolicySpec:
-    """The policy with its overlays switched off (see `overlays`).
+    """The policy with its overlays switched off, named as such (see `overlays`).
 
-    Everything else is kept: model, vol target, base weights, weight and sleeve
-    risk limits, costs, rebalance schedule, universe and data screen.
+    The spec is `riskengine.policy.decision.without_overlays` (triggers, the
+    drawdown ladder and every scaling limit off; model, vol target, base weights,
+    weight limits and sleeve risk caps, costs, rebalance schedule, universe and
+    data screen kept), renamed ``"<name> without overlays"``.
     """
     removed = ", ".join(overlays(policy)) or "none"
     return dataclasses.replace(
-        policy,
+        counterfactual(policy),
         name=f"{policy.name} without overlays",
         description=f"{policy.name} with its overlays switched off ({removed}).",
-        triggers=(),
-        drawdown_control=None,
-        margin=None,
-        limits=dataclasses.replace(policy.limits, var_99_max=None, es_975_max=None),
     )
 
 
