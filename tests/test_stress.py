@@ -308,3 +308,14 @@ def test_margin_hike_on_an_unknown_asset(market: Market, tmp_path: Path) -> None
     scenario = _scenario(market, tmp_path, CROWD, extra)
     with pytest.raises(SpecError, match=r"margin_hikes\[0\]\.asset: XAU is not in"):
         run_crowd(scenario, market)
+
+
+def test_prices_depend_on_y_times_the_square_root_of_size(
+    market: Market, scenario: Scenario
+) -> None:
+    # impact = Y vol sqrt(Q / ADV) with Q proportional to size: Y = 0.35 at twice
+    # the size moves prices as Y = 0.7 at half of it; the dollars paid are 4x
+    a = run_crowd(scenario.with_changes(y=0.35, size=2.0), market)
+    b = run_crowd(scenario.with_changes(y=0.7, size=0.5), market)
+    np.testing.assert_allclose(a.returns, b.returns, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(a.impact_cost, 4.0 * b.impact_cost, rtol=1e-8)

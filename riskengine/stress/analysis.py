@@ -94,13 +94,12 @@ def sales(
     the start reach `share` of its dollar holding of the sleeve at the close before
     the start; `rank` orders the funds that sold a sleeve by that day (1 = first;
     ties by amount sold). `sold` is net dollars sold over the scenario (negative
-    for a net buyer), `sold_adv_days` the same in days of the sleeve's ADV.
+    for a net buyer), `sold_adv_days` the same in days of the sleeve's ADV (over
+    its assets priced in the window).
     """
     assets = list(path.net_orders.columns)
     labels = [sleeves[a] for a in assets]
-    sleeve_adv = (
-        pd.Series([adv[a] for a in assets], index=labels).groupby(level=0).sum()
-    )
+    sleeve_adv = _sleeve_adv(path, sleeves, adv)
     holdings = path.start_holdings.T.groupby(labels).sum().T
     rows = []
     for fund, orders in path.fund_orders.items():
@@ -119,7 +118,7 @@ def sales(
                     "holding_start": held,
                     "sold": sold,
                     "sold_share": sold / held,
-                    "sold_adv_days": sold / float(sleeve_adv[sleeve]),
+                    "sold_adv_days": sold / float(sleeve_adv.get(sleeve, np.nan)),
                     "first_sale": hit[0] if hit.size else pd.NaT,
                 }
             )
@@ -129,6 +128,15 @@ def sales(
     )
     table["rank"] = table.groupby("sleeve")["first_sale"].rank(method="first")
     return table.reset_index(drop=True)
+
+
+def _sleeve_adv(
+    path: CrowdPath, sleeves: Mapping[str, str], adv: Mapping[str, float]
+) -> pd.Series:
+    """Each sleeve's ADV: the sum over its assets priced in the scenario's window."""
+    priced = [a for a in path.returns.columns if path.returns[a].notna().any()]
+    volumes = pd.Series([adv[a] for a in priced], index=[sleeves[a] for a in priced])
+    return volumes.groupby(level=0).sum()
 
 
 def first_sellers(table: pd.DataFrame) -> dict[str, str]:
@@ -175,9 +183,7 @@ def sustained_days(
     """
     assets = list(feedback.net_orders.columns)
     labels = [sleeves[a] for a in assets]
-    sleeve_adv = (
-        pd.Series([adv[a] for a in assets], index=labels).groupby(level=0).sum()
-    )
+    sleeve_adv = _sleeve_adv(feedback, sleeves, adv)
     selling = -feedback.net_orders.T.groupby(labels).sum().T / sleeve_adv
     vol_with = feedback.daily_vol.T.groupby(labels).mean().T
     vol_without = without.daily_vol.T.groupby(labels).mean().T

@@ -8,6 +8,7 @@ Content-Security-Policy (the backtest report's) forbids every request.
 from __future__ import annotations
 
 import html
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,9 @@ def render(result: StressResult) -> str:
     )
     funds = ", ".join(f"{f.policy.name} ({f.aum / 1e9:g} bn)" for f in scenario.funds)
     impact = scenario.impact
+    hikes = "; ".join(
+        f"{h.asset} x{h.multiplier:g} from {h.date}" for h in scenario.margin_hikes
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -145,8 +149,9 @@ def render(result: StressResult) -> str:
             f"Impact: Y = {impact.y:g} x daily vol x sqrt(order / ADV); "
             f"{impact.permanent_share:.0%} permanent, the rest decaying with a "
             f"{impact.temporary_half_life_days:g}-day half-life; trades pay "
-            f"{impact.execution_share:.0%} of the peak. Y: {impact.y_source} "
-            f"ADV: {scenario.adv_source}."
+            f"{impact.execution_share:.0%} of the peak. Source of Y: "
+            f"{impact.y_source or 'not stated'}. ADV: {scenario.adv_source}. "
+            f"Margin hikes (funds with a margin rule): {hikes or 'none'}."
         )
         + "</p>",
         "<h2>Price paths with and without feedback</h2>",
@@ -177,6 +182,8 @@ def render(result: StressResult) -> str:
 
 def _table(frame: pd.DataFrame, *, percent: bool = False) -> str:
     def cell(value: object) -> str:
+        if value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            return ""
         if isinstance(value, float):
             if percent:
                 return f"{value:.2%}"
@@ -207,7 +214,8 @@ def _paths_svg(result: StressResult) -> str:
     with_ = growth(result.feedback.returns)
     width, height = 220, 120
     figures = []
-    for asset in with_.columns:
+    priced = result.feedback.returns.notna().any()
+    for asset in with_.columns[priced.to_numpy()]:
         low = min(without[asset].min(), with_[asset].min())
         high = max(without[asset].max(), with_[asset].max())
         span = (high - low) or 1.0
@@ -223,7 +231,11 @@ def _paths_svg(result: StressResult) -> str:
             f"{without[asset].iloc[-1] - 1:+.1%} without, "
             f"{with_[asset].iloc[-1] - 1:+.1%} with</figcaption></figure>"
         )
-    return "<div>" + "".join(figures) + "</div>"
+    legend = (
+        "<p>Growth of 1 from the close before the start: grey without feedback, "
+        "red with it (each panel on its own scale).</p>"
+    )
+    return legend + "<div>" + "".join(figures) + "</div>"
 
 
 def _points(series: pd.Series, low: float, span: float, width: int, height: int) -> str:
