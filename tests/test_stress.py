@@ -319,3 +319,27 @@ def test_prices_depend_on_y_times_the_square_root_of_size(
     b = run_crowd(scenario.with_changes(y=0.7, size=0.5), market)
     np.testing.assert_allclose(a.returns, b.returns, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(a.impact_cost, 4.0 * b.impact_cost, rtol=1e-8)
+
+
+def test_each_fund_decides_as_its_backtest_on_the_impacted_path(
+    market: Market, scenario: Scenario
+) -> None:
+    # the walk recomputes forecasts, triggers and correlations over the impacted
+    # history as the backtest would: on a market holding the impacted returns the
+    # ordinary backtest makes the same decisions (only the NAV differs, by the
+    # impact costs the stress walk charged)
+    path = run_crowd(scenario, market)
+    without = run_crowd(scenario, market, feedback=False)
+    index = market.returns.index
+    returns = market.returns.loc[: index[215]].copy()
+    returns.loc[path.returns.index, path.returns.columns] = path.returns
+    impacted = dataclasses.replace(market, returns=returns)
+    for fund in scenario.funds:
+        name = fund.policy.name
+        alone = run_backtest(
+            fund.policy, impacted, start=index[99], end=index[215], baseline=None
+        )
+        ran = path.funds[name]
+        assert not ran.weights.equals(without.funds[name].weights)  # impact mattered
+        pd.testing.assert_frame_equal(ran.targets, alone.targets, check_exact=True)
+        pd.testing.assert_frame_equal(ran.weights, alone.weights, check_exact=True)

@@ -265,6 +265,9 @@ class _Fund:
             self.correlation.update(self.observations[t])
         self.changed = [c for c in self.shared.panel.columns if c in base.columns]
         self.hikes: FloatArray | None = None
+        # history and staleness rules read only which days have a price, which
+        # impact never changes
+        self.history_eligible = eligibility(self.shared.returns, policy)
 
     def hike_margins(self, scenario: Scenario) -> None:
         """Set the scenario's margin hikes in the panels, if the fund is margined.
@@ -328,7 +331,7 @@ class _Fund:
             levels=levels,
             forecast=forecast,
             volatility=volatility,
-            eligible=eligibility(held, policy) & np.isfinite(vol) & (vol > 0),
+            eligible=self.history_eligible & np.isfinite(vol) & (vol > 0),
         )
         fresh = _book(policy, self.shared, self.market)
         self.book.panels, self.book.paths = fresh.panels, fresh.paths
