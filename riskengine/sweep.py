@@ -361,7 +361,10 @@ def _backtest_one(run: SweepRun, market: Market, out: Path) -> str:
         sleeves=market.asset_table,
         simulated=market.simulated,
     )
-    result = run_backtest(run.policy, universe, start=run.start, end=run.end)
+    # A sweep compares its runs with each other: no per-run baseline book.
+    result = run_backtest(
+        run.policy, universe, start=run.start, end=run.end, baseline=None
+    )
     row = {
         "policy": run.policy.name,
         "universe": run.universe,
