@@ -294,7 +294,8 @@ class Signals(Kind):
 def _signal_thresholds(entry: str) -> tuple[float, float]:
     """Thresholds the signal crosses on the clean panel (its 80% and 40% quantiles)."""
     kind = Signals()
-    probe = kind.run(kind._spec(entry, 1.0, 0.0), *kind.inputs(_clean_prices()))
+    # the thresholds do not move the signal; 0.5 is a valid exit for every signal
+    probe = kind.run(kind._spec(entry, 1.0, 0.5), *kind.inputs(_clean_prices()))
     signal = probe["signal"]["signal"]
     return float(signal.quantile(0.8)), float(signal.quantile(0.4))
 
@@ -624,7 +625,8 @@ def _policy(**fields: Any) -> PolicySpec:
             ),
             "trigger 'contract-vol_zscor': signal: unknown trigger signal 'vol_zscor' "
             "(did you mean 'vol_zscore'? registered: vol_zscore, vol_ratio, "
-            "vol_of_vol, realised_vs_forecast, level, level_zscore)",
+            "vol_of_vol, realised_vs_forecast, level, level_zscore, "
+            "residual_shock)",
             id="signal",
         ),
         pytest.param(

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskengine.errors import SpecError
 from riskengine.policy.triggers import sleeve_multipliers, trigger_path, trigger_signal
-from riskengine.specs import TriggerSpec
+from riskengine.specs import TriggerSpec, load_policy
 
 SPEC = TriggerSpec(
     name="rule",
@@ -151,3 +152,84 @@ def test_level_signals_are_point_in_time() -> None:
     assert signal.iloc[300] == pytest.approx(
         (window.iloc[-1] - window.mean()) / window.std(), rel=1e-12
     )
+
+
+SHOCK_RULE = TriggerSpec(
+    name="shock",
+    watch_sleeves=("safe_haven",),
+    act_on_sleeves=("crypto",),
+    signal="residual_shock",
+    enter_above=4.0,
+    exit_below=2.0,
+    min_days_in_state=2,
+)
+
+
+def test_residual_shock_is_the_return_over_the_previous_forecast() -> None:
+    """GLD's first return has no forecast before it; it moves 1%, then 5% on a 1%
+    forecast (a 5-sigma day), misses a day (its last value stands) and moves 3% on
+    the 2% forecast made after the shock: 1.5 sigmas. SLV moves one sigma a day;
+    the max is taken."""
+    index = pd.bdate_range("2020-01-01", periods=7)
+    vol = pd.DataFrame(
+        {
+            "GLD": [np.nan, 0.01, 0.01, 0.02, 0.02, 0.02, 0.02],
+            "SLV": [np.nan, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05],
+        },
+        index=index,
+    )
+    returns = pd.DataFrame(
+        {
+            "GLD": [np.nan, 0.01, 0.01, -0.05, np.nan, 0.03, -0.01],
+            "SLV": [np.nan, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05],
+        },
+        index=index,
+    )
+    sleeves = {"GLD": "safe_haven", "SLV": "safe_haven"}
+    levels = returns * 0 + 1.0
+    signal = trigger_signal(SHOCK_RULE, vol, returns, levels, sleeves)
+    # GLD: nan, nan, 1/1, 5/1, carried, 3/2, 1/2; SLV: nan, nan, then 1 a day
+    np.testing.assert_allclose(
+        signal, [np.nan, np.nan, 1.0, 5.0, 5.0, 1.5, 1.0], rtol=1e-12, equal_nan=True
+    )
+    result = trigger_path(SHOCK_RULE, signal)
+    assert list(result.risk_off) == [False] * 3 + [True] * 2 + [False] * 2
+    assert [(e.kind, e.date) for e in result.events] == [
+        ("trigger_enter", index[3]),
+        ("trigger_exit", index[5]),
+    ]
+    assert "residual_shock of safe_haven = 5.000 above 4" in result.events[0].message
+
+
+def test_residual_shock_is_point_in_time_and_ignores_a_zero_forecast() -> None:
+    index = pd.bdate_range("2020-01-01", periods=300)
+    rng = np.random.default_rng(5)
+    returns = pd.DataFrame({"GLD": 0.01 * rng.standard_normal(300)}, index=index)
+    vol = returns.abs().rolling(20, min_periods=1).mean() + 0.001
+    vol.iloc[50, 0] = 0.0  # a zero forecast gives no signal the next day, never inf
+    sleeves = {"GLD": "safe_haven"}
+    signal = trigger_signal(SHOCK_RULE, vol, returns, returns * 0 + 1.0, sleeves)
+    assert signal.iloc[51] == signal.iloc[50]  # carried, not |r| / 0
+    assert np.isfinite(signal.iloc[1:]).all()
+    moved_returns, moved_vol = returns.copy(), vol.copy()
+    moved_returns.iloc[200:] *= 4.0
+    moved_vol.iloc[200:] *= 0.5
+    moved = trigger_signal(
+        SHOCK_RULE, moved_vol, moved_returns, moved_returns * 0 + 1.0, sleeves
+    )
+    pd.testing.assert_series_equal(signal.iloc[:200], moved.iloc[:200])
+    assert not np.allclose(signal.iloc[200:], moved.iloc[200:])
+
+
+@pytest.mark.parametrize("exit_below", [0, -1.0])
+def test_residual_shock_needs_a_positive_exit_threshold(exit_below: float) -> None:
+    overrides = {
+        "triggers.0.signal": "residual_shock",
+        "triggers.0.exit_below": exit_below,
+    }
+    with pytest.raises(
+        SpecError,
+        match=r"safe-haven-risk-off-garch\.toml: triggers\[0\]\.exit_below: must be "
+        r"above 0 for residual_shock",
+    ):
+        load_policy("safe-haven-risk-off-garch", overrides)

@@ -182,6 +182,29 @@ class LevelZscore(Signal):
         return (closes - rolling.mean()) / rolling.std()
 
 
+@dataclass(frozen=True)
+class ResidualShock(Signal):
+    """Size of the day's standardised residual: |r_t| / sigma_t.
+
+    sigma_t is the model's forecast of the return of t made at the close of the
+    asset's previous observation, so the signal is known at the close of t. A
+    GARCH policy reads its GARCH sigma: a 4-sigma day under a model whose vol has
+    already risen is a smaller shock than under one that lags. The trigger holds
+    its state at least `min_days_in_state` days, which sets how long one shock
+    cuts for.
+    """
+
+    name: str = "residual_shock"
+
+    def of_asset(
+        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+    ) -> pd.Series:
+        """|return| over the previous observation's forecast vol; `window` unused."""
+        observed = returns.notna()
+        prior = vol[observed].shift(1)
+        return (returns[observed].abs() / prior).where(prior > 0)
+
+
 SIGNALS: Registry[Signal] = Registry(
     "trigger signal",
     "signal",
@@ -192,6 +215,7 @@ SIGNALS: Registry[Signal] = Registry(
         RealisedVsForecast(),
         Level(),
         LevelZscore(),
+        ResidualShock(),
     ],
 )
 """Every trigger signal by `TriggerSpec.signal` name."""
@@ -212,7 +236,8 @@ def trigger_signal(
     ``vol_of_vol``: z-score of the 21-day std of daily log changes in forecast vol;
     ``realised_vs_forecast``: 21-day realised vol / the forecast made 21 days before;
     ``level``: the close itself (e.g. the VIX index in points);
-    ``level_zscore``: (close - trailing mean) / trailing std over `lookback_days`.
+    ``level_zscore``: (close - trailing mean) / trailing std over `lookback_days`;
+    ``residual_shock``: |r_t| / the vol forecast for t made at the previous close.
     The assets' values are combined by `spec.aggregate` (max or mean); on a day an
     asset has no new observation its last value stands.
 

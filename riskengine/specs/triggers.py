@@ -20,18 +20,21 @@ class TriggerSpec:
         Sleeves watched (every asset of the data in them, held or not, signal-only
         series such as the VIX index included); sleeves that are cut.
     signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast", \
-"level", "level_zscore"}
+"level", "level_zscore", "residual_shock"}
         How the watched series become a signal (see `riskengine.policy.triggers`): four
-        read the forecast vol; ``level`` reads the close itself, as desks watch
-        the VIX index (risk-off when it closes above 30, back below 20);
-        ``level_zscore`` the close's z-score over `lookback_days`. ``level`` takes
-        prices as they are: watch a sleeve whose series share a scale (an index
-        beside an ETN on it does not; prefer ``level_zscore`` there).
+        read the forecast vol; ``residual_shock`` the day's standardised residual
+        |r_t| / sigma_t (sigma_t forecast at the previous close), shocks as the
+        policy's model sees them (risk-off above k sigmas, e.g. 4); ``level`` reads
+        the close itself, as desks watch the VIX index (risk-off when it closes
+        above 30, back below 20); ``level_zscore`` the close's z-score over
+        `lookback_days`. ``level`` takes prices as they are: watch a sleeve whose
+        series share a scale (an index beside an ETN on it does not; prefer
+        ``level_zscore`` there).
     aggregate : {"max", "mean"}
         How the watched assets' signals combine.
     lookback_days : int
         Trailing window of the signal's reference distribution (unused by
-        ``level``).
+        ``level``, ``realised_vs_forecast`` and ``residual_shock``).
     enter_above, exit_below : float
         Hysteresis thresholds: enter risk-off strictly above, leave strictly below.
     min_days_in_state : int
@@ -61,6 +64,7 @@ class TriggerSpec:
         "realised_vs_forecast",
         "level",
         "level_zscore",
+        "residual_shock",
     ] = "vol_zscore"
     aggregate: Literal["max", "mean"] = "max"
     lookback_days: int = 252
@@ -84,6 +88,12 @@ class TriggerSpec:
         _require(0.0 <= self.scale < 1.0, "scale", "must be in [0, 1)")
         _require(self.reentry_days >= 1, "reentry_days", "must be >= 1")
         _require(0.0 < self.max_daily_change <= 1.0, "max_daily_change", "in (0, 1]")
+        _require(
+            self.signal != "residual_shock" or self.exit_below > 0.0,
+            "exit_below",
+            "must be above 0 for residual_shock (|r_t| / sigma_t is never below 0: "
+            "the trigger would never leave risk-off)",
+        )
         overlap = set(self.act_on_sleeves) & set(self.redistribute_to)
         _require(not overlap, "redistribute_to", "must not include acted-on sleeves")
         _require(
