@@ -11,6 +11,7 @@ from riskengine.backtest import BacktestResult, run_backtest
 from riskengine.backtest.baseline import OVERLAYS_OFF, BaselineChoice
 from riskengine.data.prices import Market, load_market, make_market, sleeve_table
 from riskengine.errors import SpecError
+from riskengine.progress import Progress
 from riskengine.scenarios import simulate_market
 from riskengine.scenarios.episodes import find_episode
 from riskengine.specs import PolicySpec, load_policy
@@ -38,6 +39,7 @@ def backtest(
     end: str | None = None,
     episode: str | None = None,
     baseline: str | Path | PolicySpec | None = OVERLAYS_OFF,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Run a policy walk-forward on a price panel.
 
@@ -60,6 +62,9 @@ def backtest(
         `riskengine.backtest.baseline`): ``"overlays_off"`` (the default) for the
         policy with its overlays switched off, a built-in policy name, a TOML path
         or a spec to run that policy instead, None for none.
+    progress : Progress, optional
+        Told of each GARCH refit and each scheduled decision (see
+        `riskengine.progress`; the command line draws bars from it).
 
     Returns
     -------
@@ -89,7 +94,12 @@ def backtest(
         window.check_covered(market)
         start, end = str(window.start), str(window.end)
     return run_backtest(
-        spec, market, start=start, end=end, baseline=baseline_spec(baseline)
+        spec,
+        market,
+        start=start,
+        end=end,
+        baseline=baseline_spec(baseline),
+        progress=progress,
     )
 
 

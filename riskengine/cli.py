@@ -33,9 +33,13 @@ if TYPE_CHECKING:
 
 
 def format_summary(result: BacktestResult) -> str:
-    """A plain-text summary table of a run, with its provenance."""
+    """A plain-text summary table of a run, with its provenance.
+
+    The figures are compare's (`riskengine.compare.runs.window_figures`): the total
+    return over the invested period first, then the annualised metrics.
+    """
+    from riskengine.compare.runs import FIGURES, window_figures
     from riskengine.data.prices import SIMULATED_NOTE
-    from riskengine.results.metrics import METRIC_LABELS
 
     lines = []
     if result.simulated:
@@ -54,9 +58,9 @@ def format_summary(result: BacktestResult) -> str:
         "",
     ]
     if period.measurable:
-        width = max(len(label) for label, _ in METRIC_LABELS.values())
-        for key, value in result.metrics().items():
-            label, fmt = METRIC_LABELS[key]
+        width = max(len(label) for label, _ in FIGURES.values())
+        for key, value in window_figures(result).items():
+            label, fmt = FIGURES[key]
             lines.append(f"{label:<{width}}  {fmt.format(value):>9}")
     else:
         lines.append("no metrics: the policy held nothing long enough to measure")
@@ -150,6 +154,9 @@ EXIT_CODES = (
 CLOSED_PIPE = 141
 """Exit code when the reader of stdout closes it early: 128 + SIGPIPE, as a shell
 reports a tool that the signal ends."""
+NO_BASELINE = "none"
+"""``backtest --baseline none``: run no counterfactual (the API's ``baseline=None``)."""
+QUIET_HELP = "no progress bars (they are drawn on stderr only when it is a terminal)"
 
 
 def _builtin_names(kind: str) -> list[str]:
@@ -298,9 +305,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--baseline",
         help="policy (name or TOML path) to measure against, run on the same data "
-        "(default: this policy with its overlays switched off)",
+        f"(default: this policy with its overlays switched off); '{NO_BASELINE}' "
+        "runs none: no attribution, no baseline figures",
     )
     run.add_argument("--json", action="store_true", help="print metrics as JSON")
+    run.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     run.add_argument(
         "--png",
         action="store_true",
@@ -408,6 +417,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--workers", type=_workers, help="local workers (default: one per core)"
     )
+    sweep.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _models_parser(commands)
     _stress_parser(commands)
     calibrate = commands.add_parser(
@@ -494,6 +504,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from riskengine.api import backtest
     from riskengine.backtest.baseline import OVERLAYS_OFF
     from riskengine.output import check_results_folder, dumps, slug
+    from riskengine.progress import progress_bars
     from riskengine.results.attribution import attribution_records, format_attribution
     from riskengine.results.report import RESULT_FILES, manifest, write_results
     from riskengine.specs import load_policy
@@ -502,18 +513,26 @@ def _backtest(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / slug(policy.name))
     check_results_folder(out, RESULT_FILES)  # before the run: fail fast
     _episode_alone(args)
-    result = backtest(
-        policy,
-        args.prices,
-        sleeves=args.sleeves,
-        start=args.start,
-        end=args.end,
-        episode=args.episode,
-        baseline=OVERLAYS_OFF if args.baseline is None else load_policy(args.baseline),
-    )
+    if args.baseline is None:
+        baseline: PolicySpec | str | None = OVERLAYS_OFF
+    elif args.baseline == NO_BASELINE:
+        baseline = None
+    else:
+        baseline = load_policy(args.baseline)
+    with progress_bars(args.quiet) as progress:
+        result = backtest(
+            policy,
+            args.prices,
+            sleeves=args.sleeves,
+            start=args.start,
+            end=args.end,
+            episode=args.episode,
+            baseline=baseline,
+            progress=progress,
+        )
     write_results(result, out, png_figures=args.png)
     metrics = _measured(result, out)
-    attributed = result.attribution()
+    attributed = None if result.baseline is None else result.attribution()
     if args.json:
         payload = {
             "policy": result.policy.name,
@@ -523,12 +542,15 @@ def _backtest(args: argparse.Namespace) -> int:
             "invested_period": result.invested_period.to_dict(),
             "metrics": metrics,
             "baseline": manifest(result)["baseline"],
-            "attribution": attribution_records(attributed),
+            "attribution": None
+            if attributed is None
+            else attribution_records(attributed),
         }
         print(dumps(payload))
     else:
         print(format_summary(result))
-        print(f"\n{format_attribution(attributed)}")
+        if attributed is not None:
+            print(f"\n{format_attribution(attributed)}")
         print(f"\nresults written to {out}/")
     return 0
 
@@ -605,14 +627,21 @@ def _sweep(args: argparse.Namespace) -> int:
     from riskengine.api import market_from
     from riskengine.data.prices import SIMULATED_NOTE
     from riskengine.output import slug
+    from riskengine.progress import progress_bars
     from riskengine.sweep import plan_sweep, run_sweep
 
     market = market_from(args.prices, args.sleeves)
     sweep = plan_sweep(args.file, market)
     out = Path(args.out or Path("results") / "sweeps" / slug(sweep.name))
-    report = run_sweep(
-        sweep.runs, market, out, scheduler=args.scheduler, workers=args.workers
-    )
+    with progress_bars(args.quiet) as progress:
+        report = run_sweep(
+            sweep.runs,
+            market,
+            out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=progress,
+        )
     if market.simulated:
         print(f"*** {SIMULATED_NOTE} ***")
     print(format_sweep(report.summary))

@@ -57,6 +57,7 @@ from riskengine.data.prices import Market, make_market
 from riskengine.errors import ClusterError, OutputError, RiskEngineError, SpecError
 from riskengine.messages import shown
 from riskengine.output import datasets_folder, replace_file
+from riskengine.progress import Progress
 from riskengine.specs import PolicySpec, load_policy
 from riskengine.specs.files import read_toml
 
@@ -164,6 +165,7 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int | None = None,
     processes: bool = True,
+    progress: Progress | None = None,
 ) -> SweepReport:
     """Run the runs not yet in `out_dir` on Dask, and summarise all of them.
 
@@ -181,6 +183,9 @@ def run_sweep(
         Workers of the local cluster (default: one per core).
     processes : bool
         Local workers as processes (parallel) or threads (cheap to start).
+    progress : Progress, optional
+        Told of each run finished, in the order they finish (see
+        `riskengine.progress`).
     """
     with datasets_folder(out_dir, DATASETS) as out:
         pending = [r for r in runs if not _partition(out, "runs", r.run_id).is_file()]
@@ -196,7 +201,7 @@ def run_sweep(
                     ): run
                     for run in pending
                 }
-                for future in as_completed(futures):
+                for finished, future in enumerate(as_completed(futures), 1):
                     run = futures[future]
                     try:
                         outcome = future.result()
@@ -208,6 +213,8 @@ def run_sweep(
                     else:
                         done.add(run.run_id)
                         _partition(out, "failures", run.run_id).unlink(missing_ok=True)
+                    if progress is not None:
+                        progress("sweep runs", finished, len(futures))
         summary = _summary(out, [r.run_id for r in runs])
     in_order = [r.run_id for r in runs]
     return SweepReport(

@@ -441,3 +441,27 @@ def test_stress_writes_its_files_and_json(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "crowd.toml: end: missing" in err
+
+
+def test_backtest_without_a_baseline_and_with_its_total_return(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["backtest", "--policy", "safe-haven-risk-off", "--from", "2026-01-02"]
+    argv += ["--to", "2026-05-29", "--baseline", "none"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "de-risking episode" not in printed  # nothing to attribute against
+    assert "baseline" not in printed
+    # a five-month window (invested from its first day) states its total return
+    total = next(line for line in printed.splitlines() if line.startswith("Total"))
+    daily = pd.read_parquet(tmp_path / "run" / "daily.parquet")
+    assert daily.index[0] == pd.Timestamp("2026-01-02")
+    assert total.split()[-1] == f"{daily['nav'].iloc[-1] - 1:.2%}"
+    assert "Annual return" in printed
+    assert main([*argv, "--json", "--out", str(tmp_path / "json")]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["invested_period"]["warmup_days"] == 0
+    assert payload["baseline"] is None
+    assert payload["attribution"] is None
+    assert main(["backtest", "--help"]) == 0
+    assert "'none' runs none" in " ".join(capsys.readouterr().out.split())

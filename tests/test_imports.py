@@ -28,11 +28,21 @@ PACKAGE = REPO_ROOT / "riskengine"
 
 STAGES: dict[str, frozenset[str]] = {
     # Shared vocabulary any stage may use: types, errors, events, messages, the
-    # calendar convention, the generic registry of named variants, and safe file
-    # writing. `output` knows no stage (it imports only `errors`); the simulator's
-    # calibration writes through it as well as the reports, `allocate` and `sweep`.
+    # calendar convention, the generic registry of named variants, safe file
+    # writing and the progress callback of long stages. `output` knows no stage (it
+    # imports only `errors`); the simulator's calibration writes through it as well
+    # as the reports, `allocate` and `sweep`.
     "base": frozenset(
-        {"_typing", "errors", "events", "messages", "calendar", "registry", "output"}
+        {
+            "_typing",
+            "errors",
+            "events",
+            "messages",
+            "calendar",
+            "registry",
+            "output",
+            "progress",
+        }
     ),
     # Inputs: the `data` package (price files and their screen, sleeves, CLI dates),
     # the policy and model specs (checked against the sleeve vocabulary) and the
@@ -84,6 +94,7 @@ HEAVY = (
     "dask",
     "distributed",
     "scipy",
+    "tqdm",  # the progress bars, loaded when a bar is drawn
     # pandas and numpy alone take most of a second to import: --help needs neither
     "pandas",
     "numpy",

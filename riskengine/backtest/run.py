@@ -59,6 +59,7 @@ from riskengine.policy.triggers import (
     trigger_signal,
     unwatched_events,
 )
+from riskengine.progress import Progress
 from riskengine.specs import PolicySpec
 from riskengine.volatility import VolForecast, forecast_variance
 
@@ -70,6 +71,7 @@ def run_backtest(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     baseline: BaselineChoice = OVERLAYS_OFF,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """Walk a policy forward over a market, with its baseline.
 
@@ -90,6 +92,9 @@ def run_backtest(
         so by default), it walks beside the policy on the same forecast and
         correlation panels; otherwise it is run on its own. A policy without
         overlays is its own baseline and is not run twice.
+    progress : Progress, optional
+        Told of each GARCH refit and each scheduled decision of the walk (see
+        `riskengine.progress`); None (the default) costs nothing.
 
     Returns
     -------
@@ -103,7 +108,7 @@ def run_backtest(
         or the data screen stops on the prices (see `riskengine.data.screen`).
     """
     choice = resolve_baseline(policy, baseline)
-    shared = _prepare(policy, market, start, end)
+    shared = _prepare(policy, market, start, end, progress)
     main = _book(policy, shared, market)
     together = (
         choice is not None
@@ -115,7 +120,7 @@ def run_backtest(
     books = [main]
     if together and choice is not None and choice.spec is not None:
         books.append(_book(choice.spec, shared, market))
-    correlation_seconds = _walk_forward(books, shared)
+    correlation_seconds = _walk_forward(books, shared, progress)
     result = _result(
         main,
         shared,
@@ -148,7 +153,9 @@ def run_backtest(
         seconds = side.seconds
     else:
         clock = time.perf_counter()
-        other = run_backtest(choice.spec, market, start=start, end=end, baseline=None)
+        other = run_backtest(
+            choice.spec, market, start=start, end=end, baseline=None, progress=progress
+        )
         seconds = time.perf_counter() - clock
     timings = {**result.timings, "baseline": seconds}
     return dataclasses.replace(
@@ -180,6 +187,7 @@ def _prepare(
     market: Market,
     start: str | pd.Timestamp | None,
     end: str | pd.Timestamp | None,
+    progress: Progress | None = None,
 ) -> _Shared:
     """Screen, returns panel, schedule, forecasts and eligibility of a run."""
     timings: dict[str, float] = {}
@@ -217,6 +225,7 @@ def _prepare(
         policy.model,
         start=returns.index[max(first - lookback, 0)],
         refit_dates=returns.index[scheduled],
+        progress=progress,
     )
     volatility = forecast.volatility[assets]
     vol = volatility.to_numpy()
@@ -418,11 +427,14 @@ def _book(policy: PolicySpec, shared: _Shared, market: Market) -> _Book:
     )
 
 
-def _walk_forward(books: list[_Book], shared: _Shared) -> float:
+def _walk_forward(
+    books: list[_Book], shared: _Shared, progress: Progress | None
+) -> float:
     """The daily loop over every book; returns the seconds spent on correlations.
 
     The books share the returns, the forecasts and the correlation model (one
     update a day serves them all); each drifts, decides and trades on its own.
+    `progress` is told of each of the first book's scheduled decisions.
     """
     returns, first = shared.returns, shared.first
     values = np.nan_to_num(returns.to_numpy(float), nan=0.0)
@@ -435,12 +447,16 @@ def _walk_forward(books: list[_Book], shared: _Shared) -> float:
     for t in range(first):
         correlation.update(observations[t])
     seconds = 0.0
+    label, decided, scheduled = f"{lead.policy.name} decisions", 0, len(lead.deciding)
     for i, t in enumerate(range(first, len(returns))):
         clock = time.perf_counter()
         correlation.update(observations[t])
         seconds += time.perf_counter() - clock
         for book in books:
             book.step(i, t, values[t], accrual[t], correlation)
+        if progress is not None and t in lead.deciding:
+            decided += 1
+            progress(label, decided, scheduled)
     return seconds
 
 

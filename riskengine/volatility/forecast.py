@@ -33,6 +33,7 @@ import pandas as pd
 
 from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.events import Event
+from riskengine.progress import Progress
 from riskengine.registry import Registry
 from riskengine.specs import ModelSpec
 from riskengine.volatility.families import GARCH_FAMILIES
@@ -110,11 +111,13 @@ class VolatilityModel(ABC):
         horizon_days: int,
         start: pd.Timestamp | None,
         refit_dates: pd.DatetimeIndex | None,
+        progress: Progress | None = None,
     ) -> Panels:
         """One-day and H-day variances, events and fits (see `forecast_variance`).
 
         The variances are NaN on days an asset has no return (the caller carries
-        the last forecast over them).
+        the last forecast over them). A model that refits tells `progress` of
+        each refit; the others, which take no time, ignore it.
         """
 
 
@@ -128,6 +131,7 @@ class FlatModel(VolatilityModel):
         horizon_days: int,
         start: pd.Timestamp | None,
         refit_dates: pd.DatetimeIndex | None,
+        progress: Progress | None = None,
     ) -> Panels:
         """One-day and H-day variances, no events, no fits."""
         one_day = self.one_day(returns.to_numpy(float), spec)
@@ -177,6 +181,7 @@ class RealisedMonthModel(VolatilityModel):
         horizon_days: int,
         start: pd.Timestamp | None,
         refit_dates: pd.DatetimeIndex | None,
+        progress: Progress | None = None,
     ) -> Panels:
         """One-day and H-day variances, no events, no fits."""
         one_day = month_variance(returns)
@@ -197,9 +202,10 @@ class GarchModel(VolatilityModel):
         horizon_days: int,
         start: pd.Timestamp | None,
         refit_dates: pd.DatetimeIndex | None,
+        progress: Progress | None = None,
     ) -> Panels:
         """One-day and H-day variances, fallback events and refit records."""
-        return garch_panel(returns, spec, horizon_days, start, refit_dates)
+        return garch_panel(returns, spec, horizon_days, start, refit_dates, progress)
 
 
 MODELS: Registry[VolatilityModel] = Registry(
@@ -222,6 +228,7 @@ def forecast_variance(
     horizon_days: int = 1,
     start: pd.Timestamp | None = None,
     refit_dates: pd.DatetimeIndex | None = None,
+    progress: Progress | None = None,
 ) -> VolForecast:
     """Point-in-time variance forecasts of every asset of a panel.
 
@@ -243,6 +250,9 @@ def forecast_variance(
     refit_dates : DatetimeIndex, optional
         For ``refit_on = "rebalance"``: refit each asset at its last observation
         at or before each of these dates, instead of every `refit_every_days`.
+    progress : Progress, optional
+        Told of each GARCH refit, counted over all assets (see
+        `riskengine.progress`); None (the default) costs nothing.
 
     Returns
     -------
@@ -262,7 +272,7 @@ def forecast_variance(
         raise ValueError(f"horizon_days: must be at least 1, got {horizon_days}")
     model = MODELS.lookup(spec.family, f"model '{spec.name}'")
     one_day, total, events, fits = model.forecast(
-        returns, spec, horizon_days, start, refit_dates
+        returns, spec, horizon_days, start, refit_dates, progress
     )
 
     def frame(array: FloatArray) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from scipy.signal import lfilter
 from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.errors import DataError
 from riskengine.events import Event
+from riskengine.progress import Progress
 from riskengine.specs import ModelSpec
 from riskengine.volatility import _kernels as kernels
 from riskengine.volatility import fast_fit
@@ -126,24 +127,45 @@ def garch_panel(
     horizon: int,
     start: pd.Timestamp | None,
     refit_dates: pd.DatetimeIndex | None,
+    progress: Progress | None = None,
 ) -> tuple[FloatArray, FloatArray, tuple[Event, ...], pd.DataFrame]:
-    """Forecasts, H-day sums, events and refit records of a GARCH-family spec."""
+    """Forecasts, H-day sums, events and refit records of a GARCH-family spec.
+
+    `progress` is told of each refit, counted over all assets, from the worker
+    threads (see `riskengine.progress`).
+    """
     values = returns.to_numpy(float)
     fallback = ewma_variance(values, spec.fallback_decay)
     one_day, total = np.full_like(values, np.nan), np.full_like(values, np.nan)
     events: list[Event] = []
     records: list[dict[str, object]] = []
     observed = [np.flatnonzero(~np.isnan(values[:, j])) for j in range(values.shape[1])]
+    ends = [
+        _refit_ends(returns.index[rows], spec, start, refit_dates) for rows in observed
+    ]
+    fitted = _FitCounter(progress, f"{spec.name} fits", sum(map(len, ends)))
 
     def asset_path(j: int) -> _AssetPath:
         rows = observed[j]
-        ends = _refit_ends(returns.index[rows], spec, start, refit_dates)
         y, base = values[rows, j] * PERCENT, fallback[rows, j] * PERCENT**2
-        return _asset_path(y, base, spec, horizon, ends)
+        try:
+            return _asset_path(y, base, spec, horizon, ends[j], fitted)
+        except _Stopped:
+            raise
+        except BaseException as exc:  # the panel fails: the other threads stop
+            fitted.fail(exc)
+            raise
 
     # assets are independent, and the compiled fits release the GIL: one thread a core
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        paths = list(pool.map(asset_path, range(values.shape[1])))
+        try:
+            paths = list(pool.map(asset_path, range(values.shape[1])))
+        except _Stopped:  # an earlier asset stopped for a later one's failure
+            assert fitted.failure is not None  # recorded before the stop
+            raise fitted.failure from None
+        except BaseException as exc:  # e.g. Ctrl-C: the threads stop at their next fit
+            fitted.fail(exc)
+            raise
     for j, asset in enumerate(map(str, returns.columns)):
         rows = observed[j]
         if rows.size == 0:
@@ -228,6 +250,41 @@ _AssetPath = tuple[
 """One asset's forecasts, H-day sums, refits and filter breakdowns (`_asset_path`)."""
 
 
+class _Stopped(Exception):
+    """Raised in a worker thread whose refits are no longer wanted."""
+
+
+class _FitCounter:
+    """Refits done over all assets, told to a `Progress` from the worker threads.
+
+    `stopped` is set when the panel's computation fails (an error in one asset's
+    thread, or Ctrl-C in the main one), so that the threads still fitting stop
+    at their next refit instead of finishing; `failure` is why.
+    """
+
+    def __init__(self, progress: Progress | None, label: str, total: int) -> None:
+        self.progress, self.label, self.total = progress, label, total
+        self.done = 0
+        self.stopped = threading.Event()
+        self.failure: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def fail(self, exc: BaseException) -> None:
+        """Record the first failure, then stop every thread."""
+        with self._lock:
+            if self.failure is None:
+                self.failure = exc
+        self.stopped.set()
+
+    def tick(self) -> None:
+        """One more refit done."""
+        if self.progress is None:
+            return
+        with self._lock:
+            self.done += 1
+            self.progress(self.label, self.done, self.total)
+
+
 def _refit_ends(
     dates: pd.DatetimeIndex,
     spec: ModelSpec,
@@ -260,6 +317,7 @@ def _asset_path(
     spec: ModelSpec,
     horizon: int,
     ends: list[int],
+    fitted: _FitCounter,
 ) -> _AssetPath:
     """One asset's forecasts in percent^2 on its own observations.
 
@@ -269,6 +327,8 @@ def _asset_path(
         Percent returns, shape (n,).
     fallback : ndarray
         The fallback's one-day forecasts, percent^2, shape (n,).
+    fitted : _FitCounter
+        Told of each refit; once it is stopped, the next refit raises `_Stopped`.
 
     Returns
     -------
@@ -289,7 +349,10 @@ def _asset_path(
         first = (
             0 if spec.window == "expanding" else max(0, fit_end + 1 - spec.window_days)
         )
+        if fitted.stopped.is_set():
+            raise _Stopped(str(fitted.failure))
         fit = _fit(y[first : fit_end + 1], spec, previous, horizon)
+        fitted.tick()
         refits.append((fit_end, fit, fit_end + 1 - first))
         if fit.converged:
             previous = fit
