@@ -146,3 +146,41 @@ def test_vix_risk_off_fires_on_the_vix_close_in_2008_and_march_2020(market) -> N
         uncut = sleeve_weights(core, market, ["dm_equity", "credit"])[after]
         assert cut < 0.6 * uncut
     assert {str(d.date()) for d in fired["date"]} >= {"2008-09-15", "2020-02-27"}
+
+
+@pytest.mark.parametrize(
+    ("episode", "ewma_entry", "shock_entry"),
+    [
+        ("2013-taper-tantrum", "2013-04-15", "2013-04-12"),
+        ("2020-covid-crash", "2020-03-13", "2020-02-28"),
+    ],
+)
+def test_garch_safe_haven_shock_rule_cuts_before_the_ewma_vol_spike(
+    market, episode: str, ewma_entry: str, shock_entry: str
+) -> None:
+    """On gjr11-t the vol-spike rule stays quiet in the 2013 gold crash and the 2020
+    crash, but gold or silver moves more than 5 GJR sigmas at the close where the
+    shock rule cuts, before the EWMA policy's vol-spike rule; the value it logs is
+    |r_t| / the forecast of the close before, and it halves high-beta exposure."""
+    garch = backtest("safe-haven-risk-off-garch", market, episode=episode)
+    ewma = backtest("safe-haven-risk-off", market, episode=episode)
+    assert garch.policy.model.name == "gjr11-t"
+    entered = garch.events[garch.events["kind"] == "trigger_enter"]
+    assert list(entered["subject"]) == ["safe-haven-shock"]
+    day = pd.Timestamp(shock_entry)
+    assert entered["date"].iloc[0] == day
+    ewma_entered = ewma.events[ewma.events["kind"] == "trigger_enter"]
+    assert str(ewma_entered["date"].iloc[0].date()) == ewma_entry > shock_entry
+    rows = garch.volatility.index
+    before = rows[rows.get_loc(day) - 1]
+    shocks = (
+        market.returns.loc[day, ["GLD", "SLV"]].abs()
+        / garch.volatility.loc[before, ["GLD", "SLV"]]
+    )
+    value = entered["details"].iloc[0]["value"]
+    assert value == pytest.approx(shocks.max(), rel=1e-12)
+    assert value > 5.0
+    after = rows[rows.get_loc(day) + 3]
+    cut = sleeve_weights(garch, market, HIGH_BETA)[after]
+    uncut = sleeve_weights(garch.baseline, market, HIGH_BETA)[after]
+    assert cut < 0.6 * uncut

@@ -161,42 +161,39 @@ SHOCK_RULE = TriggerSpec(
     signal="residual_shock",
     enter_above=4.0,
     exit_below=2.0,
+    lookback_days=21,
     min_days_in_state=2,
 )
 
 
 def test_residual_shock_is_the_return_over_the_previous_forecast() -> None:
-    """GLD's first return has no forecast before it; it moves 1%, then 5% on a 1%
-    forecast (a 5-sigma day), misses a day (its last value stands) and moves 3% on
-    the 2% forecast made after the shock: 1.5 sigmas. SLV moves one sigma a day;
-    the max is taken."""
-    index = pd.bdate_range("2020-01-01", periods=7)
+    """GLD's and SLV's first 21 returns warm up (one sigma each, no signal). Then
+    GLD moves 1% on a 1% forecast, 5% on a 1% forecast (a 5-sigma day), misses a
+    day (its last value stands), moves 3% then 1% on the 2% forecast made after the
+    shock: 1.5 and 0.5 sigmas. SLV moves one sigma a day; the max is taken."""
+    index = pd.bdate_range("2020-01-01", periods=27)
+    quiet = [np.nan] + [0.01] * 21
     vol = pd.DataFrame(
         {
-            "GLD": [np.nan, 0.01, 0.01, 0.02, 0.02, 0.02, 0.02],
-            "SLV": [np.nan, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05],
+            "GLD": [*quiet, 0.01, 0.02, 0.02, 0.02, 0.02],
+            "SLV": 5.0 * np.array(quiet + [0.01] * 5),
         },
         index=index,
     )
     returns = pd.DataFrame(
-        {
-            "GLD": [np.nan, 0.01, 0.01, -0.05, np.nan, 0.03, -0.01],
-            "SLV": [np.nan, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05],
-        },
+        {"GLD": [*quiet, 0.01, -0.05, np.nan, 0.03, -0.01], "SLV": vol["SLV"].copy()},
         index=index,
     )
     sleeves = {"GLD": "safe_haven", "SLV": "safe_haven"}
     levels = returns * 0 + 1.0
     signal = trigger_signal(SHOCK_RULE, vol, returns, levels, sleeves)
-    # GLD: nan, nan, 1/1, 5/1, carried, 3/2, 1/2; SLV: nan, nan, then 1 a day
-    np.testing.assert_allclose(
-        signal, [np.nan, np.nan, 1.0, 5.0, 5.0, 1.5, 1.0], rtol=1e-12, equal_nan=True
-    )
+    assert signal.iloc[:22].isna().all()  # the 21st return is one sigma, not counted
+    np.testing.assert_allclose(signal.iloc[22:], [1.0, 5.0, 5.0, 1.5, 1.0], rtol=1e-12)
     result = trigger_path(SHOCK_RULE, signal)
-    assert list(result.risk_off) == [False] * 3 + [True] * 2 + [False] * 2
+    assert list(result.risk_off.iloc[22:]) == [False, True, True, False, False]
     assert [(e.kind, e.date) for e in result.events] == [
-        ("trigger_enter", index[3]),
-        ("trigger_exit", index[5]),
+        ("trigger_enter", index[23]),
+        ("trigger_exit", index[25]),
     ]
     assert "residual_shock of safe_haven = 5.000 above 4" in result.events[0].message
 
@@ -210,7 +207,8 @@ def test_residual_shock_is_point_in_time_and_ignores_a_zero_forecast() -> None:
     sleeves = {"GLD": "safe_haven"}
     signal = trigger_signal(SHOCK_RULE, vol, returns, returns * 0 + 1.0, sleeves)
     assert signal.iloc[51] == signal.iloc[50]  # carried, not |r| / 0
-    assert np.isfinite(signal.iloc[1:]).all()
+    assert signal.iloc[:21].isna().all()  # the warm-up
+    assert np.isfinite(signal.iloc[21:]).all()
     moved_returns, moved_vol = returns.copy(), vol.copy()
     moved_returns.iloc[200:] *= 4.0
     moved_vol.iloc[200:] *= 0.5

@@ -189,9 +189,10 @@ class ResidualShock(Signal):
     sigma_t is the model's forecast of the return of t made at the close of the
     asset's previous observation, so the signal is known at the close of t. A
     GARCH policy reads its GARCH sigma: a 4-sigma day under a model whose vol has
-    already risen is a smaller shock than under one that lags. The trigger holds
-    its state at least `min_days_in_state` days, which sets how long one shock
-    cuts for.
+    already risen is a smaller shock than under one that lags. The first `window`
+    returns of an asset give no signal (its forecast is still warming up, e.g. a
+    GARCH fallback). The trigger holds its state at least `min_days_in_state`
+    days, which sets how long one shock cuts for.
     """
 
     name: str = "residual_shock"
@@ -199,10 +200,11 @@ class ResidualShock(Signal):
     def of_asset(
         self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
     ) -> pd.Series:
-        """|return| over the previous observation's forecast vol; `window` unused."""
+        """|return| over the previous observation's forecast vol, after `window`."""
         observed = returns.notna()
         prior = vol[observed].shift(1)
-        return (returns[observed].abs() / prior).where(prior > 0)
+        shock = (returns[observed].abs() / prior).where(prior > 0)
+        return shock.where(np.arange(len(shock)) >= window)
 
 
 SIGNALS: Registry[Signal] = Registry(
@@ -237,7 +239,8 @@ def trigger_signal(
     ``realised_vs_forecast``: 21-day realised vol / the forecast made 21 days before;
     ``level``: the close itself (e.g. the VIX index in points);
     ``level_zscore``: (close - trailing mean) / trailing std over `lookback_days`;
-    ``residual_shock``: |r_t| / the vol forecast for t made at the previous close.
+    ``residual_shock``: |r_t| / the vol forecast for t made at the previous close,
+    from the asset's `lookback_days` + 1st return on.
     The assets' values are combined by `spec.aggregate` (max or mean); on a day an
     asset has no new observation its last value stands.
 

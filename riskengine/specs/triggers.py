@@ -34,7 +34,8 @@ class TriggerSpec:
         How the watched assets' signals combine.
     lookback_days : int
         Trailing window of the signal's reference distribution (unused by
-        ``level``, ``realised_vs_forecast`` and ``residual_shock``).
+        ``level`` and ``realised_vs_forecast``); for ``residual_shock``, the returns
+        an asset needs before its shocks count (the forecast's warm-up).
     enter_above, exit_below : float
         Hysteresis thresholds: enter risk-off strictly above, leave strictly below.
     min_days_in_state : int
