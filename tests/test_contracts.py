@@ -49,7 +49,13 @@ from riskengine.policy.limits import (
     SleeveRiskCaps,
 )
 from riskengine.policy.optimizers import ConstrainedProblem
-from riskengine.policy.triggers import SIGNALS, trigger_path, trigger_signal
+from riskengine.policy.triggers import (
+    SIGNALS,
+    TERM_DAYS,
+    term_volatility,
+    trigger_path,
+    trigger_signal,
+)
 from riskengine.policy.weight_limits import WEIGHT_LIMITS, Book, Limit, WeightLimit
 from riskengine.registry import Registry
 from riskengine.specs import (
@@ -70,6 +76,13 @@ N_DAYS = 300
 SLEEVES = {"SPY": "dm_equity", "TLT": "rates", "GLD": "safe_haven", "VIX": "volatility"}
 INVESTABLE = ["SPY", "TLT", "GLD"]
 EWMA = ModelSpec(name="contract-ewma", family="ewma")
+TERM_MODEL = ModelSpec(
+    name="contract-gjr",
+    family="gjr",
+    window_days=150,
+    min_window_days=100,
+    refit_every_days=100,
+)
 Outputs = dict[str, pd.DataFrame]
 """An entry's outputs, each indexed by date (events and fits by their date)."""
 
@@ -268,11 +281,14 @@ class Signals(Kind):
 
     def inputs(self, prices: pd.DataFrame) -> tuple[Any, ...]:
         returns = aligned_returns(prices)
-        vol = forecast_variance(returns, EWMA).volatility
-        return vol, returns, prices.reindex(returns.index)
+        # GJR: a model whose term structure is not flat
+        forecast = forecast_variance(returns, TERM_MODEL, horizon_days=TERM_DAYS)
+        levels = prices.reindex(returns.index)
+        return forecast.volatility, returns, levels, term_volatility(forecast)
 
     def run(self, spec: Any, *inputs: Any) -> Outputs:
-        signal = trigger_signal(spec, *inputs, SLEEVES)
+        vol, returns, levels, term = inputs
+        signal = trigger_signal(spec, vol, returns, levels, SLEEVES, term)
         path = trigger_path(spec, signal)
         return {
             "signal": signal.to_frame("signal"),
@@ -626,7 +642,7 @@ def _policy(**fields: Any) -> PolicySpec:
             "trigger 'contract-vol_zscor': signal: unknown trigger signal 'vol_zscor' "
             "(did you mean 'vol_zscore'? registered: vol_zscore, vol_ratio, "
             "vol_of_vol, realised_vs_forecast, level, level_zscore, "
-            "residual_shock)",
+            "residual_shock, vol_term_structure)",
             id="signal",
         ),
         pytest.param(

@@ -1,10 +1,22 @@
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from riskengine import backtest
 from riskengine.errors import SpecError
-from riskengine.policy.triggers import sleeve_multipliers, trigger_path, trigger_signal
+from riskengine.policy.triggers import (
+    TERM_DAYS,
+    forecast_horizon,
+    sleeve_multipliers,
+    term_volatility,
+    trigger_path,
+    trigger_signal,
+)
 from riskengine.specs import TriggerSpec, load_policy
+from riskengine.volatility import VolForecast
 
 SPEC = TriggerSpec(
     name="rule",
@@ -219,15 +231,98 @@ def test_residual_shock_is_point_in_time_and_ignores_a_zero_forecast() -> None:
     assert not np.allclose(signal.iloc[200:], moved.iloc[200:])
 
 
+TERM_RULE = TriggerSpec(
+    name="term",
+    watch_sleeves=("safe_haven",),
+    act_on_sleeves=("crypto",),
+    signal="vol_term_structure",
+    enter_above=1.2,
+    exit_below=1.05,
+    min_days_in_state=1,
+)
+
+
+def test_vol_term_structure_is_vol_over_the_month_ahead_average() -> None:
+    """GLD's 2% one-day forecast against a 1.6% month-ahead average: 1.25; a day
+    without a price keeps its value; a zero average gives no value (carried); SLV
+    is flat (1.0); the max is taken."""
+    index = pd.bdate_range("2020-01-01", periods=5)
+    vol = pd.DataFrame(
+        {"GLD": [0.01, 0.02, 0.02, 0.015, 0.01], "SLV": [0.03] * 5}, index=index
+    )
+    term = pd.DataFrame(
+        {"GLD": [0.01, 0.016, 0.016, 0.0, 0.0125], "SLV": [0.03] * 5}, index=index
+    )
+    returns = pd.DataFrame(
+        {"GLD": [0.01, 0.01, np.nan, 0.01, 0.01], "SLV": [0.01] * 5}, index=index
+    )
+    sleeves = {"GLD": "safe_haven", "SLV": "safe_haven"}
+    signal = trigger_signal(TERM_RULE, vol, returns, returns, sleeves, term)
+    np.testing.assert_allclose(signal, [1.0, 1.25, 1.25, 1.25, 1.0], rtol=1e-12)
+    result = trigger_path(TERM_RULE, signal)
+    assert list(result.risk_off) == [False, True, True, True, False]
+    with pytest.raises(
+        ValueError,
+        match=r"trigger 'term': signal: vol_term_structure needs the model's 21-day "
+        r"forecasts",
+    ):
+        trigger_signal(TERM_RULE, vol, returns, returns, sleeves)
+
+
+def test_term_structure_reads_a_garch_forecast_and_refuses_a_flat_one() -> None:
+    garch = load_policy(
+        "safe-haven-risk-off-garch",
+        {"triggers.1.signal": "vol_term_structure", "triggers.1.exit_below": 1.0},
+    )
+    assert forecast_horizon(garch) == TERM_DAYS
+    assert forecast_horizon(load_policy("safe-haven-risk-off-garch")) == 1
+    ewma = load_policy(
+        "safe-haven-risk-off", {"triggers.0.signal": "vol_term_structure"}
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"policy 'safe-haven-risk-off': triggers\[0\]\.signal: vol_term_structure "
+        r"reads the model's term structure, and model 'ewma-0.94' \(ewma\) has none",
+    ):
+        forecast_horizon(ewma)
+    index = pd.bdate_range("2020-01-01", periods=3)
+    returns = pd.DataFrame({"GLD": [np.nan, 0.01, 0.02]}, index=index)
+    forecast = VolForecast(
+        returns * 0 + 4e-4,
+        ewma.model,
+        (),
+        TERM_DAYS,
+        returns * 0 + 21 * 1e-4,
+        pd.DataFrame(),
+    )
+    np.testing.assert_allclose(term_volatility(forecast)["GLD"].iloc[1:], 0.01)
+    assert term_volatility(replace(forecast, horizon_days=1)) is None
+
+
+def test_a_backtest_feeds_the_term_structure_of_its_garch_forecast(
+    real_prices_path: Path,
+) -> None:
+    """The month-ahead average of a GJR forecast reverts: the ratio moves around 1."""
+    policy = load_policy(
+        "safe-haven-risk-off-garch",
+        {"triggers.1.signal": "vol_term_structure", "triggers.1.exit_below": 1.0},
+    )
+    result = backtest(policy, real_prices_path, start="2020-01-01", end="2020-06-30")
+    signal = result.trigger_signals["safe-haven-shock"].dropna()
+    assert len(signal) == len(result.returns)
+    assert 0.5 < signal.min() < 0.999
+    assert 1.001 < signal.max() < 2.0
+
+
+@pytest.mark.parametrize("signal", ["residual_shock", "vol_term_structure"])
 @pytest.mark.parametrize("exit_below", [0, -1.0])
-def test_residual_shock_needs_a_positive_exit_threshold(exit_below: float) -> None:
-    overrides = {
-        "triggers.0.signal": "residual_shock",
-        "triggers.0.exit_below": exit_below,
-    }
+def test_ratio_signals_need_a_positive_exit_threshold(
+    signal: str, exit_below: float
+) -> None:
+    overrides = {"triggers.0.signal": signal, "triggers.0.exit_below": exit_below}
     with pytest.raises(
         SpecError,
         match=r"safe-haven-risk-off-garch\.toml: triggers\[0\]\.exit_below: must be "
-        r"above 0 for residual_shock",
+        rf"above 0 for {signal}",
     ):
         load_policy("safe-haven-risk-off-garch", overrides)

@@ -54,7 +54,9 @@ from riskengine.policy.limits import SCALING_LIMITS, check_feasibility
 from riskengine.policy.triggers import (
     SHORT_WINDOW_DAYS,
     TriggerPath,
+    forecast_horizon,
     sleeve_multipliers,
+    term_volatility,
     trigger_path,
     trigger_signal,
     unwatched_events,
@@ -223,6 +225,7 @@ def _prepare(
     forecast = forecast_variance(
         panel,
         policy.model,
+        horizon_days=forecast_horizon(policy),  # the term structure, if read
         start=returns.index[max(first - lookback, 0)],
         refit_dates=returns.index[scheduled],
         progress=progress,
@@ -398,6 +401,7 @@ def _book(policy: PolicySpec, shared: _Shared, market: Market) -> _Book:
                 shared.panel,
                 shared.levels,
                 market.sleeves,
+                term_volatility(shared.forecast),
             ),
         )
         for spec in policy.triggers

@@ -24,12 +24,18 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import FloatArray
+from riskengine.errors import SpecError
 from riskengine.events import Event
 from riskengine.registry import Registry
-from riskengine.specs import TriggerSpec
+from riskengine.specs import PolicySpec, TriggerSpec
+from riskengine.volatility import VolForecast
+from riskengine.volatility.forecast import MODELS, FlatModel, RealisedMonthModel
 
 SHORT_WINDOW_DAYS = 21
 """Window of the realised-vol and vol-of-vol signals."""
+
+TERM_DAYS = 21
+"""Horizon of the term-structure signal: the model's forecast over the next month."""
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,22 @@ class Signal(ABC):
     fallback : str
         Empty: a signal without enough history is NaN, which never changes the
         trigger's state.
+    needs_term : bool
+        Whether it reads the model's `TERM_DAYS`-day forecasts.
     """
 
     name: str
     fallback: str = ""
+    needs_term: bool = False
 
     @abstractmethod
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """The signal on the dates the asset has an observation.
 
@@ -85,6 +99,9 @@ class Signal(ABC):
             (returns and closes NaN where it has no price that day).
         window : int
             `TriggerSpec.lookback_days`.
+        term : pd.Series
+            The asset's average daily forecast vol over the next `TERM_DAYS` days
+            (see `term_volatility`); NaN unless the signal `needs_term`.
 
         Returns
         -------
@@ -101,7 +118,12 @@ class VolZscore(Signal):
     name: str = "vol_zscore"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """The z-score of the forecast vol over `window` observations."""
         own = vol[returns.notna()]
@@ -116,7 +138,12 @@ class VolRatio(Signal):
     name: str = "vol_ratio"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """Forecast vol over its median of `window` observations."""
         own = vol[returns.notna()]
@@ -130,7 +157,12 @@ class VolOfVol(Signal):
     name: str = "vol_of_vol"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """The z-score over `window` observations of the vol of log vol changes."""
         own = vol[returns.notna()]
@@ -146,7 +178,12 @@ class RealisedVsForecast(Signal):
     name: str = "realised_vs_forecast"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """Realised over forecast vol; `window` is unused."""
         observed = returns.notna()
@@ -161,7 +198,12 @@ class Level(Signal):
     name: str = "level"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """The closes; `window` is unused."""
         return level.dropna()
@@ -174,7 +216,12 @@ class LevelZscore(Signal):
     name: str = "level_zscore"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """The z-score of the close over `window` closes."""
         closes = level.dropna()
@@ -198,13 +245,45 @@ class ResidualShock(Signal):
     name: str = "residual_shock"
 
     def of_asset(
-        self, vol: pd.Series, returns: pd.Series, level: pd.Series, window: int
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
     ) -> pd.Series:
         """|return| over the previous observation's forecast vol, after `window`."""
         observed = returns.notna()
         prior = vol[observed].shift(1)
         shock = (returns[observed].abs() / prior).where(prior > 0)
         return shock.where(np.arange(len(shock)) >= window)
+
+
+@dataclass(frozen=True)
+class VolTermStructure(Signal):
+    """One-day forecast vol over the model's average daily vol for the next month.
+
+    A GARCH forecast reverts towards the long-run vol of its fitted parameters, so
+    the ratio is above 1 when today's vol stands above where the model expects it
+    to settle (an inverted term structure: a shock the model has not absorbed) and
+    below 1 in calm. Flat models (EWMA, realised variance) give exactly 1.
+    """
+
+    name: str = "vol_term_structure"
+    needs_term: bool = True
+
+    def of_asset(
+        self,
+        vol: pd.Series,
+        returns: pd.Series,
+        level: pd.Series,
+        window: int,
+        term: pd.Series,
+    ) -> pd.Series:
+        """Vol over the `TERM_DAYS`-day average vol; `window` is unused."""
+        observed = returns.notna()
+        average = term[observed]
+        return (vol[observed] / average).where(average > 0)
 
 
 SIGNALS: Registry[Signal] = Registry(
@@ -218,6 +297,7 @@ SIGNALS: Registry[Signal] = Registry(
         Level(),
         LevelZscore(),
         ResidualShock(),
+        VolTermStructure(),
     ],
 )
 """Every trigger signal by `TriggerSpec.signal` name."""
@@ -229,6 +309,7 @@ def trigger_signal(
     returns: pd.DataFrame,
     levels: pd.DataFrame,
     sleeves: Mapping[str, str],
+    term_volatility: pd.DataFrame | None = None,
 ) -> pd.Series:
     """The trigger's signal at each close, from the watched sleeves' assets.
 
@@ -240,7 +321,9 @@ def trigger_signal(
     ``level``: the close itself (e.g. the VIX index in points);
     ``level_zscore``: (close - trailing mean) / trailing std over `lookback_days`;
     ``residual_shock``: |r_t| / the vol forecast for t made at the previous close,
-    from the asset's `lookback_days` + 1st return on.
+    from the asset's `lookback_days` + 1st return on; ``vol_term_structure``: the
+    one-day forecast vol over the average daily vol forecast for the next
+    `TERM_DAYS` days.
     The assets' values are combined by `spec.aggregate` (max or mean); on a day an
     asset has no new observation its last value stands.
 
@@ -254,6 +337,9 @@ def trigger_signal(
         columns.
     sleeves : Mapping
         Sleeve of every asset.
+    term_volatility : pd.DataFrame, optional
+        Average daily forecast vol over the next `TERM_DAYS` days, like
+        `volatility` (see `term_volatility`); needed by signals that `needs_term`.
 
     Returns
     -------
@@ -264,11 +350,25 @@ def trigger_signal(
     ------
     SpecError
         If `spec.signal` names no registered signal.
+    ValueError
+        If the signal needs `term_volatility` and it is not given.
     """
     signal = SIGNALS.lookup(spec.signal, f"trigger '{spec.name}'")
     watched = [a for a in volatility.columns if sleeves[a] in spec.watch_sleeves]
+    if signal.needs_term and term_volatility is None:
+        raise ValueError(
+            f"trigger '{spec.name}': signal: {spec.signal} needs the model's "
+            f"{TERM_DAYS}-day forecasts (forecast_variance(horizon_days={TERM_DAYS}))"
+        )
+    term = (
+        term_volatility
+        if term_volatility is not None
+        else pd.DataFrame(np.nan, index=volatility.index, columns=volatility.columns)
+    )
     per_asset = {
-        a: signal.of_asset(volatility[a], returns[a], levels[a], spec.lookback_days)
+        a: signal.of_asset(
+            volatility[a], returns[a], levels[a], spec.lookback_days, term[a]
+        )
         .reindex(volatility.index)
         .ffill()
         for a in watched
@@ -278,6 +378,41 @@ def trigger_signal(
         return pd.Series(np.nan, index=volatility.index)
     combined = frame.max(axis=1) if spec.aggregate == "max" else frame.mean(axis=1)
     return combined.where(frame.notna().any(axis=1))
+
+
+def forecast_horizon(policy: PolicySpec) -> int:
+    """The forecast horizon a policy's triggers read: `TERM_DAYS` or 1.
+
+    Raises
+    ------
+    SpecError
+        If a trigger names no registered signal, or reads the term structure of a
+        flat model (EWMA, realised variance), whose ratio is always 1.
+    """
+    horizon = 1
+    for i, spec in enumerate(policy.triggers):
+        if SIGNALS.lookup(spec.signal, f"trigger '{spec.name}'").needs_term:
+            model = MODELS.lookup(policy.model.family, f"model '{policy.model.name}'")
+            if isinstance(model, FlatModel | RealisedMonthModel):
+                raise SpecError(
+                    f"policy '{policy.name}': triggers[{i}].signal: {spec.signal} "
+                    f"reads the model's term structure, and model "
+                    f"'{policy.model.name}' ({policy.model.family}) has none: its "
+                    "forecasts are flat; use a GARCH-family model"
+                )
+            horizon = TERM_DAYS
+    return horizon
+
+
+def term_volatility(forecast: VolForecast) -> pd.DataFrame | None:
+    """Average daily vol over the next `TERM_DAYS` days, None for another horizon.
+
+    The square root of `VolForecast.horizon_variance` over `TERM_DAYS`, known at
+    the same close as the one-day forecast.
+    """
+    if forecast.horizon_days != TERM_DAYS:
+        return None
+    return np.sqrt(forecast.horizon_variance / TERM_DAYS)
 
 
 def unwatched_events(

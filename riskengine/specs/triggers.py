@@ -7,6 +7,9 @@ from typing import Literal
 
 from riskengine.specs._validation import _require
 
+_NEVER_NEGATIVE = ("residual_shock", "vol_term_structure")
+"""Signals whose exit threshold must be positive."""
+
 
 @dataclass(frozen=True)
 class TriggerSpec:
@@ -20,11 +23,14 @@ class TriggerSpec:
         Sleeves watched (every asset of the data in them, held or not, signal-only
         series such as the VIX index included); sleeves that are cut.
     signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast", \
-"level", "level_zscore", "residual_shock"}
+"level", "level_zscore", "residual_shock", "vol_term_structure"}
         How the watched series become a signal (see `riskengine.policy.triggers`): four
         read the forecast vol; ``residual_shock`` the day's standardised residual
         |r_t| / sigma_t (sigma_t forecast at the previous close), shocks as the
-        policy's model sees them (risk-off above k sigmas, e.g. 4); ``level`` reads
+        policy's model sees them (risk-off above k sigmas, e.g. 4);
+        ``vol_term_structure`` the one-day forecast vol over the model's average
+        daily vol for the next 21 days (above 1: vol above where a GARCH model
+        expects it to settle; a flat model such as EWMA is refused); ``level`` reads
         the close itself, as desks watch the VIX index (risk-off when it closes
         above 30, back below 20); ``level_zscore`` the close's z-score over
         `lookback_days`. ``level`` takes prices as they are: watch a sleeve whose
@@ -34,8 +40,9 @@ class TriggerSpec:
         How the watched assets' signals combine.
     lookback_days : int
         Trailing window of the signal's reference distribution (unused by
-        ``level`` and ``realised_vs_forecast``); for ``residual_shock``, the returns
-        an asset needs before its shocks count (the forecast's warm-up).
+        ``level``, ``realised_vs_forecast`` and ``vol_term_structure``); for
+        ``residual_shock``, the returns an asset needs before its shocks count (the
+        forecast's warm-up).
     enter_above, exit_below : float
         Hysteresis thresholds: enter risk-off strictly above, leave strictly below.
     min_days_in_state : int
@@ -66,6 +73,7 @@ class TriggerSpec:
         "level",
         "level_zscore",
         "residual_shock",
+        "vol_term_structure",
     ] = "vol_zscore"
     aggregate: Literal["max", "mean"] = "max"
     lookback_days: int = 252
@@ -90,10 +98,10 @@ class TriggerSpec:
         _require(self.reentry_days >= 1, "reentry_days", "must be >= 1")
         _require(0.0 < self.max_daily_change <= 1.0, "max_daily_change", "in (0, 1]")
         _require(
-            self.signal != "residual_shock" or self.exit_below > 0.0,
+            self.signal not in _NEVER_NEGATIVE or self.exit_below > 0.0,
             "exit_below",
-            "must be above 0 for residual_shock (|r_t| / sigma_t is never below 0: "
-            "the trigger would never leave risk-off)",
+            f"must be above 0 for {self.signal} (a ratio of magnitudes, never below "
+            "0: the trigger would never leave risk-off)",
         )
         overlap = set(self.act_on_sleeves) & set(self.redistribute_to)
         _require(not overlap, "redistribute_to", "must not include acted-on sleeves")
