@@ -156,7 +156,9 @@ CLOSED_PIPE = 141
 reports a tool that the signal ends."""
 NO_BASELINE = "none"
 """``backtest --baseline none``: run no counterfactual (the API's ``baseline=None``)."""
-QUIET_HELP = "no progress bars (they are drawn on stderr only when it is a terminal)"
+QUIET_HELP = (
+    "no progress bars (drawn on stderr only when stdout and stderr are terminals)"
+)
 
 
 def _builtin_names(kind: str) -> list[str]:

@@ -4,8 +4,8 @@ The stages that can take minutes (the GARCH refits, the walk's decisions, a
 sweep's runs) take a ``progress`` argument, None by default. When given, it is a
 `Progress`: called with a label, the units done so far and the total, after each
 unit. The library never prints; the command line passes a `TerminalProgress`
-(`progress_bars`) when stderr is a terminal, and nothing when it is piped or
-with ``--quiet``.
+(`progress_bars`) when stderr and stdout are terminals, and nothing when either
+is piped or redirected, or with ``--quiet``.
 """
 
 from __future__ import annotations
@@ -89,14 +89,18 @@ class TerminalProgress:
 
 @contextmanager
 def progress_bars(
-    quiet: bool, stream: IO[str] | None = None
+    quiet: bool, stream: IO[str] | None = None, output: IO[str] | None = None
 ) -> Iterator[Progress | None]:
-    """Bars on `stream` (stderr) if it is a terminal and not `quiet`, else None.
+    """Bars on `stream` (stderr) when someone is watching, else None.
 
-    The bars still open when the block ends (an interrupted run) are cleared.
+    Someone is watching when both `stream` and the command's `output` (stdout)
+    are terminals: a job that pipes or redirects its output (cron, ``| head``,
+    ``> file``) gets no bars, nor does ``--quiet``. The bars still open when the
+    block ends (an interrupted run) are cleared.
     """
     stream = stream if stream is not None else sys.stderr
-    if quiet or not stream.isatty():
+    output = output if output is not None else sys.stdout
+    if quiet or not (stream.isatty() and output.isatty()):
         yield None
         return
     with TerminalProgress(stream) as bars:

@@ -92,12 +92,14 @@ def test_a_sweep_reports_each_run(tmp_path: Path, market) -> None:
 
 
 def test_bars_only_on_a_terminal_and_not_when_quiet() -> None:
-    with progress_bars(quiet=False, stream=io.StringIO()) as progress:
-        assert progress is None
-    with progress_bars(quiet=True, stream=FakeTerminal()) as progress:
+    with progress_bars(False, io.StringIO(), FakeTerminal()) as progress:
+        assert progress is None  # stderr piped
+    with progress_bars(False, FakeTerminal(), io.StringIO()) as progress:
+        assert progress is None  # stdout piped (`| head`, a cron job)
+    with progress_bars(True, FakeTerminal(), FakeTerminal()) as progress:
         assert progress is None
     terminal = FakeTerminal()
-    with progress_bars(quiet=False, stream=terminal) as progress:
+    with progress_bars(False, terminal, FakeTerminal()) as progress:
         assert isinstance(progress, TerminalProgress)
         progress("egarch fits", 1, 4)
         assert "egarch fits:   0%|" in terminal.getvalue()
@@ -111,23 +113,28 @@ def test_the_cli_draws_bars_on_a_terminal_only(
 ) -> None:
     assert main([*GARCH_RUN, "--out", str(tmp_path / "piped")]) == 0
     piped = capsys.readouterr()
-    assert piped.err == ""  # stderr is not a terminal: no bars
+    assert piped.err == ""  # stdout and stderr are not terminals: no bars
 
-    terminal = FakeTerminal()
+    terminal, screen = FakeTerminal(), FakeTerminal()
     monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr("sys.stdout", screen)
     assert main([*GARCH_RUN, "--out", str(tmp_path / "tty")]) == 0
-    shown = capsys.readouterr()
     drawn = terminal.getvalue()
     assert "\rgarch11-t fits:   0%|" in drawn
     assert "\rvar-limited-desk decisions:   0%|" in drawn
     assert drawn.endswith("\r")  # each bar cleared when done
-    assert shown.out.replace("tty", "piped") == piped.out  # the same summary
+    assert screen.getvalue().replace("tty", "piped") == piped.out  # the same summary
 
     quiet = FakeTerminal()
     monkeypatch.setattr("sys.stderr", quiet)
     assert main([*GARCH_RUN, "--quiet", "--out", str(tmp_path / "quiet")]) == 0
     assert quiet.getvalue() == ""
-    for name in ("tty", "quiet"):
+    redirected = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", redirected)
+    monkeypatch.setattr("sys.stdout", io.StringIO())  # `riskengine ... > file`
+    assert main([*GARCH_RUN, "--out", str(tmp_path / "redirected")]) == 0
+    assert redirected.getvalue() == ""
+    for name in ("tty", "quiet", "redirected"):
         pd.testing.assert_frame_equal(
             pd.read_parquet(tmp_path / name / "daily.parquet"),
             pd.read_parquet(tmp_path / "piped" / "daily.parquet"),
