@@ -551,7 +551,9 @@ def _backtest(args: argparse.Namespace) -> int:
         print(dumps(payload))
     else:
         print(format_summary(result))
-        if attributed is not None:
+        if result.baseline is not None and result.baseline.policy == result.policy:
+            print(f"\nbaseline  {result.baseline_note}")  # nothing to attribute
+        elif attributed is not None:
             print(f"\n{format_attribution(attributed)}")
         print(f"\nresults written to {out}/")
     return 0
