@@ -174,6 +174,19 @@ def _builtin_names(kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.toml"))
 
 
+def _episode_names() -> list[str]:
+    """The named episodes' names, read from the library's TOML without loading it.
+
+    `riskengine.scenarios.episodes` validates the file; here only the names are
+    wanted, without the imports that validation needs, so that ``--help`` stays fast.
+    """
+    import tomllib
+
+    library = Path(__file__).resolve().parent / "scenarios" / "episodes.toml"
+    with library.open("rb") as file:
+        return [str(entry.get("name")) for entry in tomllib.load(file)["episode"]]
+
+
 def _epilog() -> str:
     """What ``riskengine --help`` says below the commands."""
     width = 79
@@ -183,6 +196,7 @@ def _epilog() -> str:
         "policies": ", ".join(_builtin_names("policies"))
         + " (or a TOML path; --set FIELD=VALUE overrides a field)",
         "models": ", ".join(_builtin_names("models")),
+        "episodes": ", ".join(_episode_names()) + " (--episode NAME)",
         "exit codes": EXIT_CODES,
     }
     blocks = [
@@ -202,6 +216,7 @@ def _epilog() -> str:
         "--asof 2026-02-04",
         "  riskengine compare vol-target-fund static-60-40 "
         "--set target.target_vol_annual=0.08",
+        "  riskengine compare --episode all --prices prices.csv",
     ]
     return "\n".join([*blocks, *examples])
 

@@ -370,7 +370,7 @@ def test_set_applies_to_backtest_and_compare(
     )
 
 
-def test_help_lists_the_builtin_policies_models_date_format_and_exit_codes(
+def test_help_lists_the_builtin_policies_models_episodes_date_format_and_exit_codes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from riskengine.specs import builtin_names
@@ -380,6 +380,10 @@ def test_help_lists_the_builtin_policies_models_date_format_and_exit_codes(
     for kind in ("policies", "models"):
         for name in builtin_names(kind):
             assert name in text
+    from riskengine.scenarios.episodes import load_episodes
+
+    for episode in load_episodes():
+        assert episode.name in text
     assert "dates: ISO YYYY-MM-DD only" in text
     assert "10 stale prices (allocate)" in text
     assert "riskengine allocate --prices prices.csv" in text
