@@ -1,6 +1,8 @@
 """The walk-forward backtest: `run_backtest` (the only loop over dates) and its result.
 
-``run`` walks the dates; ``schedule`` says which assets may be held and when the
+``run`` runs a policy with its baseline; ``walk`` prepares the data and forecasts
+and walks the dates; ``book`` is one policy's holdings, NAV and decisions;
+``schedule`` says which assets may be held and when the
 policy decides; ``accounting`` carries holdings from one close to the next (drift
 and financing, shared with `riskengine.allocate`); ``event_log`` records what the
 walk does; ``result`` holds it all.

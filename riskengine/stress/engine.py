@@ -1,10 +1,10 @@
 """The crowd's walk: every fund decides as in its backtest, on the impacted path.
 
-The funds are the backtest's own books (`riskengine.backtest.run`): each is set up
-as `run_backtest` sets up a policy (screen, forecast panels, triggers, schedule)
-and stepped one day at a time with the backtest's own `step` (drift, decision
-from a point-in-time `DecisionContext`, trade). What this module adds is the loop
-across funds and the feedback between them:
+The funds are the backtest's own books (`riskengine.backtest.book`): each is set
+up as `run_backtest` sets up a policy (`riskengine.backtest.walk`: screen, forecast
+panels, triggers, schedule) and stepped one day at a time with the book's own
+`step` (drift, decision from a point-in-time `DecisionContext`, trade). What this
+module adds is the loop across funds and the feedback between them:
 
 1. at the close of t every fund drifts, decides from data up to t and trades;
 2. its trade (weights) times its NAV and AUM is a dollar order; the orders are
@@ -39,22 +39,20 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import FloatArray
-from riskengine.backtest.accounting import drift
+from riskengine.backtest.book import Book, DayTrade
 from riskengine.backtest.result import BacktestResult
-from riskengine.backtest.run import (
-    _Book,
-    _book,
-    _OncePerDay,
-    _prepare,
-    _result,
-    _Shared,
-)
 from riskengine.backtest.schedule import eligibility
+from riskengine.backtest.walk import (
+    DailyCorrelation,
+    WalkInputs,
+    book_result,
+    open_book,
+    prepare_walk,
+)
 from riskengine.calendar import accrual_fractions
 from riskengine.covariance import CORRELATIONS, CorrelationModel
 from riskengine.data.prices import Market
 from riskengine.errors import DataError, SpecError
-from riskengine.policy.triggers import SHORT_WINDOW_DAYS
 from riskengine.stress.impact import decay_kernel, impacted_returns, peak_impact
 from riskengine.stress.scenario import Fund, Scenario
 from riskengine.volatility import ewma_variance, forecast_variance
@@ -148,7 +146,7 @@ def run_crowd(
             )
     for fund in funds:
         fund.hike_margins(scenario)
-    traded = [a for a in market.assets if any(a in f.shared.assets for f in funds)]
+    traded = [a for a in market.assets if any(a in f.inputs.assets for f in funds)]
     missing = [a for a in traded if a not in scenario.adv]
     if missing:
         raise DataError(
@@ -243,31 +241,24 @@ class _Fund:
     ) -> None:
         self.spec, self.market = spec, market
         policy = spec.policy
-        self.shared: _Shared = _prepare(policy, market, walk_start, end)
-        self.origin = self.shared
-        self.book: _Book = _book(policy, self.shared, market)
-        # the forecasts' first needed row, as `run_backtest` computes it
-        lookback = max(
-            (t.lookback_days + 2 * SHORT_WINDOW_DAYS for t in policy.triggers),
-            default=0,
-        )
-        index = self.shared.returns.index
-        self.forecast_start = index[max(self.shared.first - lookback, 0)]
+        self.inputs: WalkInputs = prepare_walk(policy, market, walk_start, end)
+        self.origin = self.inputs
+        self.book: Book = open_book(policy, self.inputs, market)
         owner = f"policy '{policy.name}'"
         self.model: CorrelationModel = CORRELATIONS.lookup(
             policy.covariance.correlation, owner
         )
         self.observations = self._observations()
-        self.correlation = _OncePerDay(
-            self.model.start(policy.covariance, len(self.shared.assets))
+        self.correlation = DailyCorrelation(
+            self.model.start(policy.covariance, len(self.inputs.assets))
         )
-        for t in range(self.shared.first):
+        for t in range(self.inputs.first):
             self.correlation.update(self.observations[t])
-        self.changed = [c for c in self.shared.panel.columns if c in base.columns]
+        self.changed = [c for c in self.inputs.panel.columns if c in base.columns]
         self.hikes: FloatArray | None = None
         # history and staleness rules read only which days have a price, which
         # impact never changes
-        self.history_eligible = eligibility(self.shared.returns, policy)
+        self.history_eligible = eligibility(self.inputs.returns, policy)
 
     def hike_margins(self, scenario: Scenario) -> None:
         """Set the scenario's margin hikes in the panels, if the fund is margined.
@@ -275,12 +266,12 @@ class _Fund:
         Each hike holds from the first row on or after its date; a fund without
         a ``[margin]`` rule, or holding none of the hiked assets, is untouched.
         """
-        assets = self.shared.assets
+        assets = self.inputs.assets
         hikes = [h for h in scenario.margin_hikes if h.asset in assets]
         if self.spec.policy.margin is None or not hikes:
             self.hikes = None
             return
-        index = self.shared.returns.index
+        index = self.inputs.returns.index
         self.hikes = np.ones((len(index), len(assets)))
         for hike in hikes:
             row = int(index.searchsorted(pd.Timestamp(hike.date)))
@@ -289,9 +280,8 @@ class _Fund:
 
     def _set_hikes(self) -> None:
         if self.hikes is not None:
-            panels = self.book.panels
-            self.book.panels = dataclasses.replace(
-                panels, margin_multipliers=self.hikes
+            self.book.replace_panels(
+                dataclasses.replace(self.book.panels, margin_multipliers=self.hikes)
             )
 
     def _observations(self) -> FloatArray:
@@ -318,13 +308,13 @@ class _Fund:
         forecast = forecast_variance(
             panel,
             policy.model,
-            start=self.forecast_start,
+            start=origin.forecast_start,
             refit_dates=index[origin.scheduled],
         )
         volatility = forecast.volatility[origin.assets]
         vol = volatility.to_numpy()
         held = panel[origin.assets]
-        self.shared = dataclasses.replace(
+        self.inputs = dataclasses.replace(
             origin,
             panel=panel,
             returns=held,
@@ -333,46 +323,37 @@ class _Fund:
             volatility=volatility,
             eligible=self.history_eligible & np.isfinite(vol) & (vol > 0),
         )
-        fresh = _book(policy, self.shared, self.market)
-        self.book.panels, self.book.paths = fresh.panels, fresh.paths
-        self.book.deciding = fresh.deciding
+        fresh = open_book(policy, self.inputs, self.market)
+        self.book.replace_panels(
+            fresh.panels, paths=fresh.paths, deciding=fresh.deciding
+        )
         self._set_hikes()
         self.observations = self._observations()
 
-    def step(self, i: int, t: int, accrual: float) -> tuple[FloatArray, float]:
-        """Day t: the book's own step; returns its trade (weights) and NAV before it."""
-        book = self.book
-        moves = np.nan_to_num(book.panels.returns[t], nan=0.0)
-        before = drift(book.weights, moves, accrual, self.spec.policy.costs)
-        nav = book.nav * (1.0 + before.gross)
-        self.peak = book.peak
+    def step(self, i: int, t: int, accrual: float) -> DayTrade:
+        """Day t: the book's own step; returns its trade and the NAV before it."""
+        moves = np.nan_to_num(self.book.panels.returns[t], nan=0.0)
         self.correlation.update(self.observations[t])
-        book.step(i, t, moves, accrual, self.correlation)
-        return book.weights - before.weights, nav
+        return self.book.step(i, t, moves, accrual, self.correlation)
 
     def charge(self, i: int, cost: float) -> None:
         """Charge the day's impact cost (a fraction of NAV) to the book's day `i`.
 
-        Folded into the day's return and trading cost as the book records its own
-        costs, and its peak re-taken from before the day.
+        Folded into the day's return and trading cost (see `Book.charge`).
         """
-        book, walk = self.book, self.book.walk
-        book.nav *= 1.0 - cost
-        walk.returns[i] = (1.0 + walk.returns[i]) * (1.0 - cost) - 1.0
-        walk.costs[i] = 1.0 - (1.0 - walk.costs[i]) * (1.0 - cost)
-        book.peak = max(self.peak, book.nav)
+        self.book.charge(i, cost)
 
     def result(self, market: Market) -> BacktestResult:
         """The fund's walk as a `BacktestResult` (without a baseline)."""
         book = self.book
-        walk = book.walk
+        records = book.records
         timings = {
-            **self.shared.timings,
+            **self.inputs.timings,
             "triggers": book.trigger_seconds,
-            "allocation": walk.allocation_seconds,
-            "accounting": walk.accounting_seconds,
+            "allocation": records.allocation_seconds,
+            "accounting": records.accounting_seconds,
         }
-        return _result(book, self.shared, market, timings)
+        return book_result(book, self.inputs, market, timings)
 
 
 class _Crowd:
@@ -388,7 +369,7 @@ class _Crowd:
     ) -> None:
         self.scenario, self.funds, self.traded = scenario, funds, traded
         self.base, self.start_row = base, start_row
-        self.first = funds[0].shared.first
+        self.first = funds[0].inputs.first
         n_rows, n_assets = base.shape
         n_days, n_funds = n_rows - self.first, len(funds)
         self.adv = np.array([scenario.adv[a] for a in traded])
@@ -403,13 +384,13 @@ class _Crowd:
         self.start_holdings = np.zeros((n_funds, n_assets))
         self.scale = [fund.spec.aum for fund in funds]
         self.columns = [
-            np.array([traded.index(a) for a in f.shared.assets]) for f in funds
+            np.array([traded.index(a) for a in f.inputs.assets]) for f in funds
         ]
 
     def walk(self, feedback: bool) -> None:
         """Every day: refresh after impact, step every fund, net, impact, charge."""
         spec = self.scenario.impact
-        index = self.funds[0].shared.returns.index
+        index = self.funds[0].inputs.returns.index
         accrual = accrual_fractions(index)
         n_rows = self.base.shape[0]
         kernel = decay_kernel(n_rows, spec)

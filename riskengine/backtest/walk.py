@@ -1,0 +1,410 @@
+"""The walk's inputs, its daily loop and its books read back as results.
+
+`prepare_walk` screens the data and computes what every book of one walk reads
+(returns, forecasts, schedule, eligibility); `open_book` sets a policy's book on
+them (its triggers and decision rows); `walk_forward` is the daily loop over the
+books; `book_result` turns a book's records into a `BacktestResult`. The
+backtest (`riskengine.backtest.run`) and the crowded-exit stress test
+(`riskengine.stress.engine`) both walk their books with these.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from riskengine._typing import BoolArray, FloatArray
+from riskengine.backtest.book import Book
+from riskengine.backtest.event_log import (
+    ladder_events,
+    universe_events,
+    with_sleeve_weights,
+)
+from riskengine.backtest.result import BacktestResult
+from riskengine.backtest.schedule import (
+    decision_rows,
+    eligibility,
+    scheduled_rows,
+    universe_of,
+    watched_assets,
+)
+from riskengine.calendar import accrual_fractions, periods_per_year
+from riskengine.covariance import CORRELATIONS, Correlation
+from riskengine.data.prices import Market
+from riskengine.data.screen import ScreenReport, screen_prices
+from riskengine.errors import DataError
+from riskengine.events import events_frame
+from riskengine.policy.context import DecisionPanels
+from riskengine.policy.limits import check_feasibility
+from riskengine.policy.triggers import (
+    SHORT_WINDOW_DAYS,
+    TriggerPath,
+    forecast_horizon,
+    sleeve_multipliers,
+    term_volatility,
+    trigger_path,
+    trigger_signal,
+    unwatched_events,
+)
+from riskengine.progress import Progress
+from riskengine.specs import PolicySpec
+from riskengine.volatility import VolForecast, forecast_variance
+
+
+@dataclass(frozen=True)
+class WalkInputs:
+    """What every book of one walk reads: data, screen, forecasts, schedule.
+
+    Attributes
+    ----------
+    assets : list of str
+        The policy's universe on the market.
+    signals : list of str
+        `assets` and what the triggers read beside them (never held).
+    screening : ScreenReport
+        The data screen of the prices.
+    panel : pd.DataFrame
+        Returns of `signals`, up to the end.
+    returns : pd.DataFrame
+        Returns of `assets`, up to the end.
+    levels : pd.DataFrame
+        Prices of `signals` on the panel's dates.
+    first : int
+        Row of the backtest's first day; rows before it warm up the models.
+    periods_per_year : float
+        Rows per year of the calendar.
+    scheduled : BoolArray
+        Rows of the scheduled decisions (and the models' refits).
+    forecast_start : pd.Timestamp
+        First day forecast: earlier than `first` by the triggers' lookback.
+    forecast : VolForecast
+        The policy model's forecasts of `signals`.
+    volatility : pd.DataFrame
+        Forecast daily vol of `assets`.
+    eligible : BoolArray
+        Which asset may be held at each row (history, staleness, a usable vol).
+    timings : dict of str to float
+        Seconds spent on the setup and the forecasts.
+    """
+
+    assets: list[str]
+    signals: list[str]
+    screening: ScreenReport
+    panel: pd.DataFrame
+    returns: pd.DataFrame
+    levels: pd.DataFrame
+    first: int
+    periods_per_year: float
+    scheduled: BoolArray
+    forecast_start: pd.Timestamp
+    forecast: VolForecast
+    volatility: pd.DataFrame
+    eligible: BoolArray
+    timings: dict[str, float]
+
+
+def prepare_walk(
+    policy: PolicySpec,
+    market: Market,
+    start: str | pd.Timestamp | None,
+    end: str | pd.Timestamp | None,
+    progress: Progress | None = None,
+) -> WalkInputs:
+    """Screen, returns panel, schedule, forecasts and eligibility of a run.
+
+    Parameters
+    ----------
+    policy : PolicySpec
+        The policy whose universe, screen, model and schedule are used.
+    market : Market
+        Validated prices, returns and sleeves.
+    start, end : str or Timestamp, optional
+        First and last date of the walk; data after `end` are never read.
+    progress : Progress, optional
+        Told of each GARCH refit.
+
+    Returns
+    -------
+    WalkInputs
+
+    Raises
+    ------
+    DataError
+        If the period has no days, or the data screen stops on the prices.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    assets = universe_of(policy, market)
+    # what the triggers read beside the held assets (e.g. the VIX index, never held)
+    signals = [*assets, *watched_assets(policy, market, assets)]
+    # the data screen, before any model: stops on what is almost surely an error
+    screening = screen_prices(
+        market.prices.loc[:end, signals].dropna(how="all"),
+        policy.screen,
+        source=market.source,
+        daily_columns=market.daily_columns,
+    )
+    panel = (
+        market.returns.loc[:end, signals]
+        if end is not None
+        else market.returns[signals]
+    )
+    returns = panel[assets]
+    first = 0 if start is None else int(returns.index.searchsorted(pd.Timestamp(start)))
+    if first >= len(returns) - 1:
+        raise DataError(f"{market.source}: no trading days in the requested period")
+    ppy = periods_per_year(assets, market.daily_columns)
+    timings["setup"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    scheduled = scheduled_rows(returns.index, policy, market)
+    # forecasts are needed from the first day, and earlier for the triggers' lookback
+    lookback = max(
+        (t.lookback_days + 2 * SHORT_WINDOW_DAYS for t in policy.triggers), default=0
+    )
+    forecast_start = returns.index[max(first - lookback, 0)]
+    forecast = forecast_variance(
+        panel,
+        policy.model,
+        horizon_days=forecast_horizon(policy),  # the term structure, if read
+        start=forecast_start,
+        refit_dates=returns.index[scheduled],
+        progress=progress,
+    )
+    volatility = forecast.volatility[assets]
+    vol = volatility.to_numpy()
+    timings["volatility"] = time.perf_counter() - clock
+    eligible = eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
+    return WalkInputs(
+        assets=assets,
+        signals=signals,
+        screening=screening,
+        panel=panel,
+        returns=returns,
+        levels=market.prices.reindex(panel.index)[signals],
+        first=first,
+        periods_per_year=ppy,
+        scheduled=scheduled,
+        forecast_start=forecast_start,
+        forecast=forecast,
+        volatility=volatility,
+        eligible=eligible,
+        timings=timings,
+    )
+
+
+def open_book(policy: PolicySpec, inputs: WalkInputs, market: Market) -> Book:
+    """A policy's book on a walk's inputs: its triggers and decision rows.
+
+    Parameters
+    ----------
+    policy : PolicySpec
+        The policy; its universe and screen are those `inputs` were prepared for.
+    inputs : WalkInputs
+        The walk's data and forecasts.
+    market : Market
+        The market `inputs` come from (its sleeves).
+
+    Returns
+    -------
+    Book
+        With flat holdings and a NAV of 1.
+
+    Raises
+    ------
+    InfeasibleError
+        If the policy's limits cannot be met on its sleeves.
+    """
+    clock = time.perf_counter()
+    assets = inputs.assets
+    check_feasibility(policy, [market.sleeves[a] for a in assets])
+    paths = [
+        trigger_path(
+            spec,
+            trigger_signal(
+                spec,
+                inputs.forecast.volatility,
+                inputs.panel,
+                inputs.levels,
+                market.sleeves,
+                term_volatility(inputs.forecast),
+            ),
+        )
+        for spec in policy.triggers
+    ]
+    n_rows = len(inputs.returns)
+    multipliers = sleeve_multipliers(paths, market.sleeves, assets, n_rows)
+    deciding = decision_rows(
+        inputs.scheduled, inputs.eligible, multipliers, inputs.first
+    )
+    panels = DecisionPanels(
+        index=inputs.returns.index,
+        returns=inputs.returns.to_numpy(float),
+        vol=inputs.volatility.to_numpy(),
+        multipliers=multipliers,
+        eligible=inputs.eligible,
+        assets=tuple(assets),
+        sleeves=tuple(market.sleeves[a] for a in assets),
+        periods_per_year=inputs.periods_per_year,
+    )
+    return Book(
+        policy,
+        paths,
+        panels,
+        frozenset(deciding.tolist()),
+        n_rows - inputs.first,
+        time.perf_counter() - clock,
+    )
+
+
+def walk_forward(
+    books: list[Book], inputs: WalkInputs, progress: Progress | None
+) -> float:
+    """The daily loop over every book; returns the seconds spent on correlations.
+
+    The books share the returns, the forecasts and the correlation model (one
+    update a day serves them all); each drifts, decides and trades on its own.
+    `progress` is told of each of the first book's scheduled decisions.
+    """
+    returns, first = inputs.returns, inputs.first
+    values = np.nan_to_num(returns.to_numpy(float), nan=0.0)
+    accrual = accrual_fractions(returns.index)
+    lead = books[0]
+    owner = f"policy '{lead.policy.name}'"
+    model = CORRELATIONS.lookup(lead.policy.covariance.correlation, owner)
+    observations = model.rows(lead.panels.returns, lead.panels.vol)
+    correlation = DailyCorrelation(
+        model.start(lead.policy.covariance, returns.shape[1])
+    )
+    for t in range(first):
+        correlation.update(observations[t])
+    seconds = 0.0
+    label, decided, scheduled = f"{lead.policy.name} decisions", 0, len(lead.deciding)
+    for i, t in enumerate(range(first, len(returns))):
+        clock = time.perf_counter()
+        correlation.update(observations[t])
+        seconds += time.perf_counter() - clock
+        for book in books:
+            book.step(i, t, values[t], accrual[t], correlation)
+        if progress is not None and t in lead.deciding:
+            decided += 1
+            progress(label, decided, scheduled)
+    return seconds
+
+
+class DailyCorrelation:
+    """A correlation model whose matrix for a set of assets is computed once a day.
+
+    Every book deciding on a day reads the same forecast; the second one reuses
+    the first's matrix instead of recomputing it.
+
+    Parameters
+    ----------
+    model : Correlation
+        The started correlation model.
+    """
+
+    def __init__(self, model: Correlation) -> None:
+        self.model = model
+        self._matrices: dict[bytes | None, FloatArray] = {}
+
+    def update(self, row: FloatArray) -> None:
+        """Take the day's observation; the previous day's matrices are dropped."""
+        self.model.update(row)
+        self._matrices.clear()
+
+    def matrix(self, assets: BoolArray | None = None) -> FloatArray:
+        """The correlation forecast of `assets` (all when None), computed once."""
+        key = None if assets is None else np.asarray(assets).tobytes()
+        if key not in self._matrices:
+            self._matrices[key] = self.model.matrix(assets)
+        return self._matrices[key]
+
+
+def book_result(
+    book: Book,
+    inputs: WalkInputs,
+    market: Market,
+    timings: dict[str, float],
+) -> BacktestResult:
+    """A book's walk as a `BacktestResult` (without a baseline).
+
+    Parameters
+    ----------
+    book : Book
+        The book, walked over the period.
+    inputs : WalkInputs
+        What it read.
+    market : Market
+        The market of the walk (source, fingerprint, sleeves).
+    timings : dict of str to float
+        Seconds by stage, as the result reports them.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    policy, records, paths = book.policy, book.records, book.paths
+    returns, first, assets = inputs.returns, inputs.first, inputs.assets
+    decision_dates = returns.index[records.decision_rows]
+    index = returns.index[first:]
+    targets = pd.DataFrame(
+        np.array(records.targets).reshape(-1, len(assets)),
+        index=decision_dates,
+        columns=assets,
+    )
+    risk = pd.DataFrame(
+        np.array(records.risk).reshape(-1, len(assets)),
+        index=decision_dates,
+        columns=assets,
+    )
+    by_sleeve = targets.T.groupby(list(book.panels.sleeves)).sum().T
+    trigger_events = [
+        with_sleeve_weights(e, by_sleeve, path.spec.act_on_sleeves)
+        for path in paths
+        for e in path.events
+        if e.date >= index[0]
+    ]
+    decisions = pd.DataFrame(records.decisions, index=decision_dates)
+    events = [
+        *inputs.screening.events(),
+        *inputs.forecast.events,
+        *universe_events(returns, inputs.eligible, first, policy),
+        *trigger_events,
+        *unwatched_events(policy.triggers, market.sleeves, index[0]),
+        *ladder_events(decisions, policy),
+        *records.events,
+    ]
+    return BacktestResult(
+        policy=policy,
+        source=market.source,
+        fingerprint=market.fingerprint,
+        simulated=market.simulated,
+        weights=pd.DataFrame(records.weights, index=index, columns=assets),
+        targets=targets,
+        risk_contributions=risk,
+        volatility=inputs.volatility.iloc[first:],
+        decisions=decisions,
+        returns=pd.Series(records.returns, index=index, name="return"),
+        turnover=pd.Series(records.turnover, index=index, name="turnover"),
+        trading_costs=pd.Series(records.costs, index=index, name="trading_cost"),
+        financing=pd.Series(records.financing, index=index, name="financing"),
+        events=events_frame(events),
+        periods_per_year=inputs.periods_per_year,
+        timings=timings,
+        sleeves={a: market.sleeves[a] for a in assets},
+        screen=inputs.screening,
+        trigger_signals=_by_trigger(paths, "signal", index),
+        trigger_multipliers=_by_trigger(paths, "multiplier", index),
+    )
+
+
+def _by_trigger(
+    paths: list[TriggerPath], part: str, index: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """One column per trigger (its name) of each path's `part`, over `index`."""
+    columns = {path.spec.name: getattr(path, part).loc[index[0] :] for path in paths}
+    return pd.DataFrame(columns, index=index, dtype=float)
