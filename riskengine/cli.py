@@ -859,7 +859,8 @@ def _models_parser(commands: argparse._SubParsersAction) -> None:
     )
     scores.add_argument("--to", dest="end", type=_date, help="last date of data read")
     scores.add_argument(
-        "--out", help="write evaluation.parquet and manifest.json to this folder"
+        "--out",
+        help="write evaluation.parquet, manifest.json and report.html to this folder",
     )
     scores.add_argument("--json", action="store_true", help="print the table as JSON")
 
@@ -899,7 +900,9 @@ def _models(args: argparse.Namespace) -> int:
         end=args.end,
     )
     if args.out:
-        write_evaluation(evaluation, args.out)
+        from riskengine.results.evaluation_page import evaluation_page
+
+        write_evaluation(evaluation, args.out, page=evaluation_page(evaluation))
     if args.json:
         print(dumps(evaluation_records(evaluation)))
     else:

@@ -30,6 +30,8 @@ from riskengine.evaluation import (
 )
 from riskengine.evaluation.losses import qlike, realised_variance, squared_error
 from riskengine.evaluation.value_at_risk import in_force
+from riskengine.results.evaluation_page import evaluation_page
+from riskengine.results.html_report import CONTENT_POLICY
 from riskengine.specs import load_model
 from riskengine.volatility import VolForecast, forecast_variance
 
@@ -357,6 +359,39 @@ def test_text_and_records_hold_every_row(small_evaluation) -> None:
     assert json.loads(json.dumps(records[0], default=float))["asset"] == "SPY"
 
 
+def test_the_html_report_holds_each_asset_and_marks_best_mcs_and_failures(
+    small_evaluation,
+) -> None:
+    page = evaluation_page(small_evaluation)
+    assert CONTENT_POLICY in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "<script" not in page
+    table = small_evaluation.table
+    for asset, block in table.groupby("asset"):
+        section = page.split(f"<h2>{asset}</h2>")[1].split("<h2>")[0]
+        rows = section.split("<tr>")[3:]  # after the two header rows
+        assert len(rows) == len(block)
+        for row_html, (_, row) in zip(rows, block.iterrows(), strict=True):
+            assert f"<td>{row['model']}</td>" in row_html
+            for h in (1, 5):
+                value = f"{row[f'qlike_{h}d']:.4f}"
+                bold = row[f"qlike_{h}d"] == block[f"qlike_{h}d"].min()
+                assert (f"<b>{value}</b>" in row_html) == bold
+            marks = row_html.count('class="in-mcs"')
+            assert marks == row["in_mcs_1d"] + row["in_mcs_5d"]
+            pvalues = [
+                row[f"{tag}_{test}_p"]
+                for tag in ("var99", "var97_5")
+                for test in ("kupiec", "conditional")
+            ]
+            assert row_html.count("fail") == sum(p < 0.05 for p in pvalues)
+            hits = f"{row['var99_exceedances']} / {row['var99_expected']:.1f}"
+            assert hits in row_html
+    for term in ("QLIKE Hd", "Kupiec p", "cc p", "fallback", "boundary"):
+        assert f"<dt>{term}</dt>" in page
+
+
 def test_level_tags() -> None:
     assert level_tag(0.99) == "var99"
     assert level_tag(0.975) == "var97_5"
@@ -421,6 +456,9 @@ def test_models_evaluate_writes_parquet_and_json(
     )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["settings"]["horizons_days"] == [1, 5, 21]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>GLD</h2>" in page
+    assert "<td>realised-21d</td>" in page
     assert manifest["data"]["assets"] == ["GLD"]
 
 

@@ -4,7 +4,8 @@
 (`evaluate_models`, `Evaluation`); ``losses`` holds QLIKE and squared error
 against realised variance; ``value_at_risk`` the one-day VaR of a model's
 forecast and distribution; ``coverage`` the Kupiec and Christoffersen tests;
-``report`` the text table, the JSON records and the Parquet file.
+``report`` the text table, the JSON records and the Parquet file (the HTML page
+written beside it is rendered by `riskengine.results.evaluation_page`).
 """
 
 from riskengine.evaluation.coverage import (

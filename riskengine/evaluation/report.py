@@ -14,7 +14,7 @@ from riskengine.evaluation.evaluate import Evaluation, level_tag
 from riskengine.output import dumps, new_results_folder
 
 MANIFEST_VERSION = 1
-EVALUATION_FILES = frozenset({"evaluation.parquet", "manifest.json"})
+EVALUATION_FILES = frozenset({"evaluation.parquet", "manifest.json", "report.html"})
 """What an evaluation's results folder holds."""
 
 
@@ -64,11 +64,25 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> Path:
+def write_evaluation(
+    evaluation: Evaluation, out_dir: str | Path, *, page: str | None = None
+) -> Path:
     """Write ``evaluation.parquet`` and ``manifest.json`` into `out_dir`, atomically.
 
     `out_dir` must be missing, empty or riskengine's own results (see
     `riskengine.output`); its previous results are replaced in one rename.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+        The scored models.
+    out_dir : str or Path
+        The results folder.
+    page : str, optional
+        The HTML report, written as ``report.html`` in the same rename. It is
+        rendered by the results stage (`riskengine.results.evaluation_page`),
+        which shares the backtest report's page policy and a later stage's
+        imports this one may not make.
 
     Raises
     ------
@@ -78,6 +92,8 @@ def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> Path:
     with new_results_folder(out_dir, EVALUATION_FILES) as staging:
         evaluation.table.to_parquet(staging / "evaluation.parquet", index=False)
         (staging / "manifest.json").write_text(dumps(manifest(evaluation)))
+        if page is not None:
+            (staging / "report.html").write_text(page, encoding="utf-8")
     return Path(out_dir)
 
 
