@@ -17,6 +17,7 @@ import pytest
 from riskengine.backtest import run_backtest
 from riskengine.data.prices import Market, make_market
 from riskengine.errors import DataError, SpecError
+from riskengine.specs import load_policy
 from riskengine.stress import load_scenario, run_stress, stress
 from riskengine.stress.analysis import amplification
 from riskengine.stress.engine import run_crowd
@@ -343,3 +344,40 @@ def test_each_fund_decides_as_its_backtest_on_the_impacted_path(
         assert not ran.weights.equals(without.funds[name].weights)  # impact mattered
         pd.testing.assert_frame_equal(ran.targets, alone.targets, check_exact=True)
         pd.testing.assert_frame_equal(ran.weights, alone.weights, check_exact=True)
+
+
+def test_a_term_structure_trigger_reads_the_recomputed_month_ahead_forecasts(
+    market: Market, scenario: Scenario
+) -> None:
+    # a vol_term_structure rule reads the model's 21-day forecasts: the walk asks
+    # for them again each time it recomputes the forecasts over the impacted path,
+    # and the fund decides as its backtest on that path
+    policy = load_policy(
+        "safe-haven-risk-off-garch",
+        {
+            "triggers.1.signal": "vol_term_structure",
+            "triggers.1.enter_above": 1.1,
+            "triggers.1.exit_below": 1.0,
+        },
+    )
+    # fitted from the 100th row on (the synthetic data are short)
+    model = dataclasses.replace(policy.model, min_window_days=100)
+    policy = dataclasses.replace(policy, model=model)
+    crowd = dataclasses.replace(scenario, funds=(Fund(policy, 2e9),))
+    path = run_crowd(crowd, market)
+    index = market.returns.index
+    returns = market.returns.loc[: index[215]].copy()
+    returns.loc[path.returns.index, path.returns.columns] = path.returns
+    impacted = dataclasses.replace(market, returns=returns)
+    alone = run_backtest(
+        policy, impacted, start=index[99], end=index[215], baseline=None
+    )
+    ran = path.funds[policy.name]
+    assert not path.impact.eq(0.0).all().all()
+    signal = ran.trigger_signals["safe-haven-shock"]
+    assert signal.notna().all()
+    assert signal.max() > 1.1  # the rule fired
+    pd.testing.assert_frame_equal(
+        ran.trigger_signals, alone.trigger_signals, check_exact=True
+    )
+    pd.testing.assert_frame_equal(ran.weights, alone.weights, check_exact=True)

@@ -53,6 +53,7 @@ from riskengine.calendar import accrual_fractions
 from riskengine.covariance import CORRELATIONS, CorrelationModel
 from riskengine.data.prices import Market
 from riskengine.errors import DataError, SpecError
+from riskengine.policy.triggers import forecast_horizon
 from riskengine.stress.impact import decay_kernel, impacted_returns, peak_impact
 from riskengine.stress.scenario import Fund, Scenario
 from riskengine.volatility import ewma_variance, forecast_variance
@@ -308,6 +309,7 @@ class _Fund:
         forecast = forecast_variance(
             panel,
             policy.model,
+            horizon_days=forecast_horizon(policy),  # the term structure, if read
             start=origin.forecast_start,
             refit_dates=index[origin.scheduled],
         )
