@@ -1,4 +1,4 @@
-"""The walk-forward backtest: the only loop over dates.
+"""The walk-forward backtest of a policy, with its baseline.
 
 Weights decided at the close of t use data up to t only; they are traded at the
 close of t + lag - 1 and earn returns from the next day on. Between trades the
