@@ -879,8 +879,12 @@ def _models(args: argparse.Namespace) -> int:
             print(dumps([{f: getattr(spec, f) for f in fields} for spec in specs]))
         else:
             width = max(len(spec.name) for spec in specs)
+            family_width = max(len(spec.family) for spec in specs)
             for spec in specs:
-                print(f"{spec.name:<{width}}  {spec.family:<8}  {spec.description}")
+                print(
+                    f"{spec.name:<{width}}  {spec.family:<{family_width}}  "
+                    f"{spec.description}"
+                )
         return 0
     from riskengine.evaluation import (
         EVALUATION_FILES,
