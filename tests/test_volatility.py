@@ -8,6 +8,7 @@ states its tolerance.
 import pickle
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -130,17 +131,21 @@ def test_reported_loglikelihood_equals_arch_at_the_fitted_parameters(
     assert fit["loglikelihood"] == pytest.approx(reference.loglikelihood, rel=1e-6)
 
 
-def assert_refits_reach_arch(forecast: VolForecast, y: np.ndarray) -> None:
+def assert_refits_reach_arch(
+    forecast: VolForecast, y: np.ndarray, ends: Sequence[int] | None = None
+) -> None:
     """Each refit against arch's cold fit of its window, on what is well defined.
 
     arch's log-likelihood at the refit's parameters (its fix()) is never below its
     own fit's by more than 1e-6 relative, and the forecast at the refit date is
     arch's fix() forecast at those parameters, 1e-9 relative. The two fits'
     parameters and forecasts are not compared: where the likelihood is flat (in nu,
-    along the persistence ridge) they depend on each optimiser's path.
+    along the persistence ridge) they depend on each optimiser's path. `ends` are
+    the refits' last observations (default: every `refit_every_days`).
     """
     spec = forecast.model
-    ends = range(spec.min_window_days - 1, len(y), spec.refit_every_days)
+    if ends is None:
+        ends = range(spec.min_window_days - 1, len(y), spec.refit_every_days)
     assert len(forecast.fits) == len(ends)
     assert "fallback" not in set(forecast.fits["status"])
     for row, fit_end in enumerate(ends):
@@ -441,6 +446,18 @@ def test_a_fit_on_the_unit_root_is_recorded_and_replaced_or_kept(
         ('family = "garch"\non_boundary = "ignore"', r"on_boundary: expected one of"),
         ('family = "garch"\nfallback = "garch"', r"fallback: expected one of 'ewma'"),
         ('family = "garch"\nrefit_every_days = 0', r"refit_every_days: must be at"),
+        (
+            'family = "garch"\nrefit_on = "yearly"',
+            r"refit_on: expected one of .*'year_end'",
+        ),
+        (
+            'family = "garch"\nrefit_on = "year_end"\nrefit_calendar = "NYSX"',
+            r"refit_calendar: unknown trading calendar 'NYSX' \(did you mean 'XNYS'",
+        ),
+        (
+            'family = "garch"\nrefit_on = "month_end"\nrefit_calendar = "auto"',
+            r"refit_calendar: 'auto' is a policy's calendar",
+        ),
     ],
     ids=[
         "family",
@@ -452,6 +469,9 @@ def test_a_fit_on_the_unit_root_is_recorded_and_replaced_or_kept(
         "boundary",
         "fallback",
         "refit",
+        "refit_on",
+        "refit_calendar",
+        "refit_calendar_auto",
     ],
 )
 def test_bad_model_spec_names_file_and_field(
@@ -695,3 +715,80 @@ def test_realised_month_closes_on_the_last_session_and_keeps_a_thin_month() -> N
     assert variance.loc[june.index[-1], "A"] == pytest.approx(
         (june**2).mean(), rel=1e-12
     )
+
+
+# --- refits on calendar dates -----------------------------------------------------
+
+
+def _weekday_panel(first: str, last: str, seed: int) -> pd.DataFrame:
+    """Weekday returns (holidays included, as a price file may print them)."""
+    dates = pd.bdate_range(first, last)
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"A": rng.standard_t(5, dates.size) * 0.01}, index=dates)
+
+
+def test_calendar_refits_fall_on_the_nyse_period_closes() -> None:
+    """Checked by hand on the NYSE calendar of 2023-2024.
+
+    Quarter closes: 2023-12-29 (the 30th and 31st are a weekend), 2024-03-28 (Good
+    Friday the 29th is a holiday: the weekday row of the 29th, present in the
+    data, is no session and closes nothing), 2024-06-28 (missing from the data: the
+    first row after it, 2024-07-01, refits), 2024-09-30, 2024-12-31. The first fit
+    needs 250 observations, reached in December 2023.
+    """
+    panel = _weekday_panel("2023-01-02", "2024-12-31", seed=3)
+    panel = panel.drop(pd.Timestamp("2024-06-28"))
+    spec = replace(GARCH, refit_on="quarter_end")
+    forecast = forecast_variance(panel, spec)
+    expected = ["2023-12-29", "2024-03-28", "2024-07-01", "2024-09-30", "2024-12-31"]
+    assert list(forecast.fits["date"]) == list(pd.to_datetime(expected))
+    assert panel.index[spec.min_window_days - 1] < pd.Timestamp("2023-12-29")
+    months = forecast_variance(panel, replace(spec, refit_on="month_end")).fits
+    # month closes of 2024 on the NYSE: the last weekday of each month but March
+    closes = pd.to_datetime(
+        [
+            *("2023-12-29", "2024-01-31", "2024-02-29", "2024-03-28", "2024-04-30"),
+            *("2024-05-31", "2024-07-01", "2024-07-31", "2024-08-30", "2024-09-30"),
+            *("2024-10-31", "2024-11-29", "2024-12-31"),
+        ]
+    )
+    assert list(months["date"]) == list(closes)
+    years = forecast_variance(panel, replace(spec, refit_on="year_end")).fits
+    assert list(years["date"]) == list(pd.to_datetime(["2023-12-29", "2024-12-31"]))
+
+
+def test_calendar_refits_are_point_in_time() -> None:
+    """Cutting the data short leaves every earlier forecast and fit identical
+    (bit for bit): a period's close is the calendar's, not the next row's; the
+    cut falls on 2015-12-30, the day before the year's close."""
+    returns = sp500.load()["Adj Close"].pct_change().dropna().loc["2008":"2016"]
+    panel = returns.to_frame("SP500")
+    spec = replace(load_model("garch11-t"), refit_on="year_end", window_days=750)
+    full = forecast_variance(panel, spec, horizon_days=5)
+    cut = pd.Timestamp("2015-12-30")
+    short = forecast_variance(panel.loc[:cut], spec, horizon_days=5)
+    pd.testing.assert_frame_equal(short.variance, full.variance.loc[:cut])
+    pd.testing.assert_frame_equal(
+        short.horizon_variance, full.horizon_variance.loc[:cut]
+    )
+    pd.testing.assert_frame_equal(
+        short.fits, full.fits[full.fits["date"] <= cut].reset_index(drop=True)
+    )
+    assert pd.Timestamp("2015-12-31") in set(full.fits["date"])
+
+
+def test_year_end_refits_reach_arch_fits_of_the_same_windows() -> None:
+    """garch11-t refitted at each NYSE year close on arch's S&P 500 (1999-2018,
+    every session present): the refits are the data's last rows of each year from
+    the 250th observation, and each reaches arch's cold fit of the same trailing
+    window (log-likelihood not below arch's by more than 1e-6 relative, forecast at
+    the refit date equal to arch's fix() at our parameters to 1e-9 relative; see
+    `assert_refits_reach_arch`)."""
+    returns = sp500.load()["Adj Close"].pct_change().dropna()
+    spec = replace(load_model("garch11-t"), refit_on="year_end")
+    forecast = forecast_variance(returns.to_frame("SP500"), spec)
+    last_rows = returns.groupby(returns.index.year).tail(1).index
+    first_fit = returns.index[spec.min_window_days - 1]
+    assert list(forecast.fits["date"]) == list(last_rows[last_rows >= first_fit])
+    ends = [int(returns.index.get_loc(d)) for d in forecast.fits["date"]]
+    assert_refits_reach_arch(forecast, returns.to_numpy() * PERCENT, ends)

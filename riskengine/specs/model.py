@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from riskengine.calendar import EXCHANGE_CALENDAR, unknown_calendar
 from riskengine.specs._validation import _require
+
+CALENDAR_REFITS = ("month_end", "quarter_end", "year_end")
+"""`ModelSpec.refit_on` values that refit at the close of a calendar period."""
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,17 @@ class ModelSpec:
     refit_every_days : int
         Observations between GARCH refits; in between the last fit is filtered
         with fixed parameters.
-    refit_on : {"schedule", "rebalance"}
-        Refit every `refit_every_days` observations, or at the policy's scheduled
-        rebalance dates (each asset's last observation at or before each).
+    refit_on : {"schedule", "rebalance", "month_end", "quarter_end", "year_end"}
+        Refit every `refit_every_days` observations; at the policy's scheduled
+        rebalance dates (each asset's last observation at or before each); or at
+        the close of each month, quarter or year of `refit_calendar`: the session
+        whose next session falls in another period, a fact of the calendar known
+        in advance (the asset's own row on that session or, if it has none, its
+        first row after it).
+    refit_calendar : str
+        The trading calendar whose sessions close months, quarters and years for
+        a calendar `refit_on`: a name of ``exchange_calendars`` (``"XNYS"``, the
+        default, ``"XLON"``, ...) or ``"24/7"``.
     fallback : {"ewma"}
         What replaces a GARCH fit that fails or is rejected, until the next refit.
     fallback_decay : float
@@ -64,7 +76,10 @@ class ModelSpec:
     window_days: int = 1000
     min_window_days: int = 250
     refit_every_days: int = 21
-    refit_on: Literal["schedule", "rebalance"] = "schedule"
+    refit_on: Literal[
+        "schedule", "rebalance", "month_end", "quarter_end", "year_end"
+    ] = "schedule"
+    refit_calendar: str = EXCHANGE_CALENDAR
     fallback: Literal["ewma"] = "ewma"
     fallback_decay: float = 0.94
     on_boundary: Literal["fallback", "keep"] = "keep"
@@ -74,6 +89,14 @@ class ModelSpec:
             value = getattr(self, name)
             _require(0.0 < value < 1.0, name, f"must be in (0, 1), got {value}")
         _require(self.refit_every_days >= 1, "refit_every_days", "must be at least 1")
+        if self.refit_on in CALENDAR_REFITS or self.refit_calendar != EXCHANGE_CALENDAR:
+            unknown = unknown_calendar(self.refit_calendar)
+            why = (unknown or "").split("; ")[0] or "'auto' is a policy's calendar"
+            _require(
+                unknown is None and self.refit_calendar != "auto",
+                "refit_calendar",
+                f"{why}; expected a name of exchange_calendars.get_calendar_names()",
+            )
         if self.family == "realised":
             _require(self.window_days >= 2, "window_days", "must be at least 2")
         elif self.family != "ewma":

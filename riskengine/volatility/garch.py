@@ -25,6 +25,7 @@ from riskengine.specs import ModelSpec
 from riskengine.volatility import _kernels as kernels
 from riskengine.volatility import fast_fit
 from riskengine.volatility.families import Core, family_of
+from riskengine.volatility.refit_schedule import period_close_rows, refit_sessions
 from riskengine.volatility.simple import ewma_variance
 
 PERCENT = 100.0
@@ -140,8 +141,10 @@ def garch_panel(
     events: list[Event] = []
     records: list[dict[str, object]] = []
     observed = [np.flatnonzero(~np.isnan(values[:, j])) for j in range(values.shape[1])]
+    sessions = refit_sessions(returns.index, spec)
     ends = [
-        _refit_ends(returns.index[rows], spec, start, refit_dates) for rows in observed
+        _refit_ends(returns.index[rows], spec, start, refit_dates, sessions)
+        for rows in observed
     ]
     fitted = _FitCounter(progress, f"{spec.name} fits", sum(map(len, ends)))
 
@@ -290,15 +293,21 @@ def _refit_ends(
     spec: ModelSpec,
     start: pd.Timestamp | None,
     refit_dates: pd.DatetimeIndex | None,
+    sessions: pd.DatetimeIndex | None,
 ) -> list[int]:
     """Indices (in the asset's own observations) of the last observation of each fit.
 
-    Every `refit_every_days` observations from the first full window, or the last
-    observation at or before each of `refit_dates`; fits whose forecasts all
-    precede `start` are dropped.
+    Every `refit_every_days` observations from the first full window; the last
+    observation at or before each of `refit_dates`; or, given the calendar's
+    `sessions`, the rows that close a month, quarter or year
+    (`refit_schedule.period_close_rows`) from the first full window. Fits whose
+    forecasts all precede `start` are dropped.
     """
     first = spec.min_window_days - 1
-    if spec.refit_on == "rebalance" and refit_dates is not None:
+    if sessions is not None:
+        closes = period_close_rows(dates, sessions, spec.refit_on)
+        ends = [int(p) for p in closes if p >= first]
+    elif spec.refit_on == "rebalance" and refit_dates is not None:
         positions = dates.searchsorted(refit_dates, side="right") - 1
         ends = sorted({int(p) for p in positions if p >= first})
     else:
