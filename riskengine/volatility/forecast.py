@@ -6,16 +6,18 @@ returns up to t. Each asset is modelled on its own observations (days without a
 new price do not update it), so assets that start late or miss an exchange
 holiday need no special case.
 
-GARCH-family models are refitted every `refit_every_days` observations on a
-trailing (or expanding) window, warm-started from the previous fit, and filtered
-with fixed parameters in between. GARCH(1,1) and GJR(1,1) with normal or t errors
-are fitted by `riskengine.volatility.fast_fit`, which re-checks a doubtful warm
-start from arch's cold start; a fit it does not converge is redone by arch from its cold
-start. Every other combination is fitted by arch twice, from the previous fit and
-from arch's cold start, keeping the higher likelihood: a warm start can stop on a
-worse local maximum, with no cheap sign of it. A fit that fails, is
-non-stationary or ends on a bound is recorded as an event and replaced by the
-spec's fallback until the next refit.
+GARCH-family models are refitted every `refit_every_days` observations (or at a
+policy's rebalance dates, or at the calendar's month, quarter or year closes: see
+`riskengine.volatility.refit_schedule`) on a trailing (or expanding) window,
+warm-started from the previous fit, and filtered with fixed parameters in between.
+GARCH(1,1) and GJR(1,1) with normal or t errors are fitted by
+`riskengine.volatility.fast_fit`, which re-checks a doubtful warm start from arch's
+cold start; a fit it does not converge is redone by arch from its cold start. Every
+other combination is fitted by arch twice, from the previous fit and from arch's
+cold start, keeping the higher likelihood: a warm start can stop on a worse local
+maximum, with no cheap sign of it. A fit that fails, is non-stationary or ends on a
+bound is recorded as an event and replaced by the spec's fallback until the next
+refit.
 
 Each model kind is one `VolatilityModel` object in `MODELS`, keyed by
 `ModelSpec.family`: EWMA, realised variance, one entry per GARCH family (see
