@@ -469,3 +469,16 @@ def test_backtest_without_a_baseline_and_with_its_total_return(
     assert payload["attribution"] is None
     assert main(["backtest", "--help"]) == 0
     assert "'none' runs none" in " ".join(capsys.readouterr().out.split())
+
+
+def test_models_list_aligns_every_description(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    starts = set()
+    for line in lines:
+        name, family, description = line.split(maxsplit=2)
+        starts.add(line.index(description, len(name) + len(family)))
+    assert len(lines) >= 7
+    assert len(starts) == 1
