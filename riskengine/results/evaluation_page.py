@@ -124,7 +124,8 @@ def _legend(evaluation: Evaluation) -> str:
         ),
         (
             "refits",
-            "GARCH fits over the scored period (0 for models that do not fit)",
+            "GARCH fits behind the scored forecasts, the last one before the first "
+            "scored day included (0 for models that do not fit)",
         ),
         (
             "fallback",
