@@ -31,7 +31,7 @@ from riskengine.evaluation import (
 from riskengine.evaluation.losses import qlike, realised_variance, squared_error
 from riskengine.evaluation.value_at_risk import in_force
 from riskengine.results.evaluation_page import evaluation_page
-from riskengine.results.html_report import CONTENT_POLICY
+from riskengine.results.html_page import CONTENT_POLICY
 from riskengine.specs import load_model
 from riskengine.volatility import VolForecast, forecast_variance
 

@@ -10,7 +10,8 @@ import pytest
 
 from riskengine import backtest
 from riskengine.data.prices import SIMULATED_NOTE
-from riskengine.results.html_report import CONTENT_POLICY, render_html
+from riskengine.results.html_page import CONTENT_POLICY
+from riskengine.results.html_report import render_html
 from riskengine.results.metrics import METRIC_LABELS
 from riskengine.results.report import write_results
 

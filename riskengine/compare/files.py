@@ -14,7 +14,7 @@ import pandas as pd
 from riskengine.compare.runs import episode_columns
 from riskengine.data.prices import SIMULATED_NOTE, Market
 from riskengine.output import dumps, new_results_folder, write_csv
-from riskengine.results.html_report import CONTENT_POLICY
+from riskengine.results.html_page import page_head
 from riskengine.results.provenance import versions
 from riskengine.scenarios.episodes import Episode
 from riskengine.specs import PolicySpec
@@ -135,28 +135,13 @@ def _write(
     return Path(out)
 
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em;
-       color: #222; padding: 0 1em; }
-.muted { color: #666; }
-.banner { background: #fdecea; border: 1px solid #c0392b; padding: 0.6em 1em;
-          font-weight: bold; color: #c0392b; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; }
-td.number { text-align: right; font-variant-numeric: tabular-nums; }
-"""
-
-
 def _page(title: str, market: Market, notes: Sequence[str], body: str) -> str:
     banner = (
         f'<p class="banner">{escape(SIMULATED_NOTE)}</p>' if market.simulated else ""
     )
     lines = "".join(f'<p class="muted">{escape(n)}</p>' for n in notes)
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{escape(title)}</h1>{banner}"
+        page_head(title, width="80em") + f"<h1>{escape(title)}</h1>{banner}"
         f'<p class="muted">data: {escape(market.source)}</p>{lines}{body}'
         "</body></html>\n"
     )

@@ -20,24 +20,13 @@ import pandas as pd
 
 from riskengine.data.prices import SIMULATED_NOTE
 from riskengine.evaluation import Evaluation, level_tag
-from riskengine.results.html_report import CONTENT_POLICY
+from riskengine.results.html_page import page_head
 from riskengine.results.html_tables import number_cell
 
 REJECTION_LEVEL = 0.05
 """A coverage test's p-value below this is marked as a failure."""
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 90em;
-       color: #222; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } .muted { color: #666; }
-h2 { margin-top: 1.8em; border-bottom: 1px solid #ccc; }
-.banner { background: #fdecea; border: 1px solid #c0392b; padding: 0.6em 1em;
-          font-weight: bold; color: #c0392b; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; }
-td { white-space: nowrap; }
-td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
-th.group { text-align: center; border-bottom: 1px solid #999; }
 table.evaluation { font-size: 0.8em; }
 table.evaluation th, table.evaluation td { padding: 0.3em 0.45em; }
 td.fail { color: #c0392b; font-weight: bold; }
@@ -75,10 +64,8 @@ def evaluation_page(evaluation: Evaluation) -> str:
         f"{escape(name)} {s:.1f} s" for name, s in evaluation.seconds.items()
     )
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">'
-        f"<title>Forecast evaluation</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Forecast evaluation</h1>{banner}"
+        page_head("Forecast evaluation", width="90em", style=_STYLE)
+        + f"<h1>Forecast evaluation</h1>{banner}"
         f'<p class="muted">data: {escape(evaluation.source)} (sha256 '
         f"{escape(evaluation.fingerprint[:12])}); models: {models}</p>"
         f"{_legend(evaluation)}{''.join(sections)}{skipped}"

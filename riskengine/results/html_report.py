@@ -34,6 +34,7 @@ from riskengine.results.charts import (
     vol_figure,
     zoom_figure,
 )
+from riskengine.results.html_page import page_head
 from riskengine.results.html_tables import (
     attribution_table,
     calendar_table,
@@ -51,25 +52,12 @@ from riskengine.scenarios.episodes import Episode, load_episodes
 
 EPISODE_MARGIN = 0.25
 """A close-up shows this fraction of the episode's length before and after it."""
-CONTENT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-"""The page's Content-Security-Policy: no request of any kind leaves it."""
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em;
-       color: #222; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } .muted { color: #666; }
-h2 { margin-top: 1.8em; border-bottom: 1px solid #ccc; }
-.banner { background: #fdecea; border: 1px solid #c0392b; padding: 0.6em 1em;
-          font-weight: bold; color: #c0392b; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; }
-td { white-space: nowrap; } td.text { white-space: normal; }
-td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 table.heat td { padding: 0.25em 0.5em; }
 svg { width: 100%; height: auto; }
 nav a { margin-right: 1em; }
 table.attribution { font-size: 0.8em; } table.attribution td { padding: 0.3em 0.4em; }
-th.group { text-align: center; border-bottom: 1px solid #999; }
 tr.total td { font-weight: bold; border-top: 2px solid #999; }
 """
 
@@ -151,13 +139,7 @@ def render_html(result: BacktestResult, figures: ReportFigures | None = None) ->
     rolling_days = rolling_window_days(
         len(window.cut(result.returns)), result.periods_per_year
     )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">',
-        f"<title>riskengine: {escape(policy.name)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-    ]
+    parts = [page_head(f"riskengine: {policy.name}", style=_STYLE)]
     if result.simulated:
         parts.append(f'<p class="banner">{SIMULATED_NOTE}</p>')
     parts += [

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from riskengine.output import dumps, new_results_folder
-from riskengine.results.html_report import CONTENT_POLICY
+from riskengine.results.html_page import page_head
 from riskengine.results.provenance import versions
 from riskengine.stress.analysis import growth
 from riskengine.stress.result import StressResult
@@ -36,6 +36,12 @@ STRESS_FILES = frozenset(
     }
 )
 """The files of a stress result folder."""
+
+
+_STYLE = """
+td, th { text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+"""
 
 
 def summary(result: StressResult) -> dict[str, Any]:
@@ -131,14 +137,7 @@ def render(result: StressResult) -> str:
         f"{h.asset} x{h.multiplier:g} from {h.date}" for h in scenario.margin_hikes
     )
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em;max-width:70em}"
-        "table{border-collapse:collapse;margin:.5em 0 1.5em}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-        "th:first-child,td:first-child{text-align:left}</style></head><body>",
+        page_head(title, width="70em", style=_STYLE),
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(scenario.description)}</p>",
         f"<p><b>{html.escape(note)}</b></p>",
