@@ -945,6 +945,12 @@ def _stress_parser(commands: argparse._SubParsersAction) -> None:
         action="store_false",
         help="skip the sensitivity grid over Y and fund sizes (one walk per cell)",
     )
+    stress.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="skip the scenario's rule variants (one walk per variant)",
+    )
     stress.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -962,7 +968,11 @@ def _stress(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("results") / f"stress-{slug(scenario.name)}")
     check_results_folder(out, STRESS_FILES)  # before the run: fail fast
     result = stress(
-        scenario, args.prices, sleeves=args.sleeves, sensitivity=args.sensitivity
+        scenario,
+        args.prices,
+        sleeves=args.sleeves,
+        sensitivity=args.sensitivity,
+        variants=args.variants,
     )
     write_stress(result, out)
     if args.json:

@@ -381,3 +381,80 @@ def test_a_term_structure_trigger_reads_the_recomputed_month_ahead_forecasts(
         ran.trigger_signals, alone.trigger_signals, check_exact=True
     )
     pd.testing.assert_frame_equal(ran.weights, alone.weights, check_exact=True)
+
+
+def _trigger_policy(tmp_path: Path) -> None:
+    """safe-haven-risk-off beside the scenario, its signal on a 21-day reference.
+
+    The synthetic data are too short for the shipped 252-day reference.
+    """
+    shipped = Path(__file__).resolve().parents[1] / "policies"
+    text = (shipped / "safe-haven-risk-off.toml").read_text()
+    assert "lookback_days = 252" in text
+    (tmp_path / "risk-off.toml").write_text(
+        text.replace("lookback_days = 252", "lookback_days = 21")
+    )
+
+
+def test_a_variant_without_hysteresis_changes_the_outcome(
+    market: Market, tmp_path: Path
+) -> None:
+    _trigger_policy(tmp_path)
+    funds = CROWD + '[[funds]]\npolicy = "risk-off.toml"\naum = 2e9\n'
+    variants = """
+[[variants]]
+name = "no hysteresis"
+set = { "triggers.0.exit_below" = 2.49, "triggers.0.min_days_in_state" = 1 }
+"""
+    scenario = _scenario(market, tmp_path, funds, variants)
+    (variant,) = scenario.variants
+    assert variant.changed == ("safe-haven-risk-off",)  # the only one with a trigger
+    trigger = variant.policies[2].triggers[0]
+    assert (trigger.exit_below, trigger.min_days_in_state) == (2.49, 1)
+    assert variant.policies[:2] == tuple(f.policy for f in scenario.funds[:2])
+    result = run_stress(scenario, market, sensitivity=False)
+    table = result.variants.set_index("variant")
+    assert list(table.index) == ["base", "no hysteresis"]
+    assert table.loc["no hysteresis", "changed"] == "safe-haven-risk-off"
+    # the trigger fired; without hysteresis it leaves risk-off sooner, and the
+    # crowd trades otherwise
+    multipliers = result.feedback.funds["safe-haven-risk-off"].trigger_multipliers
+    assert (multipliers.to_numpy() < 1.0).any()
+    assert table.loc["base", "impact_cost"] != table.loc["no hysteresis", "impact_cost"]
+    for sleeve, extra in result.amplification["amplification"].items():
+        assert table.loc["base", f"amplification_{sleeve}"] == extra
+    assert run_stress(
+        scenario, market, sensitivity=False, variants=False
+    ).variants.empty
+
+
+def test_variant_errors_name_the_file_variant_and_field(
+    market: Market, tmp_path: Path
+) -> None:
+    def variant(settings: str) -> str:
+        return f'[[variants]]\nname = "v"\nset = {{ {settings} }}\n'
+
+    with pytest.raises(
+        SpecError,
+        match=r"scenario\.toml: variants\[0\] \(v\): set\.triggers\.0\.no_such: "
+        r"no fund's policy has this field",
+    ):
+        _scenario(market, tmp_path, CROWD, variant('"triggers.0.no_such" = 1'))
+    # a field the policies have, with a value they reject: checked like --set
+    with pytest.raises(
+        SpecError,
+        match=r"scenario\.toml: variants\[0\] \(v\): set on policy "
+        r"vol-target-fund: .*target_vol_annual",
+    ):
+        _scenario(market, tmp_path, CROWD, variant('"target.target_vol_annual" = -1'))
+
+
+def test_shipped_scenario_variants() -> None:
+    variants = load_scenario("2026-metals-unwind").variants
+    assert [v.name for v in variants] == [
+        "no staged re-entry",
+        "no hysteresis",
+        "GJR-GARCH model",
+    ]
+    assert variants[0].changed == variants[1].changed == ("safe-haven-risk-off",)
+    assert {p.model.name for p in variants[2].policies} == {"gjr11-t"}

@@ -36,6 +36,7 @@ def stress(
     *,
     sleeves: str | Path | Mapping[str, str] | None = None,
     sensitivity: bool = True,
+    variants: bool = True,
 ) -> StressResult:
     """Run a crowded-exit stress test on a price panel.
 
@@ -51,6 +52,8 @@ def stress(
         Sleeve table (CSV path or asset -> sleeve); the built-in one otherwise.
     sensitivity : bool, default True
         Also run the scenario's sensitivity grid over Y and fund sizes.
+    variants : bool, default True
+        Also run the scenario's rule variants (``[[variants]]``).
 
     Returns
     -------
@@ -77,4 +80,4 @@ def stress(
         market = make_market(prices, source="DataFrame", sleeves=sleeve_table(sleeves))
     else:
         market = load_market(prices, sleeves=sleeves)
-    return run_stress(spec, market, sensitivity=sensitivity)
+    return run_stress(spec, market, sensitivity=sensitivity, variants=variants)

@@ -211,10 +211,19 @@ def sensitivity_row(
     sleeves: Mapping[str, str],
 ) -> dict[str, float]:
     """One row of the sensitivity table: Y, size, amplification by sleeve, cost."""
-    table = amplification(without, feedback, sleeves)
     return {
         "y": scenario.impact.y,
         "total_aum": sum(f.aum for f in scenario.funds),
+        **outcome(without, feedback, sleeves),
+    }
+
+
+def outcome(
+    without: CrowdPath, feedback: CrowdPath, sleeves: Mapping[str, str]
+) -> dict[str, float]:
+    """Amplification by sleeve (``amplification_<sleeve>``) and total impact cost."""
+    table = amplification(without, feedback, sleeves)
+    return {
         **{f"amplification_{s}": float(v) for s, v in table["amplification"].items()},
         "impact_cost": float(feedback.impact_cost.to_numpy().sum()),
     }

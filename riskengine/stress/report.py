@@ -31,6 +31,7 @@ STRESS_FILES = frozenset(
         "costs.parquet",
         "sustained.parquet",
         "sensitivity.parquet",
+        "variants.parquet",
         "manifest.json",
         "report.html",
     }
@@ -67,6 +68,7 @@ def summary(result: StressResult) -> dict[str, Any]:
         "impact_cost_bps": result.costs["impact_cost_bps"].to_dict(),
         "sustained_days": result.sustained.groupby("sleeve").size().to_dict(),
         "sensitivity": result.sensitivity.to_dict(orient="records"),
+        "variants": result.variants.to_dict(orient="records"),
         "timings": result.timings,
     }
 
@@ -98,6 +100,7 @@ def write_stress(result: StressResult, out_dir: str | Path) -> Path:
         result.costs.to_parquet(staging / "costs.parquet")
         result.sustained.to_parquet(staging / "sustained.parquet")
         result.sensitivity.to_parquet(staging / "sensitivity.parquet")
+        result.variants.to_parquet(staging / "variants.parquet")
         scenario = result.scenario
         manifest = {
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -109,6 +112,7 @@ def write_stress(result: StressResult, out_dir: str | Path) -> Path:
                 {"date": str(h.date), "asset": h.asset, "multiplier": h.multiplier}
                 for h in scenario.margin_hikes
             ],
+            "variant_settings": {v.name: dict(v.settings) for v in scenario.variants},
             "versions": versions(),
         }
         (staging / "manifest.json").write_text(dumps(manifest))
@@ -174,9 +178,42 @@ def render(result: StressResult) -> str:
         _table(result.sensitivity.set_index(["y", "size"]))
         if not result.sensitivity.empty
         else "<p>Not run.</p>",
+        "<h2>How the rules change the outcome</h2>",
+        _variants_html(result),
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _variants_html(result: StressResult) -> str:
+    """The variants' settings, and their amplification and cost beside the base."""
+    variants = result.scenario.variants
+    if not variants:
+        return "<p>The scenario lists no rule variants.</p>"
+    if result.variants.empty:
+        return "<p>Not run.</p>"
+    settings = "".join(
+        "<li>"
+        + html.escape(
+            f"{v.name}: "
+            + ", ".join(f"{k} = {value!r}" for k, value in v.settings.items())
+            + f" (on {', '.join(v.changed)})"
+        )
+        + "</li>"
+        for v in variants
+    )
+    note = (
+        "The same crowd and impact, each fund on its policy with the variant's "
+        "fields overridden (funds whose policy lacks a field keep theirs). "
+        "Amplification is the extra max drawdown per sleeve; impact cost in dollars."
+    )
+    table = result.variants.set_index("variant")
+    shown = table[[c for c in table.columns if c.startswith("amplification_")]].copy()
+    shown["impact_cost"] = [f"{v:,.0f}" for v in table["impact_cost"]]
+    shown["changed"] = table["changed"]
+    return f"<p>{html.escape(note)}</p><ul>{settings}</ul>" + _table(
+        shown, percent=True
+    )
 
 
 def _table(frame: pd.DataFrame, *, percent: bool = False) -> str:
@@ -282,6 +319,9 @@ def format_stress(result: StressResult) -> str:
     if not result.sensitivity.empty:
         lines += ["", "sensitivity (amplification by sleeve):"]
         lines.append(_sensitivity_text(result.sensitivity))
+    if not result.variants.empty:
+        lines += ["", "rule variants (amplification by sleeve, impact cost):"]
+        lines.append(_variants_text(result.variants))
     return "\n".join(lines)
 
 
@@ -296,4 +336,22 @@ def _sensitivity_text(table: pd.DataFrame) -> str:
     for _, row in table.iterrows():
         cells = " ".join(f"{row[c]:>+10.2%}" for c in columns)
         rows.append(f"  {row['y']:>5g} {row['size']:>5g} {cells}")
+    return "\n".join(rows)
+
+
+def _variants_text(table: pd.DataFrame) -> str:
+    columns = [c for c in table.columns if c.startswith("amplification_")]
+    width = max(len(str(v)) for v in table["variant"])
+    head = (
+        f"  {'variant':<{width}} "
+        + " ".join(f"{c.removeprefix('amplification_')[:10]:>10}" for c in columns)
+        + f" {'cost (m)':>9}  changed"
+    )
+    rows = [head]
+    for _, row in table.iterrows():
+        cells = " ".join(f"{row[c]:>+10.2%}" for c in columns)
+        rows.append(
+            f"  {row['variant']:<{width}} {cells} {row['impact_cost'] / 1e6:>9.1f}"
+            f"  {row['changed'] or '-'}"
+        )
     return "\n".join(rows)

@@ -39,6 +39,10 @@ class StressResult:
     sensitivity : pd.DataFrame
         Amplification per sleeve and total impact cost over Y and fund sizes
         (one row per pair; empty when not asked).
+    variants : pd.DataFrame
+        The same figures for the scenario (``base``) and each of its rule
+        variants, by ``variant``, with the policies each changed (empty when not
+        asked or the scenario has none).
     timings : dict of str to float
         Seconds: the walk without feedback, with it, and the sensitivity runs.
     """
@@ -54,6 +58,7 @@ class StressResult:
     costs: pd.DataFrame
     sustained: pd.DataFrame
     sensitivity: pd.DataFrame
+    variants: pd.DataFrame
     timings: dict[str, float]
 
     def first_sellers(self) -> dict[str, str]:
@@ -76,9 +81,13 @@ class StressResult:
 
 
 def run_stress(
-    scenario: Scenario, market: Market, *, sensitivity: bool = True
+    scenario: Scenario,
+    market: Market,
+    *,
+    sensitivity: bool = True,
+    variants: bool = True,
 ) -> StressResult:
-    """Run a scenario: the crowd without and with feedback, and the sensitivity grid.
+    """Run a scenario: the crowd without and with feedback, sensitivity, variants.
 
     Parameters
     ----------
@@ -89,6 +98,10 @@ def run_stress(
     sensitivity : bool, default True
         Also walk the crowd for every Y and fund-size multiplier of the scenario's
         ``[report]`` grid (one walk each).
+    variants : bool, default True
+        Also walk the crowd under each of the scenario's ``[[variants]]`` (one
+        walk each, same impact; compared with the same path without feedback,
+        which no policy changes).
 
     Returns
     -------
@@ -108,6 +121,21 @@ def run_stress(
                 row = analysis.sensitivity_row(changed, without, path, market.sleeves)
                 rows.append({"size": size, **row})
         timings["sensitivity"] = time.perf_counter() - clock
+    variant_rows = []
+    if variants and scenario.variants:
+        clock = time.perf_counter()
+        base = analysis.outcome(without, feedback, market.sleeves)
+        variant_rows.append({"variant": "base", "changed": "", **base})
+        for variant in scenario.variants:
+            path = run_crowd(scenario.with_variant(variant), market)
+            variant_rows.append(
+                {
+                    "variant": variant.name,
+                    "changed": ", ".join(variant.changed),
+                    **analysis.outcome(without, path, market.sleeves),
+                }
+            )
+        timings["variants"] = time.perf_counter() - clock
     aum = {f.policy.name: f.aum for f in scenario.funds}
     return StressResult(
         scenario=scenario,
@@ -125,5 +153,6 @@ def run_stress(
             without, feedback, market.sleeves, scenario.adv, report.sustained_adv_share
         ),
         sensitivity=pd.DataFrame(rows),
+        variants=pd.DataFrame(variant_rows),
         timings=timings,
     )

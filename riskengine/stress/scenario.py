@@ -2,7 +2,8 @@
 
 A scenario names its window on the price file, the exogenous shock, the funds
 (each a policy with its assets under management), the impact model's parameters,
-the average daily volume (ADV) of each asset and the report's thresholds. Every
+the average daily volume (ADV) of each asset, the report's thresholds and the
+rule variants to compare (policy-field overrides, checked like ``--set``). Every
 error names the file and the field. Built-in scenarios live in
 ``riskengine/stress/scenarios/``; the default ADV table in ``default_adv.toml``
 beside this module (labelled there with where its figures come from).
@@ -119,6 +120,29 @@ class ReportSpec:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """The crowd with other rules: policy-field overrides, as ``--set`` gives them.
+
+    Attributes
+    ----------
+    name : str
+        What the variant changes (``"no staged re-entry"``).
+    settings : Mapping[str, object]
+        The overrides by dotted policy field (``"triggers.0.reentry_days"``).
+    policies : tuple of PolicySpec
+        Every fund's policy under the variant, in the scenario's fund order: the
+        overrides applied to each policy that has the field, the others as given.
+    changed : tuple of str
+        Names of the policies the overrides reached.
+    """
+
+    name: str
+    settings: Mapping[str, object]
+    policies: tuple[PolicySpec, ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A crowded-exit scenario.
 
@@ -147,6 +171,8 @@ class Scenario:
         Thresholds and the sensitivity grid.
     path : str
         The file it was read from.
+    variants : tuple of Variant
+        Rule variants run beside the scenario (same crowd, same impact).
     """
 
     name: str
@@ -162,12 +188,21 @@ class Scenario:
     margin_hikes: tuple[MarginHike, ...]
     report: ReportSpec
     path: str
+    variants: tuple[Variant, ...] = ()
 
     def with_changes(self, *, y: float | None = None, size: float = 1.0) -> Scenario:
         """The scenario with another Y and every fund's AUM multiplied by `size`."""
         impact = self.impact if y is None else dataclasses.replace(self.impact, y=y)
         funds = tuple(dataclasses.replace(f, aum=f.aum * size) for f in self.funds)
         return dataclasses.replace(self, impact=impact, funds=funds)
+
+    def with_variant(self, variant: Variant) -> Scenario:
+        """The scenario with every fund on its policy under `variant` (same AUM)."""
+        funds = tuple(
+            dataclasses.replace(f, policy=p)
+            for f, p in zip(self.funds, variant.policies, strict=True)
+        )
+        return dataclasses.replace(self, funds=funds, variants=())
 
 
 def builtin_scenarios() -> list[str]:
@@ -198,7 +233,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     shock = _shock(fields.table("shock"), path)
     impact = _impact(fields.table("impact"), path)
     report = _report(fields.table("report"), path)
-    funds = _funds(fields.tables("funds"), path)
+    funds, sources = _funds(fields.tables("funds"), path)
+    variants = _variants(fields.tables("variants"), path, funds, sources)
     hikes = _margin_hikes(fields.tables("margin_hikes"), path)
     adv_default, adv_source = default_adv()
     overrides = fields.table("adv")
@@ -224,6 +260,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         margin_hikes=hikes,
         report=report,
         path=str(path),
+        variants=variants,
     )
 
 
@@ -307,17 +344,21 @@ def _report(table: dict[str, Any], path: Path) -> ReportSpec:
     return spec
 
 
-def _funds(tables: list[dict[str, Any]], path: Path) -> tuple[Fund, ...]:
+def _funds(
+    tables: list[dict[str, Any]], path: Path
+) -> tuple[tuple[Fund, ...], tuple[str, ...]]:
+    """The funds, and the name or path each policy was loaded from."""
     if not tables:
         raise SpecError(f"{path}: funds: expected at least one [[funds]] table")
-    funds = []
+    funds, sources = [], []
     for k, table in enumerate(tables):
         fields = _Fields(table, path, f"funds[{k}].")
         policy_name = fields.text("policy", required=True)
         aum = fields.number("aum", None, 0.0, 1e15, required=True)
         fields.done()
+        sources.append(_relative(policy_name, path))
         try:
-            policy = load_policy(_relative(policy_name, path))
+            policy = load_policy(sources[-1])
         except SpecError as exc:
             raise SpecError(f"{path}: funds[{k}].policy: {exc}") from None
         funds.append(Fund(policy, aum))
@@ -328,7 +369,81 @@ def _funds(tables: list[dict[str, Any]], path: Path) -> tuple[Fund, ...]:
             f"{path}: funds: policy {', '.join(repeated)} listed twice: "
             "give each framework once, with the AUM of all its followers"
         )
-    return tuple(funds)
+    return tuple(funds), tuple(sources)
+
+
+def _variants(
+    tables: list[dict[str, Any]],
+    path: Path,
+    funds: tuple[Fund, ...],
+    sources: tuple[str, ...],
+) -> tuple[Variant, ...]:
+    """The ``[[variants]]``: each override applied to the funds whose policy has it.
+
+    A field no fund's policy has is an error, as is a value the policy rejects
+    (checked by `load_policy` exactly as ``--set`` is); each names the file, the
+    variant and the field.
+    """
+    variants: list[Variant] = []
+    for k, table in enumerate(tables):
+        fields = _Fields(table, path, f"variants[{k}].")
+        name = fields.text("name", required=True)
+        settings = fields.table("set")
+        fields.done()
+        where = f"{path}: variants[{k}] ({name})"
+        if name in {v.name for v in variants}:
+            raise SpecError(f"{where}: name: listed twice")
+        if not settings:
+            raise SpecError(f"{where}: set: expected at least one FIELD = VALUE")
+        reached: dict[int, dict[str, object]] = {}
+        for field, value in settings.items():
+            holders = [i for i, f in enumerate(funds) if has_field(f.policy, field)]
+            if not holders:
+                names = ", ".join(f.policy.name for f in funds)
+                raise SpecError(
+                    f"{where}: set.{field}: no fund's policy has this field ({names})"
+                )
+            for i in holders:
+                reached.setdefault(i, {})[field] = value
+        policies: list[PolicySpec] = []
+        for i, fund in enumerate(funds):
+            if i not in reached:
+                policies.append(fund.policy)
+                continue
+            try:
+                policies.append(load_policy(sources[i], reached[i]))
+            except SpecError as exc:
+                raise SpecError(
+                    f"{where}: set on policy {fund.policy.name}: {exc}"
+                ) from None
+        changed = tuple(funds[i].policy.name for i in sorted(reached))
+        variants.append(Variant(name, dict(settings), tuple(policies), changed))
+    return tuple(variants)
+
+
+def has_field(spec: object, dotted: str) -> bool:
+    """Whether a spec has the dotted field (an integer picks an item of a list).
+
+    An optional part the spec leaves out (``margin`` without a margin rule) is a
+    field the spec does not have; so is an item past the end of a list.
+    """
+    node = spec
+    for key in dotted.split("."):
+        if isinstance(node, tuple | list):
+            if not key.isdigit() or int(key) >= len(node):
+                return False
+            node = node[int(key)]
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            if key not in {f.name for f in dataclasses.fields(node)}:
+                return False
+            node = getattr(node, key)
+        elif isinstance(node, Mapping):
+            if key not in node:
+                return False
+            node = node[key]
+        else:
+            return False
+    return True
 
 
 def _margin_hikes(tables: list[dict[str, Any]], path: Path) -> tuple[MarginHike, ...]:
