@@ -1,12 +1,11 @@
-import json
 import re
-import shutil
 import subprocess
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import CHROMIUM_FLAGS, chromium, load_page
 
 from riskengine import backtest
 from riskengine.data.prices import SIMULATED_NOTE
@@ -192,76 +191,6 @@ def test_page_of_a_run_that_never_holds_says_so(simulated_60_40) -> None:
 
 # --- the page as a browser loads it ---------------------------------------------
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    # nothing resolves: a request the page made could not reach anything
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-)
-
-
-@dataclass(frozen=True)
-class BrowserLoad:
-    """What headless Chromium saw loading a page."""
-
-    dom: str
-    console: list[str]
-    """Console messages (errors, CSP violations, logs) the page produced."""
-    requests: list[str]
-    """URLs the page asked for over the network (its own file excluded)."""
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip(
-        "headless Chromium is not installed (e.g. apt-get install chromium): the "
-        "page is not checked in a browser here"
-    )
-
-
-def _load(page: Path, work: Path) -> BrowserLoad:
-    """Open `page` in headless Chromium; its DOM, console and network requests."""
-    netlog = work / "netlog.json"
-    run = subprocess.run(
-        [
-            _chromium(),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={work / 'profile'}",
-            f"--log-net-log={netlog}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
-    log = json.loads(netlog.read_text())
-    start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    requests = [
-        event["params"]["url"]
-        for event in log["events"]
-        if event["type"] == start_job
-        # the page's own requests carry its file:// origin; the browser's own
-        # background requests (if any) carry none
-        and "file://" in event["params"].get("network_isolation_key", "")
-        and not event["params"]["url"].startswith("file:")
-    ]
-    return BrowserLoad(run.stdout, console, requests)
-
 
 @pytest.fixture(scope="module")
 def simulated_overlay():
@@ -274,7 +203,7 @@ def test_report_loads_in_chromium_without_errors_or_requests(
 ) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_html(simulated_overlay), encoding="utf-8")
-    loaded = _load(page, tmp_path)
+    loaded = load_page(page, tmp_path)
     assert "<h1>safe-haven-risk-off</h1>" in loaded.dom
     assert loaded.dom.count("<svg") >= 5
     assert loaded.console == []
@@ -291,7 +220,7 @@ def test_browser_check_catches_errors_and_requests(tmp_path: Path) -> None:
         "<script>console.error('boom'); missing();</script></body></html>",
         encoding="utf-8",
     )
-    loaded = _load(page, tmp_path)
+    loaded = load_page(page, tmp_path)
     assert any("boom" in line for line in loaded.console)
     assert any("missing is not defined" in line for line in loaded.console)
     assert sorted(loaded.requests) == [
@@ -308,7 +237,7 @@ def test_report_screenshot_shows_the_charts(simulated_overlay, tmp_path: Path) -
     shot = tmp_path / "report.png"
     subprocess.run(
         [
-            _chromium(),
+            chromium(),
             *CHROMIUM_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             f"--screenshot={shot}",
