@@ -293,6 +293,19 @@ SCHEDULER_HELP = (
 )
 
 
+def _add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--set FIELD=VALUE`` (repeatable), a policy-field override, on `parser`."""
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="FIELD=VALUE",
+        help=help_text,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="riskengine",
@@ -332,15 +345,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also save the report's figures as PNG files in OUT/figures/ (slides)",
     )
-    run.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="FIELD=VALUE",
-        help=SET_HELP,
-    )
+    _add_set_option(run, SET_HELP)
     side = commands.add_parser(
         "compare", help="run several policies on the same data, side by side"
     )
@@ -373,15 +378,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out", help="write comparison.csv and comparison.html to this folder"
     )
     side.add_argument("--json", action="store_true", help="print the table as JSON")
-    side.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="FIELD=VALUE",
-        help=SET_HELP + "; applies to every policy compared",
-    )
+    _add_set_option(side, SET_HELP + "; applies to every policy compared")
     library = commands.add_parser(
         "episodes", help="list the named episodes that --episode replays"
     )
@@ -407,15 +404,7 @@ def _parser() -> argparse.ArgumentParser:
         "rebalance.max_price_age_days: stop with exit code 10 (default), drop "
         "those assets and allocate without them, or hold their current weights",
     )
-    job.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        type=_setting,
-        default=[],
-        metavar="FIELD=VALUE",
-        help=SET_HELP,
-    )
+    _add_set_option(job, SET_HELP)
     job.add_argument(
         "--format",
         choices=("json", "csv"),
