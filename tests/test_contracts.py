@@ -284,11 +284,12 @@ class Signals(Kind):
         # GJR: a model whose term structure is not flat
         forecast = forecast_variance(returns, TERM_MODEL, horizon_days=TERM_DAYS)
         levels = prices.reindex(returns.index)
-        return forecast.volatility, returns, levels, term_volatility(forecast)
+        term = term_volatility(forecast)
+        return forecast.volatility, returns, levels, term, forecast.persistence
 
     def run(self, spec: Any, *inputs: Any) -> Outputs:
-        vol, returns, levels, term = inputs
-        signal = trigger_signal(spec, vol, returns, levels, SLEEVES, term)
+        vol, returns, levels, term, persistence = inputs
+        signal = trigger_signal(spec, vol, returns, levels, SLEEVES, term, persistence)
         path = trigger_path(spec, signal)
         return {
             "signal": signal.to_frame("signal"),
@@ -642,7 +643,7 @@ def _policy(**fields: Any) -> PolicySpec:
             "trigger 'contract-vol_zscor': signal: unknown trigger signal 'vol_zscor' "
             "(did you mean 'vol_zscore'? registered: vol_zscore, vol_ratio, "
             "vol_of_vol, realised_vs_forecast, level, level_zscore, "
-            "residual_shock, vol_term_structure)",
+            "residual_shock, vol_term_structure, persistence)",
             id="signal",
         ),
         pytest.param(

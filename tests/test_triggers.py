@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from riskengine import backtest
+from riskengine.backtest.walk import prepare_walk
+from riskengine.data.prices import load_market
 from riskengine.errors import SpecError
 from riskengine.policy.triggers import (
     TERM_DAYS,
@@ -15,7 +17,7 @@ from riskengine.policy.triggers import (
     trigger_path,
     trigger_signal,
 )
-from riskengine.specs import TriggerSpec, load_policy
+from riskengine.specs import TriggerSpec, load_model, load_policy
 from riskengine.volatility import VolForecast
 
 SPEC = TriggerSpec(
@@ -326,3 +328,116 @@ def test_ratio_signals_need_a_positive_exit_threshold(
         rf"above 0 for {signal}",
     ):
         load_policy("safe-haven-risk-off-garch", overrides)
+
+
+PERSISTENCE_RULE = TriggerSpec(
+    name="lasting",
+    watch_sleeves=("safe_haven",),
+    act_on_sleeves=("crypto",),
+    signal="persistence",
+    enter_above=0.99,
+    exit_below=0.98,
+    min_days_in_state=1,
+)
+
+
+def fitted_forecast(model: str, fits: pd.DataFrame, index: pd.DatetimeIndex):
+    variance = pd.DataFrame(1e-4, index=index, columns=["GLD", "SLV"])
+    spec = load_model(model)
+    return VolForecast(variance, spec, (), 1, variance, fits)
+
+
+def test_persistence_is_the_unit_root_of_the_fit_in_force() -> None:
+    """GLD is refitted on days 2, 5 and 7: alpha + gamma/2 + beta of each from its
+    date on, none while the day-5 fit is replaced by the fallback; SLV's one fit
+    is on a bound and kept, so it counts; nothing before a first fit."""
+    index = pd.bdate_range("2026-01-05", periods=10)
+    fits = pd.DataFrame(
+        {
+            "asset": ["GLD", "GLD", "GLD", "SLV"],
+            "date": index[[2, 5, 7, 4]],
+            "status": ["ok", "fallback", "boundary", "boundary"],
+            "alpha[1]": [0.04, 0.5, 0.02, 0.0],
+            "gamma[1]": [0.02, 0.5, 0.1, 0.1],
+            "beta[1]": [0.90, 0.5, 0.93, 0.95],
+        }
+    )
+    persistence = fitted_forecast("gjr11-t", fits, index).persistence
+    expected_gld = [np.nan] * 2 + [0.95] * 3 + [np.nan] * 2 + [1.0] * 3
+    np.testing.assert_allclose(persistence["GLD"], expected_gld, rtol=1e-12)
+    np.testing.assert_allclose(persistence["SLV"], [np.nan] * 4 + [1.0] * 6, rtol=1e-12)
+    egarch = fitted_forecast("egarch11-skewt", fits, index).persistence
+    np.testing.assert_allclose(egarch["GLD"].iloc[2:5], 0.90, rtol=1e-12)
+    ewma = fitted_forecast("ewma-0.94", fits.iloc[:0], index).persistence
+    assert ewma.isna().all().all()
+    returns = pd.DataFrame(0.01, index=index, columns=["GLD", "SLV"])
+    returns.iloc[8, 0] = np.nan  # GLD has no price: its value stands
+    sleeves = {"GLD": "safe_haven", "SLV": "safe_haven"}
+    signal = trigger_signal(
+        PERSISTENCE_RULE,
+        np.sqrt(fitted_forecast("gjr11-t", fits, index).variance),
+        returns,
+        returns,
+        sleeves,
+        persistence=persistence,
+    )
+    # the max of the two; days 5 and 6 have SLV's 1.0 (GLD's fallback gives none)
+    np.testing.assert_allclose(
+        signal, [np.nan] * 2 + [0.95] * 2 + [1.0] * 6, rtol=1e-12
+    )
+    with pytest.raises(
+        ValueError, match=r"trigger 'lasting': signal: persistence needs the GARCH"
+    ):
+        trigger_signal(PERSISTENCE_RULE, persistence, returns, returns, sleeves)
+
+
+def test_persistence_needs_a_fitted_garch_model() -> None:
+    ewma = load_policy("safe-haven-risk-off", {"triggers.0.signal": "persistence"})
+    with pytest.raises(
+        SpecError,
+        match=r"policy 'safe-haven-risk-off': triggers\[0\]\.signal: persistence "
+        r"reads the model's fitted persistence, and model 'ewma-0.94' \(ewma\) has "
+        r"none",
+    ):
+        forecast_horizon(ewma)
+    garch = load_policy(
+        "safe-haven-risk-off-garch", {"triggers.0.signal": "persistence"}
+    )
+    assert forecast_horizon(garch) == 1  # fits, not a longer horizon
+
+
+def test_a_backtest_feeds_its_fits_persistence_point_in_time(
+    real_prices_path: Path,
+) -> None:
+    """The signal is the max of GLD's and SLV's GJR persistence, each the
+    alpha + gamma/2 + beta of its latest refit; changing prices after a date
+    leaves every earlier value alone."""
+    overrides = {
+        "triggers.1.signal": "persistence",
+        "triggers.1.enter_above": 0.995,
+        "triggers.1.exit_below": 0.99,
+    }
+    policy = load_policy("safe-haven-risk-off-garch", overrides)
+    result = backtest(policy, real_prices_path, start="2019-06-01", end="2020-06-30")
+    signal = result.trigger_signals["safe-haven-shock"]
+    inputs = prepare_walk(
+        policy, load_market(real_prices_path), "2019-06-01", "2020-06-30"
+    )
+    persistence = inputs.forecast.persistence[["GLD", "SLV"]]
+    expected = persistence.reindex(signal.index).max(axis=1)
+    pd.testing.assert_series_equal(signal, expected, check_names=False)
+    fits = inputs.forecast.fits.set_index(["asset", "date"])
+    for (asset, date), fit in fits.loc[["GLD", "SLV"]].iterrows():
+        unit_root = fit["alpha[1]"] + fit["gamma[1]"] / 2 + fit["beta[1]"]
+        value = persistence.loc[date, asset]
+        assert np.isnan(value) if fit["status"] == "fallback" else value == unit_root
+    assert 0.9 < signal.min() < signal.max() <= 1.0 + 1e-9  # it moves at refits
+    prices = pd.read_csv(real_prices_path, index_col="date", parse_dates=True)
+    cut = pd.Timestamp("2020-02-03")
+    prices.loc[prices.index > cut, ["GLD", "SLV"]] *= np.linspace(
+        1.0, 3.0, int((prices.index > cut).sum())
+    )[:, None]
+    moved = backtest(policy, prices, start="2019-06-01", end="2020-06-30")
+    moved_signal = moved.trigger_signals["safe-haven-shock"]
+    pd.testing.assert_series_equal(signal.loc[:cut], moved_signal.loc[:cut])
+    assert not signal.loc[cut:].equals(moved_signal.loc[cut:])

@@ -231,6 +231,7 @@ def open_book(policy: PolicySpec, inputs: WalkInputs, market: Market) -> Book:
                 inputs.levels,
                 market.sleeves,
                 term_volatility(inputs.forecast),
+                inputs.forecast.persistence,
             ),
         )
         for spec in policy.triggers

@@ -29,7 +29,7 @@ from riskengine.events import Event
 from riskengine.registry import Registry
 from riskengine.specs import PolicySpec, TriggerSpec
 from riskengine.volatility import VolForecast
-from riskengine.volatility.forecast import MODELS, FlatModel, RealisedMonthModel
+from riskengine.volatility.forecast import MODELS, GarchModel
 
 SHORT_WINDOW_DAYS = 21
 """Window of the realised-vol and vol-of-vol signals."""
@@ -63,6 +63,31 @@ class TriggerPath:
     events: tuple[Event, ...]
 
 
+@dataclass(frozen=True)
+class AssetSeries:
+    """One watched asset's series on the backtest calendar, known at each close.
+
+    Attributes
+    ----------
+    vol : pd.Series
+        One-day forecast vol.
+    returns, level : pd.Series
+        Returns and closes, NaN where the asset has no price that day.
+    term : pd.Series
+        Average daily forecast vol over the next `TERM_DAYS` days (see
+        `term_volatility`); NaN unless the signal `needs_term`.
+    persistence : pd.Series
+        Persistence of the GARCH fit in force (`VolForecast.persistence`); NaN
+        unless the signal `needs_fits`.
+    """
+
+    vol: pd.Series
+    returns: pd.Series
+    level: pd.Series
+    term: pd.Series
+    persistence: pd.Series
+
+
 class Signal(ABC):
     """How one asset's series become a trigger signal, named by `TriggerSpec.signal`.
 
@@ -75,33 +100,30 @@ class Signal(ABC):
         trigger's state.
     needs_term : bool
         Whether it reads the model's `TERM_DAYS`-day forecasts.
+    needs_fits : bool
+        Whether it reads the GARCH fits' parameters (`VolForecast.persistence`).
     """
 
     name: str
     fallback: str = ""
     needs_term: bool = False
+    needs_fits: bool = False
+
+    @property
+    def needs_garch(self) -> bool:
+        """Whether only a GARCH-family model gives the signal a meaning."""
+        return self.needs_term or self.needs_fits
 
     @abstractmethod
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """The signal on the dates the asset has an observation.
 
         Parameters
         ----------
-        vol, returns, level : pd.Series
-            The asset's forecast vol, returns and closes on the backtest calendar
-            (returns and closes NaN where it has no price that day).
+        series : AssetSeries
+            The asset's series on the backtest calendar.
         window : int
             `TriggerSpec.lookback_days`.
-        term : pd.Series
-            The asset's average daily forecast vol over the next `TERM_DAYS` days
-            (see `term_volatility`); NaN unless the signal `needs_term`.
 
         Returns
         -------
@@ -117,16 +139,9 @@ class VolZscore(Signal):
 
     name: str = "vol_zscore"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """The z-score of the forecast vol over `window` observations."""
-        own = vol[returns.notna()]
+        own = series.vol[series.returns.notna()]
         rolling = own.rolling(window, min_periods=window)
         return (own - rolling.mean()) / rolling.std()
 
@@ -137,16 +152,9 @@ class VolRatio(Signal):
 
     name: str = "vol_ratio"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """Forecast vol over its median of `window` observations."""
-        own = vol[returns.notna()]
+        own = series.vol[series.returns.notna()]
         return own / own.rolling(window, min_periods=window).median()
 
 
@@ -156,16 +164,9 @@ class VolOfVol(Signal):
 
     name: str = "vol_of_vol"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """The z-score over `window` observations of the vol of log vol changes."""
-        own = vol[returns.notna()]
+        own = series.vol[series.returns.notna()]
         dispersion = np.log(own).diff().rolling(SHORT_WINDOW_DAYS).std()
         rolling = dispersion.rolling(window, min_periods=window)
         return (dispersion - rolling.mean()) / rolling.std()
@@ -177,18 +178,11 @@ class RealisedVsForecast(Signal):
 
     name: str = "realised_vs_forecast"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """Realised over forecast vol; `window` is unused."""
-        observed = returns.notna()
-        realised = returns[observed].rolling(SHORT_WINDOW_DAYS).std()
-        return realised / vol[observed].shift(SHORT_WINDOW_DAYS)
+        observed = series.returns.notna()
+        realised = series.returns[observed].rolling(SHORT_WINDOW_DAYS).std()
+        return realised / series.vol[observed].shift(SHORT_WINDOW_DAYS)
 
 
 @dataclass(frozen=True)
@@ -197,16 +191,9 @@ class Level(Signal):
 
     name: str = "level"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """The closes; `window` is unused."""
-        return level.dropna()
+        return series.level.dropna()
 
 
 @dataclass(frozen=True)
@@ -215,16 +202,9 @@ class LevelZscore(Signal):
 
     name: str = "level_zscore"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """The z-score of the close over `window` closes."""
-        closes = level.dropna()
+        closes = series.level.dropna()
         rolling = closes.rolling(window, min_periods=window)
         return (closes - rolling.mean()) / rolling.std()
 
@@ -244,18 +224,11 @@ class ResidualShock(Signal):
 
     name: str = "residual_shock"
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """|return| over the previous observation's forecast vol, after `window`."""
-        observed = returns.notna()
-        prior = vol[observed].shift(1)
-        shock = (returns[observed].abs() / prior).where(prior > 0)
+        observed = series.returns.notna()
+        prior = series.vol[observed].shift(1)
+        shock = (series.returns[observed].abs() / prior).where(prior > 0)
         return shock.where(np.arange(len(shock)) >= window)
 
 
@@ -272,18 +245,32 @@ class VolTermStructure(Signal):
     name: str = "vol_term_structure"
     needs_term: bool = True
 
-    def of_asset(
-        self,
-        vol: pd.Series,
-        returns: pd.Series,
-        level: pd.Series,
-        window: int,
-        term: pd.Series,
-    ) -> pd.Series:
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
         """Vol over the `TERM_DAYS`-day average vol; `window` is unused."""
-        observed = returns.notna()
-        average = term[observed]
-        return (vol[observed] / average).where(average > 0)
+        observed = series.returns.notna()
+        average = series.term[observed]
+        return (series.vol[observed] / average).where(average > 0)
+
+
+@dataclass(frozen=True)
+class Persistence(Signal):
+    """Persistence of the GARCH fit in force: how slowly today's shocks will decay.
+
+    ``alpha + gamma / 2 + beta`` (GARCH, GJR) or ``beta`` (EGARCH) of the
+    asset's latest refit (`VolForecast.persistence`): near 1 the model expects a
+    vol shock to last (half-life ``log 0.5 / log p`` days: 0.99 is 69 days,
+    0.995 is 138), a regime reading EWMA cannot give, its decay being fixed. It
+    moves only at refits; a refit replaced by the fallback gives no value, so the
+    trigger holds its state until the next fit.
+    """
+
+    name: str = "persistence"
+    needs_fits: bool = True
+
+    def of_asset(self, series: AssetSeries, window: int) -> pd.Series:
+        """The fit's persistence on the asset's observations; `window` is unused."""
+        observed = series.returns.notna()
+        return series.persistence[observed].dropna()
 
 
 SIGNALS: Registry[Signal] = Registry(
@@ -298,6 +285,7 @@ SIGNALS: Registry[Signal] = Registry(
         LevelZscore(),
         ResidualShock(),
         VolTermStructure(),
+        Persistence(),
     ],
 )
 """Every trigger signal by `TriggerSpec.signal` name."""
@@ -310,6 +298,7 @@ def trigger_signal(
     levels: pd.DataFrame,
     sleeves: Mapping[str, str],
     term_volatility: pd.DataFrame | None = None,
+    persistence: pd.DataFrame | None = None,
 ) -> pd.Series:
     """The trigger's signal at each close, from the watched sleeves' assets.
 
@@ -323,7 +312,7 @@ def trigger_signal(
     ``residual_shock``: |r_t| / the vol forecast for t made at the previous close,
     from the asset's `lookback_days` + 1st return on; ``vol_term_structure``: the
     one-day forecast vol over the average daily vol forecast for the next
-    `TERM_DAYS` days.
+    `TERM_DAYS` days; ``persistence``: the persistence of the GARCH fit in force.
     The assets' values are combined by `spec.aggregate` (max or mean); on a day an
     asset has no new observation its last value stands.
 
@@ -340,6 +329,9 @@ def trigger_signal(
     term_volatility : pd.DataFrame, optional
         Average daily forecast vol over the next `TERM_DAYS` days, like
         `volatility` (see `term_volatility`); needed by signals that `needs_term`.
+    persistence : pd.DataFrame, optional
+        `VolForecast.persistence`, like `volatility`; needed by signals that
+        `needs_fits`.
 
     Returns
     -------
@@ -351,7 +343,7 @@ def trigger_signal(
     SpecError
         If `spec.signal` names no registered signal.
     ValueError
-        If the signal needs `term_volatility` and it is not given.
+        If the signal needs `term_volatility` or `persistence` and it is not given.
     """
     signal = SIGNALS.lookup(spec.signal, f"trigger '{spec.name}'")
     watched = [a for a in volatility.columns if sleeves[a] in spec.watch_sleeves]
@@ -360,14 +352,18 @@ def trigger_signal(
             f"trigger '{spec.name}': signal: {spec.signal} needs the model's "
             f"{TERM_DAYS}-day forecasts (forecast_variance(horizon_days={TERM_DAYS}))"
         )
-    term = (
-        term_volatility
-        if term_volatility is not None
-        else pd.DataFrame(np.nan, index=volatility.index, columns=volatility.columns)
-    )
+    if signal.needs_fits and persistence is None:
+        raise ValueError(
+            f"trigger '{spec.name}': signal: {spec.signal} needs the GARCH fits' "
+            "persistence (VolForecast.persistence)"
+        )
+    missing = pd.DataFrame(np.nan, index=volatility.index, columns=volatility.columns)
+    term = missing if term_volatility is None else term_volatility
+    fitted = missing if persistence is None else persistence
     per_asset = {
         a: signal.of_asset(
-            volatility[a], returns[a], levels[a], spec.lookback_days, term[a]
+            AssetSeries(volatility[a], returns[a], levels[a], term[a], fitted[a]),
+            spec.lookback_days,
         )
         .reindex(volatility.index)
         .ffill()
@@ -386,20 +382,23 @@ def forecast_horizon(policy: PolicySpec) -> int:
     Raises
     ------
     SpecError
-        If a trigger names no registered signal, or reads the term structure of a
-        flat model (EWMA, realised variance), whose ratio is always 1.
+        If a trigger names no registered signal, or reads what only a GARCH fit
+        gives (the term structure, persistence) on another model: EWMA and
+        realised-variance forecasts are flat and have no fitted parameters.
     """
     horizon = 1
     for i, spec in enumerate(policy.triggers):
-        if SIGNALS.lookup(spec.signal, f"trigger '{spec.name}'").needs_term:
-            model = MODELS.lookup(policy.model.family, f"model '{policy.model.name}'")
-            if isinstance(model, FlatModel | RealisedMonthModel):
-                raise SpecError(
-                    f"policy '{policy.name}': triggers[{i}].signal: {spec.signal} "
-                    f"reads the model's term structure, and model "
-                    f"'{policy.model.name}' ({policy.model.family}) has none: its "
-                    "forecasts are flat; use a GARCH-family model"
-                )
+        signal = SIGNALS.lookup(spec.signal, f"trigger '{spec.name}'")
+        model = MODELS.lookup(policy.model.family, f"model '{policy.model.name}'")
+        if signal.needs_garch and not isinstance(model, GarchModel):
+            reads = "term structure" if signal.needs_term else "fitted persistence"
+            raise SpecError(
+                f"policy '{policy.name}': triggers[{i}].signal: {spec.signal} "
+                f"reads the model's {reads}, and model '{policy.model.name}' "
+                f"({policy.model.family}) has none: it is not a fitted GARCH "
+                "model and its forecasts are flat; use a GARCH-family model"
+            )
+        if signal.needs_term:
             horizon = TERM_DAYS
     return horizon
 

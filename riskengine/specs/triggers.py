@@ -7,7 +7,7 @@ from typing import Literal
 
 from riskengine.specs._validation import _require
 
-_NEVER_NEGATIVE = ("residual_shock", "vol_term_structure")
+_NEVER_NEGATIVE = ("residual_shock", "vol_term_structure", "persistence")
 """Signals whose exit threshold must be positive."""
 
 
@@ -23,14 +23,18 @@ class TriggerSpec:
         Sleeves watched (every asset of the data in them, held or not, signal-only
         series such as the VIX index included); sleeves that are cut.
     signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast", \
-"level", "level_zscore", "residual_shock", "vol_term_structure"}
+"level", "level_zscore", "residual_shock", "vol_term_structure", \
+"persistence"}
         How the watched series become a signal (see `riskengine.policy.triggers`): four
         read the forecast vol; ``residual_shock`` the day's standardised residual
         |r_t| / sigma_t (sigma_t forecast at the previous close), shocks as the
         policy's model sees them (risk-off above k sigmas, e.g. 4);
         ``vol_term_structure`` the one-day forecast vol over the model's average
         daily vol for the next 21 days (above 1: vol above where a GARCH model
-        expects it to settle; a flat model such as EWMA is refused); ``level`` reads
+        expects it to settle; a flat model such as EWMA is refused);
+        ``persistence`` the persistence of the GARCH fit in force (alpha + gamma/2 +
+        beta, EGARCH's beta: risk-off when shocks are expected to last, e.g. above
+        0.995, a half-life of 138 days; GARCH models only); ``level`` reads
         the close itself, as desks watch the VIX index (risk-off when it closes
         above 30, back below 20); ``level_zscore`` the close's z-score over
         `lookback_days`. ``level`` takes prices as they are: watch a sleeve whose
@@ -74,6 +78,7 @@ class TriggerSpec:
         "level_zscore",
         "residual_shock",
         "vol_term_structure",
+        "persistence",
     ] = "vol_zscore"
     aggregate: Literal["max", "mean"] = "max"
     lookback_days: int = 252

@@ -43,6 +43,9 @@ from riskengine.volatility.garch import FIT_COLUMNS, garch_panel
 from riskengine.volatility.monthly import month_variance
 from riskengine.volatility.simple import ewma_variance, realised_variance
 
+_UNIT = ("alpha[1]", "gamma[1]", "beta[1]")
+"""The fit parameters a family's persistence reads (0 for one it lacks)."""
+
 Panels = tuple[FloatArray, FloatArray, tuple[Event, ...], pd.DataFrame]
 """A model's one-day and H-day variances on the asset's own rows, events and fits."""
 
@@ -88,6 +91,37 @@ class VolForecast:
     def volatility(self) -> pd.DataFrame:
         """Daily volatility forecasts (square root of `variance`)."""
         return np.sqrt(self.variance)
+
+    @property
+    def persistence(self) -> pd.DataFrame:
+        """Persistence of the GARCH fit in force at each close, like `variance`.
+
+        The family's unit root (``alpha + gamma / 2 + beta`` for GARCH and GJR,
+        ``beta`` for EGARCH) of the asset's latest refit at or before the close:
+        how slowly today's shock decays (half-life ``log 0.5 / log persistence``
+        days). NaN before an asset's first fit, while a fit is replaced by the
+        fallback, and throughout for models without fits (EWMA, realised).
+        """
+        frame = pd.DataFrame(
+            np.nan, index=self.variance.index, columns=self.variance.columns
+        )
+        if self.fits.empty:
+            return frame
+        family = GARCH_FAMILIES.lookup(self.model.family, f"model '{self.model.name}'")
+        fits = self.fits
+        params = [fits.get(name, pd.Series(0.0, index=fits.index)) for name in _UNIT]
+        values = [
+            family.unit_root(float(a), float(g), float(b))
+            if status != "fallback"
+            else np.nan
+            for a, g, b, status in zip(*params, fits["status"], strict=True)
+        ]
+        by_date = pd.Series(values, index=fits.index)
+        for asset, rows in fits.groupby("asset").groups.items():
+            dated = pd.Series(by_date[rows].to_numpy(), index=fits.loc[rows, "date"])
+            # the latest fit's value, NaN (a fallback) included, until the next fit
+            frame[asset] = dated.sort_index().reindex(frame.index, method="ffill")
+        return frame
 
 
 class VolatilityModel(ABC):
