@@ -5,11 +5,14 @@ import pandas as pd
 import psutil
 import pytest
 
-import riskengine.sweep as sweep_module
+import riskengine.sweep.cluster as cluster_module
+import riskengine.sweep.execute as execute_module
 from riskengine.api import default_market
 from riskengine.backtest import run_backtest
+from riskengine.backtest.walk import WALK_FIELDS, prepare_walk
 from riskengine.cli import main
 from riskengine.errors import ClusterError, SpecError
+from riskengine.specs import builtin_names, load_policy
 from riskengine.sweep import plan_sweep, run_sweep
 
 SWEEP = """
@@ -143,22 +146,22 @@ def test_a_failing_run_is_reported_and_the_others_complete(
     assert "limits.sleeve_min_weight.crypto" in recorded["error"].iloc[0]
     # on the worker a failure is a result, not an exception Dask logs with a traceback
     failing = next(r for r in sweep.runs if r.universe == "no_crypto")
-    outcome = sweep_module._run_one(failing, market, str(tmp_path / "out"))
-    assert outcome == failure
+    universe = execute_module.universe_market(market, "no_crypto", failing.assets)
+    assert execute_module._run_one(failing, universe, None) == failure
 
 
 def test_an_unexpected_error_in_one_run_is_recorded_then_cleared(
     tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = [r for r in plan_sweep(sweep_file(tmp_path), market).runs][:2]
-    real_backtest = sweep_module.run_backtest
+    real_backtest = execute_module.run_backtest
 
     def broken_on_first(policy, universe, **kwargs):
         if universe.source.endswith(f"[{runs[0].universe}]"):
             raise KeyError("a bug")
         return real_backtest(policy, universe, **kwargs)
 
-    monkeypatch.setattr(sweep_module, "run_backtest", broken_on_first)
+    monkeypatch.setattr(execute_module, "run_backtest", broken_on_first)
     out = tmp_path / "out"
     report = run_sweep(runs, market, out, workers=1, processes=False)
     assert report.done == (runs[1].run_id,)
@@ -166,7 +169,7 @@ def test_an_unexpected_error_in_one_run_is_recorded_then_cleared(
     assert failure.message == "internal error: KeyError: 'a bug'"
     assert failure.exit_code == report.exit_code == 1
     assert (out / "failures" / f"run_id={runs[0].run_id}").is_dir()
-    monkeypatch.setattr(sweep_module, "run_backtest", real_backtest)
+    monkeypatch.setattr(execute_module, "run_backtest", real_backtest)
     again = run_sweep(runs, market, out, workers=1, processes=False)
     assert (again.done, again.skipped, again.failed) == (
         (runs[0].run_id,),
@@ -233,7 +236,7 @@ def test_the_local_cluster_listens_on_localhost_only(processes: bool) -> None:
         }
 
     before = listening()
-    with sweep_module._client(None, 1, processes):
+    with cluster_module.connect(None, 1, processes):
         opened = listening() - before
     assert len(opened) >= 2  # the scheduler's and the worker's HTTP servers at least
     assert {ip for ip, _ in opened} == {"127.0.0.1"}
@@ -248,3 +251,96 @@ def test_an_unreachable_scheduler_is_a_cluster_error(tmp_path: Path, market) -> 
 def test_a_missing_sweep_file_is_named(tmp_path: Path, market) -> None:
     with pytest.raises(SpecError, match=r"none\.toml: no such file"):
         plan_sweep(tmp_path / "none.toml", market)
+
+
+class _Reads:
+    """A policy logging the fields read of it (of rebalance and each trigger, each)."""
+
+    def __init__(self, spec: object, log: set[str], prefix: str = "") -> None:
+        self._spec, self._log, self._prefix = spec, log, prefix
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._spec, name)
+        if not self._prefix and name == "rebalance":
+            return _Reads(value, self._log, "rebalance.")
+        if not self._prefix and name == "triggers":
+            return tuple(_Reads(t, self._log, "triggers.") for t in value)
+        self._log.add(self._prefix + name)
+        return value
+
+
+@pytest.mark.parametrize("name", builtin_names("policies"))
+def test_the_walk_key_covers_every_policy_field_prepare_walk_reads(
+    market, name: str
+) -> None:
+    # derived from the code: run prepare_walk on a policy that logs what is read
+    policy, read = load_policy(name), set()
+    start = "2026-06-01"
+    logged = prepare_walk(_Reads(policy, read), market, start, None)  # type: ignore[arg-type]
+    names = {"name", "triggers.name"}  # they only label errors (a sweep's runs
+    assert read - names <= set(WALK_FIELDS)  # then prepare their own inputs)
+    direct = prepare_walk(policy, market, start, None)
+    assert logged.key == direct.key
+    pd.testing.assert_frame_equal(logged.volatility, direct.volatility)
+
+
+GRID_SWEEP = """
+name = "shared"
+policies = ["safe-haven-risk-off", "safe-haven-risk-off-garch"]
+start = "2026-01-01"
+[grid]
+"target.target_vol_annual" = [0.08, 0.12]
+"triggers.0.enter_above" = [2.0, 3.0]
+[universes]
+all = []
+no_crypto = ["GLD", "SLV", "SPY", "EEM", "TLT", "HYG"]
+"""
+
+
+def test_shared_walk_inputs_give_the_runs_of_separate_backtests_bit_for_bit(
+    tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = plan_sweep(sweep_file(tmp_path, GRID_SWEEP), market).runs
+    assert len(runs) == 16
+    prepared = []
+    real_prepare = execute_module.prepare_walk
+
+    def counted(policy, universe, start, end):
+        prepared.append((policy.name, universe.source))
+        return real_prepare(policy, universe, start, end)
+
+    monkeypatch.setattr(execute_module, "prepare_walk", counted)
+    shared = run_sweep(runs, market, tmp_path / "shared", workers=1, processes=False)
+    # one preparation per model and universe: 4, where 16 runs would prepare 16
+    assert len(prepared) == 4
+    alone = run_sweep(
+        runs, market, tmp_path / "alone", workers=1, processes=False, share=False
+    )
+    assert len(shared.done) == len(alone.done) == 16
+    pd.testing.assert_frame_equal(shared.summary, alone.summary, check_exact=True)
+    for run in runs:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "shared" / "returns" / f"run_id={run.run_id}"),
+            pd.read_parquet(tmp_path / "alone" / "returns" / f"run_id={run.run_id}"),
+            check_exact=True,
+        )
+    # and those of run_backtest itself, for one run of each model
+    for run in (runs[0], runs[-1]):
+        universe = execute_module.universe_market(market, run.universe, run.assets)
+        direct = run_backtest(run.policy, universe, start=run.start, baseline=None)
+        returns = pd.read_parquet(
+            tmp_path / "shared" / "returns" / f"run_id={run.run_id}"
+        )
+        assert returns["return"].tolist() == direct.returns.tolist()
+
+
+def test_inputs_of_another_walk_are_refused(market) -> None:
+    policy = load_policy("safe-haven-risk-off")
+    inputs = prepare_walk(policy, market, "2026-06-01", None)
+    other = load_policy("safe-haven-risk-off", {"triggers.0.lookback_days": 126})
+    same = load_policy("safe-haven-risk-off", {"triggers.0.enter_above": 3.0})
+    assert run_backtest(same, market, start="2026-06-01", inputs=inputs).returns.size
+    with pytest.raises(ValueError, match=r"prepared for another walk"):
+        run_backtest(other, market, start="2026-06-01", inputs=inputs)
+    with pytest.raises(ValueError, match=r"prepared for another walk"):
+        run_backtest(policy, market, start="2026-05-01", inputs=inputs)

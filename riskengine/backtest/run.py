@@ -31,10 +31,12 @@ from riskengine.backtest.baseline import (
 from riskengine.backtest.result import BacktestResult
 from riskengine.backtest.schedule import watched_assets
 from riskengine.backtest.walk import (
+    WalkInputs,
     book_result,
     open_book,
     prepare_walk,
     walk_forward,
+    walk_key,
 )
 from riskengine.data.prices import Market
 from riskengine.progress import Progress
@@ -49,6 +51,7 @@ def run_backtest(
     end: str | pd.Timestamp | None = None,
     baseline: BaselineChoice = OVERLAYS_OFF,
     progress: Progress | None = None,
+    inputs: WalkInputs | None = None,
 ) -> BacktestResult:
     """Walk a policy forward over a market, with its baseline.
 
@@ -72,6 +75,12 @@ def run_backtest(
     progress : Progress, optional
         Told of each GARCH refit and each scheduled decision of the walk (see
         `riskengine.progress`); None (the default) costs nothing.
+    inputs : WalkInputs, optional
+        The walk's data and forecasts, already prepared by
+        `riskengine.backtest.walk.prepare_walk` on this market and period for this
+        policy or any other with the same `walk_key` (e.g. one that differs only in
+        its allocation, trigger thresholds or limits): the result is the same, bit
+        for bit, without recomputing the forecasts. Prepared here when None.
 
     Returns
     -------
@@ -83,9 +92,18 @@ def run_backtest(
     DataError
         If the policy's universe is empty on this market, the period has no days,
         or the data screen stops on the prices (see `riskengine.data.screen`).
+    ValueError
+        If `inputs` were prepared for another walk (another `walk_key`).
     """
     choice = resolve_baseline(policy, baseline)
-    inputs = prepare_walk(policy, market, start, end, progress)
+    if inputs is None:
+        inputs = prepare_walk(policy, market, start, end, progress)
+    elif inputs.key != walk_key(policy, market, start, end):
+        raise ValueError(
+            f"policy '{policy.name}': inputs were prepared for another walk (its "
+            "universe, screen, model, schedule, triggers' signals, data or period "
+            "differ; see riskengine.backtest.walk.WALK_FIELDS)"
+        )
     main = open_book(policy, inputs, market)
     together = (
         choice is not None

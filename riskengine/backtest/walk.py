@@ -10,6 +10,8 @@ backtest (`riskengine.backtest.run`) and the crowded-exit stress test
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 
@@ -88,6 +90,8 @@ class WalkInputs:
         Which asset may be held at each row (history, staleness, a usable vol).
     timings : dict of str to float
         Seconds spent on the setup and the forecasts.
+    key : str
+        `walk_key` of the policy, market and period they were prepared for.
     """
 
     assets: list[str]
@@ -104,6 +108,63 @@ class WalkInputs:
     volatility: pd.DataFrame
     eligible: BoolArray
     timings: dict[str, float]
+    key: str
+
+
+WALK_FIELDS = (
+    "universe",
+    "screen",
+    "model",
+    "rebalance.frequency",
+    "rebalance.calendar",
+    "rebalance.min_history_days",
+    "rebalance.stale_after_days",
+    "triggers.watch_sleeves",
+    "triggers.lookback_days",
+    "triggers.signal",
+)
+"""The policy fields `prepare_walk` reads (``triggers.x``: of every trigger).
+
+The universe and screen, the model, the schedule (the refit dates) and eligibility,
+and of the triggers what they watch (the signals), their lookback (the forecasts'
+start) and their signals (the forecast horizon). Names (the policy's, a trigger's)
+only label errors.
+"""
+
+
+def walk_key(
+    policy: PolicySpec,
+    market: Market,
+    start: str | pd.Timestamp | None,
+    end: str | pd.Timestamp | None,
+) -> str:
+    """Hash of what `prepare_walk` reads: equal keys, identical `WalkInputs`.
+
+    The policy's `WALK_FIELDS`, the market's prices (its fingerprint), source,
+    sleeves, investability and daily columns, and the period. Policies that differ
+    only in allocation, trigger thresholds, limits or costs have the same key.
+    """
+    fields: dict[str, object] = {}
+    for path in WALK_FIELDS:
+        head, _, tail = path.partition(".")
+        value = getattr(policy, head)
+        if head == "triggers":
+            fields[path] = [getattr(trigger, tail) for trigger in value]
+        else:
+            fields[path] = getattr(value, tail) if tail else value
+    definition = {
+        "policy": fields,
+        "market": [
+            market.fingerprint,
+            market.source,
+            dict(market.sleeves),
+            dict(market.investable),
+            market.daily_columns,
+        ],
+        "period": [None if d is None else str(pd.Timestamp(d)) for d in (start, end)],
+    }
+    text = json.dumps(definition, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def prepare_walk(
@@ -193,6 +254,7 @@ def prepare_walk(
         volatility=volatility,
         eligible=eligible,
         timings=timings,
+        key=walk_key(policy, market, start, end),
     )
 
 
