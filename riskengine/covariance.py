@@ -399,6 +399,10 @@ def _pairwise(products: FloatArray, weights: FloatArray) -> FloatArray:
 def nearest_correlation(matrix: FloatArray, floor: float = 0.0) -> FloatArray:
     """Symmetric PSD matrix with unit diagonal close to `matrix` (eigenvalue clipping).
 
+    A matrix whose Cholesky factorisation succeeds (positive definite, up to
+    rounding) is returned symmetrised as it is; only the others pay for an
+    eigendecomposition, O(n^3) with a constant about ten times larger.
+
     Parameters
     ----------
     matrix : ndarray
@@ -407,6 +411,8 @@ def nearest_correlation(matrix: FloatArray, floor: float = 0.0) -> FloatArray:
         Smallest eigenvalue kept before the diagonal is rescaled to one.
     """
     symmetric = 0.5 * (matrix + matrix.T)
+    if _positive_definite(symmetric - floor * np.eye(len(symmetric))):
+        return symmetric  # the usual case: a Cholesky factor is ~10x cheaper than eigh
     eigenvalues, vectors = np.linalg.eigh(symmetric)
     if eigenvalues[0] >= floor:
         return symmetric
@@ -415,6 +421,15 @@ def nearest_correlation(matrix: FloatArray, floor: float = 0.0) -> FloatArray:
     scale[scale == 0] = 1.0
     result = clipped / np.outer(scale, scale)
     return 0.5 * (result + result.T)
+
+
+def _positive_definite(matrix: FloatArray) -> bool:
+    """Whether `matrix` has a Cholesky factor: positive definite up to rounding."""
+    try:
+        factor = np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.isfinite(factor).all())  # LAPACK passes NaN through
 
 
 def covariance(volatility: FloatArray, correlation: FloatArray) -> FloatArray:

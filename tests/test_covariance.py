@@ -97,6 +97,23 @@ def test_nearest_correlation_repairs_an_indefinite_matrix() -> None:
     np.testing.assert_array_equal(fixed, fixed.T)
 
 
+def test_nearest_correlation_keeps_a_positive_definite_matrix(
+    rng: np.random.Generator,
+) -> None:
+    # the Cholesky shortcut: a PD matrix is only symmetrised (eigh would keep it too)
+    corr = np.corrcoef(rng.normal(size=(200, 30)).T)
+    assert np.linalg.eigvalsh(corr).min() > 1e-3
+    asymmetric = corr + np.triu(np.full_like(corr, 1e-13), 1)
+    np.testing.assert_array_equal(
+        nearest_correlation(asymmetric), 0.5 * (asymmetric + asymmetric.T)
+    )
+    # more assets than rows: singular, so the eigenvalues are clipped instead
+    singular = np.corrcoef(rng.normal(size=(20, 50)).T)
+    fixed = nearest_correlation(singular)
+    assert np.linalg.eigvalsh(fixed).min() >= -1e-12
+    np.testing.assert_allclose(np.diag(fixed), 1.0, atol=1e-12)
+
+
 def test_covariance_scales_correlation_by_vols() -> None:
     corr = np.array([[1.0, 0.5], [0.5, 1.0]])
     cov = covariance(np.array([0.1, 0.2]), corr)
