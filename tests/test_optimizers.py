@@ -37,6 +37,24 @@ def test_newton_and_cvxpy_give_the_same_risk_budget_portfolio(n: int) -> None:
     np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-8)
 
 
+def test_a_warm_start_reaches_the_cold_start_optimum() -> None:
+    # 250 assets, next week's covariance started from this week's weights
+    rng = np.random.default_rng(11)
+    cov = random_covariance(rng, 250)
+    moved = cov * np.outer(*(2 * [np.exp(0.05 * rng.standard_normal(250))]))
+    budgets = rng.uniform(0.1, 1.0, 250)
+    budgets[:5] = 0.0
+    start = risk_budget_weights(cov, budgets)
+    warm = risk_budget_weights(moved, budgets, start=start)
+    cold = risk_budget_weights(moved, budgets)
+    np.testing.assert_allclose(warm, cold, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        risk_contributions(warm, moved), budgets / budgets.sum(), atol=1e-14
+    )
+    # a start that holds nothing where a budget is falls back to the cold start
+    assert (risk_budget_weights(moved, budgets, start=np.zeros(250)) == cold).all()
+
+
 def test_risk_budget_problem_is_dpp_and_reused() -> None:
     problem = RiskBudgetProblem(4)
     assert problem.problem.is_dpp()

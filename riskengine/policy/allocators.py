@@ -81,13 +81,16 @@ def fixed_sleeve_weights(
 
 
 class RiskBudgetProblems:
-    """One allocator's cvxpy risk-budget problems, one per number of budgeted assets.
+    """One allocator's risk-budget state, kept between decisions.
 
-    Built once and re-solved with each decision's data.
+    Its cvxpy risk-budget problems, one per number of budgeted assets, built once
+    and re-solved with each decision's data; and the last weights Newton's method
+    found, the next decision's start when it has the same assets.
     """
 
     def __init__(self) -> None:
         self._by_size: dict[int, RiskBudgetProblem] = {}
+        self._last: tuple[tuple[str, ...], FloatArray] | None = None
 
     def solve(self, cov: FloatArray, budgets: FloatArray) -> FloatArray:
         """`RiskBudgetProblem.solve` with the problem of this many budgets."""
@@ -95,6 +98,22 @@ class RiskBudgetProblems:
         if n not in self._by_size:
             self._by_size[n] = RiskBudgetProblem(n)
         return self._by_size[n].solve(cov, budgets)
+
+    def newton(
+        self, cov: FloatArray, budgets: FloatArray, assets: Sequence[str]
+    ) -> FloatArray:
+        """`risk_budget_weights`, started from the last weights of the same assets.
+
+        Raises
+        ------
+        InfeasibleError
+            If Newton's method does not converge.
+        """
+        key = tuple(assets)
+        start = self._last[1] if self._last and self._last[0] == key else None
+        weights = risk_budget_weights(cov, budgets, start=start)
+        self._last = (key, weights)
+        return weights
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,8 @@ class BaseInputs:
     daily : float
         Daily vol of one unit of annual vol (1 / sqrt(periods per year)).
     problems : RiskBudgetProblems
-        The allocator's cvxpy risk-budget problems, kept between decisions.
+        The allocator's risk-budget problems and last solution, kept between
+        decisions.
     """
 
     target: TargetSpec
@@ -218,7 +238,9 @@ class RiskBudget(BaseRule):
         fallback = ""
         if target.risk_budget_solver == "fast":
             try:
-                return BaseWeights(risk_budget_weights(inputs.cov, budgets))
+                return BaseWeights(
+                    inputs.problems.newton(inputs.cov, budgets, inputs.assets)
+                )
             except InfeasibleError as exc:
                 fallback = f"{exc}; solved with cvxpy instead"
         return BaseWeights(inputs.problems.solve(inputs.cov, budgets), fallback)

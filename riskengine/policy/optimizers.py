@@ -47,7 +47,11 @@ def risk_contributions(weights: FloatArray, cov: FloatArray) -> FloatArray:
 
 
 def risk_budget_weights(
-    cov: FloatArray, budgets: FloatArray, *, max_iterations: int = 100
+    cov: FloatArray,
+    budgets: FloatArray,
+    *,
+    start: FloatArray | None = None,
+    max_iterations: int = 100,
 ) -> FloatArray:
     """Long-only weights whose risk contributions are proportional to `budgets`.
 
@@ -57,8 +61,14 @@ def risk_budget_weights(
         Covariance, shape (n, n), positive definite on the assets with a budget.
     budgets : ndarray
         Non-negative budgets, shape (n,); assets with a zero budget get zero weight.
+    start : ndarray, optional
+        Weights to start from, shape (n,), positive wherever a budget is (e.g. the
+        previous decision's); Newton's method then usually needs 2-4 steps instead
+        of 6-10. Without one, or if it does not converge from there, it starts
+        from ``y ~ sqrt(budget)``. The optimum is unique, so the start changes
+        the answer only within `NEWTON_TOLERANCE`.
     max_iterations : int
-        Newton iterations before giving up.
+        Newton iterations before giving up (from each start).
 
     Returns
     -------
@@ -74,7 +84,11 @@ def risk_budget_weights(
     vol = np.sqrt(np.diag(cov)[held])
     corr = cov[np.ix_(held, held)] / np.outer(vol, vol)
     b = budgets[held] / budgets[held].sum()
-    y, converged = _newton(corr, b, max_iterations, NEWTON_TOLERANCE)
+    converged = False
+    if start is not None and (start[held] > 0).all():
+        y, converged = _newton(corr, b, start[held] * vol, max_iterations)
+    if not converged:
+        y, converged = _newton(corr, b, np.sqrt(b), max_iterations)
     if not converged:
         raise InfeasibleError("risk budgeting: Newton's method did not converge")
     weights = np.zeros_like(budgets, dtype=float)
@@ -84,14 +98,13 @@ def risk_budget_weights(
 
 @njit(cache=True)
 def _newton(
-    corr: FloatArray, b: FloatArray, max_iterations: int, tolerance: float
+    corr: FloatArray, b: FloatArray, y: FloatArray, max_iterations: int
 ) -> tuple[FloatArray, bool]:
-    """Damped Newton on 1/2 y'Cy - b'log y from y ~ sqrt(b); True if converged."""
-    y = np.sqrt(b)
+    """Damped Newton on 1/2 y'Cy - b'log y from `y` (rescaled); True if converged."""
     y = y / np.sqrt(y @ corr @ y)
     for _ in range(max_iterations):
         cy = corr @ y
-        if np.max(np.abs(y * cy - b) / b) < tolerance:
+        if np.max(np.abs(y * cy - b) / b) < NEWTON_TOLERANCE:
             return y, True
         hessian = corr + np.diag(b / y**2)
         step = -np.linalg.solve(hessian, cy - b / y)
