@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 
 import cvxpy as cp
+import daqp
 import numpy as np
 from numba import njit
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
-from riskengine.policy.weight_limits import Frame, WeightLimit, covariance_scale
+from riskengine.policy.weight_limits import (
+    Frame,
+    VolCap,
+    WeightLimit,
+    covariance_scale,
+)
 
 SOLVERS: dict[str, dict[str, float]] = {
     "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10},
@@ -38,6 +45,12 @@ RIDGE = 1e-8
 """Small identity term that makes the projection's optimum unique."""
 INACCURATE_TOL = 1e-7
 """A solution flagged inaccurate is kept only if no constraint is broken by more."""
+ACTIVE_SET_PRIMAL_TOL = 1e-12
+"""Largest violation of a constraint the active-set QP leaves out of its set."""
+VOL_CAP_RTOL = 1e-10
+"""The active-set path meets a binding vol cap with a vol this close below it."""
+VOL_CAP_STEPS = 40
+"""QPs the search for the vol cap's multiplier may take before cvxpy decides."""
 
 
 def risk_contributions(weights: FloatArray, cov: FloatArray) -> FloatArray:
@@ -85,10 +98,16 @@ def risk_budget_weights(
     corr = cov[np.ix_(held, held)] / np.outer(vol, vol)
     b = budgets[held] / budgets[held].sum()
     converged = False
+    starts = [np.sqrt(b)]
     if start is not None and (start[held] > 0).all():
-        y, converged = _newton(corr, b, start[held] * vol, max_iterations)
-    if not converged:
-        y, converged = _newton(corr, b, np.sqrt(b), max_iterations)
+        starts.insert(0, start[held] * vol)
+    for first in starts:
+        try:
+            y, converged = _newton(corr, b, first, max_iterations)
+        except np.linalg.LinAlgError:  # a Hessian not positive definite (rounding)
+            continue
+        if converged:
+            break
     if not converged:
         raise InfeasibleError("risk budgeting: Newton's method did not converge")
     weights = np.zeros_like(budgets, dtype=float)
@@ -100,16 +119,29 @@ def risk_budget_weights(
 def _newton(
     corr: FloatArray, b: FloatArray, y: FloatArray, max_iterations: int
 ) -> tuple[FloatArray, bool]:
-    """Damped Newton on 1/2 y'Cy - b'log y from `y` (rescaled); True if converged."""
+    """Damped Newton on 1/2 y'Cy - b'log y from `y` (rescaled); True if converged.
+
+    Each step solves with the Cholesky factor of the Hessian ``C + diag(b / y^2)``
+    (positive definite), half the cost of an LU solve.
+    """
     y = y / np.sqrt(y @ corr @ y)
+    n = y.size
     for _ in range(max_iterations):
         cy = corr @ y
         if np.max(np.abs(y * cy - b) / b) < NEWTON_TOLERANCE:
             return y, True
-        hessian = corr + np.diag(b / y**2)
-        step = -np.linalg.solve(hessian, cy - b / y)
+        lower = np.linalg.cholesky(corr + np.diag(b / y**2))
+        step = b / y - cy  # minus the gradient, overwritten by the Newton step
+        for i in range(n):  # L z = -gradient, by rows of L
+            for k in range(i):
+                step[i] -= lower[i, k] * step[k]
+            step[i] /= lower[i, i]
+        for i in range(n - 1, -1, -1):  # L' step = z, by rows of L
+            step[i] /= lower[i, i]
+            for k in range(i):
+                step[k] -= lower[i, k] * step[i]
         alpha = 1.0
-        for i in range(y.size):  # stay inside y > 0
+        for i in range(n):  # stay inside y > 0
             if step[i] < 0:
                 alpha = min(alpha, -0.95 * y[i] / step[i])
         y = y + alpha * step
@@ -154,8 +186,21 @@ class RiskBudgetProblem:
 class ConstrainedProblem:
     """Closest weights (in tracking-error terms) to a target that meet the limits.
 
-    Built once per universe (assets and their sleeves); bounds and caps are
-    parameters, so each date only sets values and re-solves.
+    Minimises ``|F (w - target)|^2 + RIDGE |w - target|^2`` with ``F'F`` the
+    covariance over `weight_limits.covariance_scale` (plus 1e-12 on the diagonal),
+    subject to every limit's constraints. Two solvers find the same optimum:
+
+    - an active-set QP (DAQP) when every constraint is linear at the date (asset
+      and sleeve bounds, gross leverage when long only, a turnover cap only on the
+      first trade): exact on the constraints it holds, with the vol cap
+      ``|F w| <= vol_cap`` met by its multiplier ``mu``: the QP with objective
+      ``... + mu |F w|^2``, ``mu`` found by a secant search until the ex-ante vol
+      is within `VOL_CAP_RTOL` below the cap. About 25 ms per QP at 500 assets;
+    - cvxpy (`SOLVERS`), otherwise or when the first fails: the problem is built
+      once per universe (assets and their sleeves) on first use, with bounds and
+      caps as parameters (DPP), so each date only sets values and re-solves.
+      Building it costs seconds at 100 assets and about 40 s at 500 (cvxpy's
+      DPP compilation), a solve about 3 s at 500.
 
     Parameters
     ----------
@@ -167,21 +212,24 @@ class ConstrainedProblem:
     """
 
     def __init__(self, sleeves: Sequence[str], limits: Sequence[WeightLimit]) -> None:
-        n = len(sleeves)
-        self.factor = cp.Parameter((n, n))
-        self.target = cp.Parameter(n)
-        self.anchor = cp.Parameter(n)  # factor @ target, a parameter of its own (DPP)
-        self.weights = cp.Variable(n)
-        tracking = self.factor @ self.weights - self.anchor
-        gap = self.weights - self.target
-        objective = cp.sum_squares(tracking) + RIDGE * cp.sum_squares(gap)
-        frame = Frame(self.weights, self.factor, sleeves)
-        parts = [limit.compile(frame) for limit in limits]
-        self.parameters = {k: p for part in parts for k, p in part.parameters.items()}
-        constraints = [c for part in parts for c in part.constraints]
-        self.problem = cp.Problem(cp.Minimize(objective), constraints)
-        if not self.problem.is_dpp():  # pragma: no cover - a construction error
-            raise AssertionError("constrained allocation problem is not DPP")
+        self.sleeves = tuple(sleeves)
+        self.limits = tuple(limits)
+        self.solved_by = {"active_set": 0, "cvxpy": 0}
+        """Dates solved by each path so far."""
+
+    @cached_property
+    def _cvxpy(self) -> _CvxpyProjection:
+        return _CvxpyProjection(self.sleeves, self.limits)
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The cvxpy problem (built on first use)."""
+        return self._cvxpy.problem
+
+    @property
+    def parameters(self) -> dict[str, cp.Parameter]:
+        """The cvxpy problem's limit parameters by name (built on first use)."""
+        return self._cvxpy.parameters
 
     def solve(
         self,
@@ -202,14 +250,160 @@ class ConstrainedProblem:
         ValueError
             If `limit_values` does not name every limit parameter exactly once.
         """
-        if set(limit_values) != set(self.parameters):
+        names = {name for limit in self.limits for name in limit.parameter_names}
+        if set(limit_values) != names:
             raise ValueError(
                 f"constrained allocation: limit values {sorted(limit_values)} do not "
-                f"match the parameters {sorted(self.parameters)}"
+                f"match the parameters {sorted(names)}"
             )
-        scale = covariance_scale(cov)
+        scaled = cov / covariance_scale(cov) + 1e-12 * np.eye(len(target))
+        weights = self._active_set(target, scaled, limit_values)
+        if weights is not None:
+            self.solved_by["active_set"] += 1
+            return weights
+        self.solved_by["cvxpy"] += 1
+        return self._cvxpy.solve(target, scaled, limit_values)
+
+    def _active_set(
+        self,
+        target: FloatArray,
+        scaled: FloatArray,
+        values: Mapping[str, FloatArray | float],
+    ) -> FloatArray | None:
+        """The optimum by DAQP, or None when a constraint is not linear or it fails."""
         n = len(target)
-        self.factor.value = np.linalg.cholesky(cov / scale + 1e-12 * np.eye(n)).T
+        lower, upper = np.full(n, -np.inf), np.full(n, np.inf)
+        rows, row_lower, row_upper = [np.zeros((0, n))], [np.zeros(0)], [np.zeros(0)]
+        vol_cap = None
+        for limit in self.limits:
+            if isinstance(limit, VolCap):
+                vol_cap = float(values["vol_cap"])
+                continue
+            part = limit.polyhedral(self.sleeves, values)
+            if part is None:
+                return None
+            if part.rows is None:
+                lower, upper = (
+                    np.maximum(lower, part.lower),
+                    np.minimum(upper, part.upper),
+                )
+            else:
+                rows.append(part.rows)
+                row_lower.append(part.lower)
+                row_upper.append(part.upper)
+        qp = _BoundedQp(
+            target,
+            scaled + RIDGE * np.eye(n),
+            np.vstack(rows),
+            np.concatenate([lower, *row_lower]),
+            np.concatenate([upper, *row_upper]),
+        )
+        weights = qp.solve(0.0, scaled)
+        if weights is None or vol_cap is None:
+            return weights
+        return _within_vol_cap(qp, scaled, vol_cap, weights)
+
+
+class _BoundedQp:
+    """``min 1/2 (w - t)'H(w - t) + mu/2 w'Sw`` on ``lower <= (I; A) w <= upper``."""
+
+    def __init__(
+        self,
+        target: FloatArray,
+        hessian: FloatArray,
+        rows: FloatArray,
+        lower: FloatArray,
+        upper: FloatArray,
+    ) -> None:
+        self.hessian = hessian
+        self.linear = -hessian @ target
+        self.rows = np.ascontiguousarray(rows)
+        self.lower, self.upper = lower, upper
+        self.sense = np.zeros(len(lower), dtype=np.int32)
+
+    def solve(self, mu: float, penalty: FloatArray) -> FloatArray | None:
+        """The optimum with multiplier `mu` on ``w' penalty w``; None if none found."""
+        hessian = self.hessian + mu * penalty if mu else self.hessian
+        weights, _, exitflag, _ = daqp.solve(
+            np.ascontiguousarray(hessian),
+            self.linear,
+            self.rows,
+            self.upper,
+            self.lower,
+            self.sense,
+            primal_tol=ACTIVE_SET_PRIMAL_TOL,
+        )
+        return np.asarray(weights) if exitflag == 1 else None
+
+
+def _within_vol_cap(
+    qp: _BoundedQp, scaled: FloatArray, cap: float, weights: FloatArray
+) -> FloatArray | None:
+    """The optimum under ``|F w| <= cap`` from the one without it (`weights`).
+
+    The constrained optimum is the QP's with the cap's multiplier ``mu`` on
+    ``w' F'F w``; its vol falls as ``mu`` grows, and the secant search on
+    ``log(vol / cap)`` against ``log(1 + mu)`` (bisection when it leaves the
+    bracket) stops when the vol is within `VOL_CAP_RTOL` below the cap. None if it
+    does not within `VOL_CAP_STEPS` QPs (cvxpy then decides, infeasibility
+    included).
+    """
+    vol = float(np.sqrt(weights @ scaled @ weights))
+    if vol <= cap:
+        return weights
+    points = [(0.0, np.log(vol / cap))]  # (log(1 + mu), log(vol / cap))
+    above, below = 0.0, np.inf  # bracket of log(1 + mu)
+    x = np.log(vol / cap)  # first guess: vol falls like 1 / (1 + mu)
+    for _ in range(VOL_CAP_STEPS):
+        found = qp.solve(float(np.expm1(x)), scaled)
+        if found is None:
+            return None
+        vol = float(np.sqrt(found @ scaled @ found))
+        if cap * (1.0 - VOL_CAP_RTOL) <= vol <= cap:
+            return found
+        gap = np.log(vol / cap)
+        above, below = (x, below) if gap > 0 else (above, x)
+        (x0, g0), points = points[-1], [*points, (x, gap)]
+        slope = (gap - g0) / (x - x0)
+        step = x - gap / slope if slope < 0 else np.inf
+        if np.isfinite(below):
+            x = step if above < step < below else 0.5 * (above + below)
+        else:
+            x = step if np.isfinite(step) and step > x else 2.0 * x + 0.1
+    return None
+
+
+class _CvxpyProjection:
+    """`ConstrainedProblem`'s problem in cvxpy, built once with parameters (DPP)."""
+
+    def __init__(self, sleeves: Sequence[str], limits: Sequence[WeightLimit]) -> None:
+        n = len(sleeves)
+        self.factor = cp.Parameter((n, n))
+        self.target = cp.Parameter(n)
+        self.anchor = cp.Parameter(n)  # factor @ target, a parameter of its own (DPP)
+        self.weights = cp.Variable(n)
+        tracking = self.factor @ self.weights - self.anchor
+        gap = self.weights - self.target
+        objective = cp.sum_squares(tracking) + RIDGE * cp.sum_squares(gap)
+        frame = Frame(self.weights, self.factor, sleeves)
+        parts = [limit.compile(frame) for limit in limits]
+        self.parameters = {k: p for part in parts for k, p in part.parameters.items()}
+        names = {name for limit in limits for name in limit.parameter_names}
+        if set(self.parameters) != names:  # pragma: no cover - a construction error
+            raise AssertionError(f"limit parameters {sorted(self.parameters)}")
+        constraints = [c for part in parts for c in part.constraints]
+        self.problem = cp.Problem(cp.Minimize(objective), constraints)
+        if not self.problem.is_dpp():  # pragma: no cover - a construction error
+            raise AssertionError("constrained allocation problem is not DPP")
+
+    def solve(
+        self,
+        target: FloatArray,
+        scaled: FloatArray,
+        limit_values: Mapping[str, FloatArray | float],
+    ) -> FloatArray:
+        """The optimum for the scaled covariance `scaled` (`ConstrainedProblem`)."""
+        self.factor.value = np.linalg.cholesky(scaled).T
         self.target.value = target
         self.anchor.value = self.factor.value @ target
         for name, value in limit_values.items():

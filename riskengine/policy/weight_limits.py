@@ -137,12 +137,49 @@ class Compiled:
     constraints: list[cp.Constraint]
 
 
+@dataclass(frozen=True)
+class Polyhedral:
+    """A limit's constraints at one date as ``lower <= rows @ w <= upper``.
+
+    Attributes
+    ----------
+    rows : ndarray or None
+        Shape (m, n); None for bounds on each weight (the identity).
+    lower, upper : ndarray
+        Shape (m,), or (n,) for bounds on each weight.
+    """
+
+    rows: FloatArray | None
+    lower: FloatArray
+    upper: FloatArray
+
+
 class WeightLimit(Limit):
     """A limit met by projecting onto its cvxpy constraints (`ConstrainedProblem`)."""
+
+    parameter_names: tuple[str, ...]
+    """Names of its parameters: the keys of `compile`'s and of `values`' dicts."""
 
     def projected(self, policy: PolicySpec) -> bool:
         """Whether the policy's projection holds this limit's constraints."""
         return True
+
+    def polyhedral(
+        self, sleeves: Sequence[str], values: Mapping[str, FloatArray | float]
+    ) -> Polyhedral | None:
+        """The constraints with the projection's parameter `values`, as linear rows.
+
+        For the projection's active-set path (`optimizers.ConstrainedProblem`);
+        None when they are not linear with these values (cvxpy then solves).
+
+        Parameters
+        ----------
+        sleeves : sequence of str
+            Sleeve of each asset.
+        values : mapping of str to ndarray or float
+            Every limit's parameter values of the date, by name.
+        """
+        return None
 
     @abstractmethod
     def compile(self, frame: Frame) -> Compiled:
@@ -158,6 +195,7 @@ class AssetBounds(WeightLimit):
 
     name = "asset_bounds"
     claims = ("limits.min_asset_weight", "limits.max_asset_weight")
+    parameter_names = ("lower", "upper")
 
     def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """The bounds that are set."""
@@ -188,6 +226,14 @@ class AssetBounds(WeightLimit):
             {"lower": lower, "upper": upper}, [weights >= lower, weights <= upper]
         )
 
+    def polyhedral(
+        self, sleeves: Sequence[str], values: Mapping[str, FloatArray | float]
+    ) -> Polyhedral | None:
+        """Bounds on each weight."""
+        return Polyhedral(
+            None, np.asarray(values["lower"]), np.asarray(values["upper"])
+        )
+
     def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
         """The bounds for every asset (a large upper bound when uncapped)."""
         limits, n = policy.limits, len(book.sleeves)
@@ -203,6 +249,7 @@ class SleeveBounds(WeightLimit):
 
     name = "sleeve_bounds"
     claims = ("limits.sleeve_min_weight", "limits.sleeve_max_weight")
+    parameter_names = ("sleeve_lower", "sleeve_upper")
 
     def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """The bounds of the sleeves present."""
@@ -235,6 +282,16 @@ class SleeveBounds(WeightLimit):
         net = membership.astype(float) @ frame.weights
         return Compiled(
             {"sleeve_lower": lower, "sleeve_upper": upper}, [net >= lower, net <= upper]
+        )
+
+    def polyhedral(
+        self, sleeves: Sequence[str], values: Mapping[str, FloatArray | float]
+    ) -> Polyhedral | None:
+        """One row per sleeve: the membership of its assets."""
+        labels = np.asarray(sleeves)
+        rows = np.array([labels == name for name in _sleeve_names(sleeves)], float)
+        return Polyhedral(
+            rows, np.asarray(values["sleeve_lower"]), np.asarray(values["sleeve_upper"])
         )
 
     def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
@@ -294,6 +351,7 @@ class GrossLeverage(WeightLimit):
 
     name = "gross_leverage"
     claims = ("target.max_gross_leverage",)
+    parameter_names = ("gross",)
 
     def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """The cap, which every policy has."""
@@ -312,6 +370,21 @@ class GrossLeverage(WeightLimit):
         gross = cp.Parameter(nonneg=True)
         return Compiled({"gross": gross}, [cp.norm1(frame.weights) <= gross])
 
+    def polyhedral(
+        self, sleeves: Sequence[str], values: Mapping[str, FloatArray | float]
+    ) -> Polyhedral | None:
+        """``sum(w) <= gross`` when every weight is bounded below by 0 (long only).
+
+        Then ``|w|_1 = sum(w)``; with short sales allowed it is not linear (None).
+        """
+        lower = values.get("lower")
+        if lower is None or np.min(lower) < 0.0:
+            return None
+        gross = float(values["gross"])
+        return Polyhedral(
+            np.ones((1, len(sleeves))), np.array([-LARGE]), np.array([gross])
+        )
+
     def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
         """The cap."""
         return {"gross": policy.target.max_gross_leverage}
@@ -326,6 +399,7 @@ class VolCap(WeightLimit):
 
     name = "vol_cap"
     claims = ()
+    parameter_names = ("vol_cap",)
 
     def fields(self, policy: PolicySpec, book: Book) -> list[str]:
         """None: the cap is no policy field."""
@@ -364,6 +438,7 @@ class TurnoverCap(WeightLimit):
 
     name = "turnover"
     claims = ("limits.max_turnover",)
+    parameter_names = ("previous", "turnover")
 
     def projected(self, policy: PolicySpec) -> bool:
         """Only when the policy caps turnover."""
@@ -393,6 +468,17 @@ class TurnoverCap(WeightLimit):
             {"previous": previous, "turnover": turnover},
             [cp.norm1(frame.weights - previous) <= turnover],
         )
+
+    def polyhedral(
+        self, sleeves: Sequence[str], values: Mapping[str, FloatArray | float]
+    ) -> Polyhedral | None:
+        """No rows while the cap is the large one of a first trade; else None.
+
+        ``|w - previous|_1`` is not linear: a binding turnover cap needs cvxpy.
+        """
+        if float(values["turnover"]) < LARGE:
+            return None
+        return Polyhedral(np.zeros((0, len(sleeves))), np.zeros(0), np.zeros(0))
 
     def values(self, policy: PolicySpec, book: Book) -> dict[str, FloatArray | float]:
         """The holdings and the cap (a large one on the first trade)."""
