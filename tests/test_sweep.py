@@ -1,3 +1,5 @@
+import os
+import signal
 import socket
 from pathlib import Path
 
@@ -344,3 +346,107 @@ def test_inputs_of_another_walk_are_refused(market) -> None:
         run_backtest(other, market, start="2026-06-01", inputs=inputs)
     with pytest.raises(ValueError, match=r"prepared for another walk"):
         run_backtest(policy, market, start="2026-05-01", inputs=inputs)
+
+
+CLUSTER_SWEEP = """
+name = "cluster"
+policies = ["risk-parity-fund"]
+start = "2026-03-01"
+[grid]
+"target.target_vol_annual" = [0.06, 0.08, 0.10, 0.12, 0.14]
+[universes]
+all = []
+no_crypto = ["GLD", "SLV", "SPY", "EEM", "TLT", "HYG"]
+"""
+
+
+def _one_partition_per_run(out: Path, runs) -> None:
+    for dataset in ("runs", "returns"):
+        files = sorted((out / dataset).rglob("*.parquet"))
+        assert sorted(f.parent.name for f in files) == sorted(
+            f"run_id={r.run_id}" for r in runs
+        )
+    assert not list(out.rglob("*.riskengine-tmp"))
+
+
+@pytest.fixture(scope="module")
+def process_cluster():
+    """Two single-threaded worker processes, as `riskengine sweep` starts them."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
+        yield cluster
+
+
+def test_a_worker_killed_mid_sweep_leaves_one_result_per_run(
+    tmp_path: Path, market, process_cluster
+) -> None:
+    from distributed import Client
+
+    runs = plan_sweep(sweep_file(tmp_path, CLUSTER_SWEEP), market).runs
+    out, killed = tmp_path / "out", []
+    with Client(process_cluster) as client:
+        pids = client.run(os.getpid)
+
+    def kill_a_busy_worker(label: str, finished: int, total: int) -> None:
+        # SIGKILL, as the kernel's OOM killer would, a worker running a task
+        workers = process_cluster.scheduler.workers
+        busy = [a for a, w in workers.items() if w.processing and a in pids]
+        if not killed and busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(busy[0])
+
+    report = run_sweep(
+        runs,
+        market,
+        out,
+        scheduler=process_cluster.scheduler_address,
+        progress=kill_a_busy_worker,
+    )
+    assert killed  # a worker died with a task running
+    assert report.failed == {}
+    assert sorted(report.done) == sorted(r.run_id for r in runs)
+    _one_partition_per_run(out, runs)
+
+
+def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(
+    tmp_path: Path, market, process_cluster
+) -> None:
+    runs = plan_sweep(sweep_file(tmp_path, CLUSTER_SWEEP), market).runs
+    out, address = tmp_path / "out", process_cluster.scheduler_address
+
+    def interrupt_after_three(label: str, finished: int, total: int) -> None:
+        if finished == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the client, runs still in flight
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(runs, market, out, scheduler=address, progress=interrupt_after_three)
+    finished = {p.name.removeprefix("run_id=") for p in (out / "runs").iterdir()}
+    assert len(finished) == 3
+    again = run_sweep(runs, market, out, scheduler=address)
+    assert set(again.skipped) == finished
+    assert set(again.done) == {r.run_id for r in runs} - finished
+    _one_partition_per_run(out, runs)
+
+
+def test_workers_with_another_riskengine_are_refused(
+    tmp_path: Path, market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
+    real = cluster_module.package_version
+    monkeypatch.setattr(
+        cluster_module,
+        "package_version",
+        lambda name: "0.0.1" if name == "riskengine" else real(name),
+    )
+    with pytest.raises(
+        ClusterError,
+        match=r"local Dask cluster: worker \S+ has riskengine \S+, this machine 0\.0\.1",
+    ):
+        run_sweep(runs, market, tmp_path / "out", workers=1, processes=False)

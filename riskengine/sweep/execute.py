@@ -126,14 +126,20 @@ def _execute(
 ) -> Iterator[tuple[SweepRun, RunOutput | RunFailure]]:
     """Submit the runs and yield each with its outcome, in the order they finish.
 
-    Each universe's market is scattered once; with `share`, each `walk_key` gets one
-    task preparing its inputs, which its runs depend on (Dask recomputes it if the
-    worker holding it dies). A run whose worker dies is run again elsewhere.
+    Each universe's market is a task holding it: unlike scattered data, whose
+    copies Dask may drop down to one, the scheduler keeps a task's definition and
+    computes it again if the worker holding its result dies. With `share`, each
+    `walk_key` gets one task preparing its inputs, which its runs depend on. Tasks
+    held by a worker that dies are computed again on another, as are its runs.
     """
     universes = {
-        r.universe: universe_market(market, r.universe, r.assets) for r in runs
+        name: universe_market(market, name, assets)
+        for name, assets in {r.universe: r.assets for r in runs}.items()
     }
-    scattered = {name: client.scatter(m) for name, m in universes.items()}
+    markets = {
+        name: client.submit(_held, data, key=f"market-{name}-{data.fingerprint[:16]}")
+        for name, data in universes.items()
+    }
     walks: dict[str, Future] = {}
     futures: dict[Future, SweepRun] = {}
     for run in runs:
@@ -144,7 +150,7 @@ def _execute(
                 walks[key] = client.submit(
                     _prepare,
                     run.policy,
-                    scattered[run.universe],
+                    markets[run.universe],
                     run.start,
                     run.end,
                     key=f"walk-{key[:16]}",
@@ -152,7 +158,7 @@ def _execute(
             walk = walks[key]
         futures[
             client.submit(
-                _run_one, run, scattered[run.universe], walk, key=f"run-{run.run_id}"
+                _run_one, run, markets[run.universe], walk, key=f"run-{run.run_id}"
             )
         ] = run
     walks.clear()  # each is held by its runs' tasks until they are done
@@ -172,6 +178,11 @@ def universe_market(market: Market, universe: str, assets: Sequence[str]) -> Mar
         sleeves=market.asset_table,
         simulated=market.simulated,
     )
+
+
+def _held(market: Market) -> Market:
+    """The market its task was given: data Dask can compute again."""
+    return market
 
 
 def _prepare(
