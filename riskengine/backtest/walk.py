@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,7 @@ from riskengine.policy.triggers import (
     unwatched_events,
 )
 from riskengine.progress import Progress
-from riskengine.specs import PolicySpec
+from riskengine.specs import PolicySpec, TriggerSpec
 from riskengine.volatility import VolForecast, forecast_variance
 
 
@@ -92,6 +92,9 @@ class WalkInputs:
         Seconds spent on the setup and the forecasts.
     key : str
         `walk_key` of the policy, market and period they were prepared for.
+    paths : dict of TriggerSpec to TriggerPath
+        Each trigger's path on these inputs, computed once (`trigger_path_of`):
+        books of policies with the same trigger share it.
     """
 
     assets: list[str]
@@ -109,6 +112,26 @@ class WalkInputs:
     eligible: BoolArray
     timings: dict[str, float]
     key: str
+    paths: dict[TriggerSpec, TriggerPath] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def trigger_path_of(self, spec: TriggerSpec, market: Market) -> TriggerPath:
+        """The path of trigger `spec` on these inputs (of `market`), kept in `paths`."""
+        if spec not in self.paths:
+            self.paths[spec] = trigger_path(
+                spec,
+                trigger_signal(
+                    spec,
+                    self.forecast.volatility,
+                    self.panel,
+                    self.levels,
+                    market.sleeves,
+                    term_volatility(self.forecast),
+                    self.forecast.persistence,
+                ),
+            )
+        return self.paths[spec]
 
 
 WALK_FIELDS = (
@@ -283,21 +306,7 @@ def open_book(policy: PolicySpec, inputs: WalkInputs, market: Market) -> Book:
     clock = time.perf_counter()
     assets = inputs.assets
     check_feasibility(policy, [market.sleeves[a] for a in assets])
-    paths = [
-        trigger_path(
-            spec,
-            trigger_signal(
-                spec,
-                inputs.forecast.volatility,
-                inputs.panel,
-                inputs.levels,
-                market.sleeves,
-                term_volatility(inputs.forecast),
-                inputs.forecast.persistence,
-            ),
-        )
-        for spec in policy.triggers
-    ]
+    paths = [inputs.trigger_path_of(spec, market) for spec in policy.triggers]
     n_rows = len(inputs.returns)
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, n_rows)
     deciding = decision_rows(
