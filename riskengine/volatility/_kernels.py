@@ -155,6 +155,7 @@ def loglik_grad(
     theta: FloatArray,
     y: FloatArray,
     student: bool,
+    gjr: bool,
     start: float,
     lower: FloatArray,
     upper: FloatArray,
@@ -163,7 +164,12 @@ def loglik_grad(
     """Log-likelihood at `theta` as arch computes it; the gradient goes to `grad`.
 
     d sigma^2_t / d theta follows the recursion of sigma^2_t (through the lagged
-    residual for mu) and is clipped where sigma^2_t is.
+    residual for mu) and is clipped where sigma^2_t is. Without `gjr` the gamma
+    term is left out (gamma must be 0) and its gradient is reported as 0. For
+    Student-t errors one division per observation gives both 1 / sigma^2_t and
+    the weight z / (1 + z), z = e^2 / ((nu - 2) sigma^2_t): with
+    a = e^2 / (nu - 2), ``r = 1 / (s (s + a))``, 1 / s = (s + a) r and
+    z / (1 + z) = a s r.
     """
     mu, omega, alpha, gamma, beta, nu = (
         theta[0],
@@ -176,6 +182,7 @@ def loglik_grad(
     n = y.shape[0]
     nu1 = nu + 1.0
     inv_nm2 = 1.0 / (nu - 2.0) if student else 0.0
+    mu_weight = nu1 * inv_nm2
     s = omega + (alpha + 0.5 * gamma + beta) * start
     d_mu, d_om, d_al, d_ga, d_be = 0.0, 1.0, start, 0.5 * start, start
     g_mu = g_om = g_al = g_ga = g_be = sum_w = sum_q = 0.0
@@ -184,14 +191,18 @@ def loglik_grad(
     for t in range(n):
         if t > 0:
             e = y[t - 1] - mu
-            neg = 1.0 if e < 0.0 else 0.0
-            coef = alpha + gamma * neg
+            e2 = e * e
+            if gjr:
+                neg = 1.0 if e < 0.0 else 0.0
+                coef = alpha + gamma * neg
+                d_ga = beta * d_ga + neg * e2
+            else:
+                coef = alpha
             d_mu = beta * d_mu - 2.0 * coef * e
             d_om = beta * d_om + 1.0
-            d_al = beta * d_al + e * e
-            d_ga = beta * d_ga + neg * e * e
+            d_al = beta * d_al + e2
             d_be = beta * d_be + s
-            s = omega + coef * e * e + beta * s
+            s = omega + coef * e2 + beta * s
         if s < lower[t]:
             s = lower[t]
             d_mu = d_om = d_al = d_ga = d_be = 0.0
@@ -199,32 +210,36 @@ def loglik_grad(
             d_mu, d_om, d_al = d_mu / s, d_om / s, d_al / s
             d_ga, d_be = d_ga / s, d_be / s
             s = upper[t] + math.log(s / upper[t])
-        inv_s = 1.0 / s
         e = y[t] - mu
-        q = e * e * inv_s
         prod_s *= s
         if prod_s > _BIG or prod_s < _SMALL:
             log_s += math.log(prod_s)
             prod_s = 1.0
         if student:
-            z = q * inv_nm2
-            prod_z *= 1.0 + z
+            a = e * e * inv_nm2
+            both = s + a
+            r = 1.0 / (s * both)
+            inv_s = both * r
+            w = a * s * r
+            prod_z *= both * inv_s
             if prod_z > _BIG:
                 log_z += math.log(prod_z)
                 prod_z = 1.0
-            w = z / (1.0 + z)
             sum_w += w
             dl_ds = 0.5 * (nu1 * w - 1.0) * inv_s
-            g_mu += nu1 * inv_nm2 * (1.0 - w) * e * inv_s
+            g_mu += mu_weight * (1.0 - w) * e * inv_s
         else:
+            inv_s = 1.0 / s
+            q = e * e * inv_s
             sum_q += q
             dl_ds = 0.5 * (q - 1.0) * inv_s
             g_mu += e * inv_s
         g_mu += dl_ds * d_mu
         g_om += dl_ds * d_om
         g_al += dl_ds * d_al
-        g_ga += dl_ds * d_ga
         g_be += dl_ds * d_be
+        if gjr:
+            g_ga += dl_ds * d_ga
     log_s += math.log(prod_s)
     grad[0], grad[1], grad[2], grad[3], grad[4] = g_mu, g_om, g_al, g_ga, g_be
     if not student:
@@ -240,6 +255,37 @@ def loglik_grad(
     d_const = 0.5 * (digamma(half + 0.5) - digamma(half)) - 0.5 * inv_nm2
     grad[5] = 0.5 * nu1 * inv_nm2 * sum_w - 0.5 * log_z + n * d_const
     return n * const - 0.5 * (log_s + nu1 * log_z)
+
+
+@njit(cache=True, nogil=True)
+def _gaussian_grid_value(
+    resids: FloatArray,
+    theta: FloatArray,
+    start: float,
+    lower: FloatArray,
+    upper: FloatArray,
+) -> float:
+    """Gaussian log-likelihood (without its constant) of a `cold_start` grid point.
+
+    `clipped_filter`'s variance path, summed as it goes (no path array).
+    """
+    omega, alpha, gamma, beta = theta[1], theta[2], theta[3], theta[4]
+    s = omega + (alpha + 0.5 * gamma + beta) * start
+    log_s, product, total = 0.0, 1.0, 0.0
+    for t in range(resids.shape[0]):
+        if t > 0:
+            e = resids[t - 1]
+            s = omega + (alpha + gamma if e < 0.0 else alpha) * e * e + beta * s
+        if s < lower[t]:
+            s = lower[t]
+        elif s > upper[t]:
+            s = upper[t] + math.log(s / upper[t])
+        product *= s
+        if product > _BIG or product < _SMALL:
+            log_s += math.log(product)
+            product = 1.0
+        total += resids[t] * resids[t] / s
+    return -0.5 * (log_s + math.log(product) + total)
 
 
 @njit(cache=True, nogil=True)
@@ -263,15 +309,7 @@ def cold_start(y: FloatArray, free: IndexArray) -> FloatArray:
                 trial[1] = (1.0 - persistence) * target
                 trial[2], trial[3] = alpha, gamma
                 trial[4] = persistence - alpha - 0.5 * gamma
-                sigma2 = clipped_filter(resids, trial, start, lower, upper)[:-1]
-                log_s, product, total = 0.0, 1.0, 0.0
-                for t in range(resids.shape[0]):
-                    product *= sigma2[t]
-                    if product > _BIG or product < _SMALL:
-                        log_s += math.log(product)
-                        product = 1.0
-                    total += resids[t] * resids[t] / sigma2[t]
-                value = -0.5 * (log_s + math.log(product) + total)
+                value = _gaussian_grid_value(resids, trial, start, lower, upper)
                 if value > best:
                     best, theta = value, trial.copy()
     theta[0] = np.mean(y)
@@ -298,7 +336,10 @@ def _objective(
     full = np.empty(6)
     for i in range(free.shape[0]):
         theta[free[i]] = x[i]
-    value = loglik_grad(theta, y, student, startup[0], startup[1], startup[2], full)
+    gjr = bool(np.any(free == 3))
+    value = loglik_grad(
+        theta, y, student, gjr, startup[0], startup[1], startup[2], full
+    )
     for i in range(free.shape[0]):
         grad[i] = -full[free[i]]
     return -value

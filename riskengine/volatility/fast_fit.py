@@ -208,7 +208,8 @@ class _Problem:
         """Log-likelihood at free parameters ``x`` and its gradient."""
         grad = np.empty(6)
         theta = _full_theta(x, self.free)
-        llf = kernels.loglik_grad(theta, self.y, self.student, *self.startup, grad)
+        gjr = bool(np.any(self.free == 3))
+        llf = kernels.loglik_grad(theta, self.y, self.student, gjr, *self.startup, grad)
         return llf, grad[self.free]
 
 
