@@ -24,7 +24,9 @@ from functools import cached_property
 import cvxpy as cp
 import daqp
 import numpy as np
+import numpy.typing as npt
 from numba import njit
+from scipy import linalg
 
 from riskengine._typing import FloatArray
 from riskengine.errors import InfeasibleError
@@ -47,8 +49,12 @@ INACCURATE_TOL = 1e-7
 """A solution flagged inaccurate is kept only if no constraint is broken by more."""
 ACTIVE_SET_PRIMAL_TOL = 1e-12
 """Largest violation of a constraint the active-set QP leaves out of its set."""
+ACTIVE_SET_STEPS = 30
+"""Steps of the primal-dual active set method before DAQP takes over."""
 VOL_CAP_RTOL = 1e-10
 """The active-set path meets a binding vol cap with a vol this close below it."""
+VOL_CAP_LOG_MU = 30.0
+"""Largest ``log(1 + mu)`` the search tries (the vol then barely moves)."""
 VOL_CAP_STEPS = 40
 """QPs the search for the vol cap's multiplier may take before cvxpy decides."""
 
@@ -190,12 +196,13 @@ class ConstrainedProblem:
     covariance over `weight_limits.covariance_scale` (plus 1e-12 on the diagonal),
     subject to every limit's constraints. Two solvers find the same optimum:
 
-    - an active-set QP (DAQP) when every constraint is linear at the date (asset
-      and sleeve bounds, gross leverage when long only, a turnover cap only on the
-      first trade): exact on the constraints it holds, with the vol cap
-      ``|F w| <= vol_cap`` met by its multiplier ``mu``: the QP with objective
-      ``... + mu |F w|^2``, ``mu`` found by a secant search until the ex-ante vol
-      is within `VOL_CAP_RTOL` below the cap. About 25 ms per QP at 500 assets;
+    - active sets, when every constraint is linear at the date (asset and sleeve
+      bounds, gross leverage when long only, a turnover cap only on the first
+      trade): a QP solved exactly by a primal-dual active set method (DAQP if it
+      does not converge), the vol cap ``|F w| <= vol_cap`` met by its multiplier
+      ``mu`` (the QP with ``mu |F w|^2`` added, ``mu`` found by a secant search,
+      `_within_vol_cap`). The last date's active set and ``mu`` start the next
+      date's: at 500 assets a date takes two or three Cholesky factorisations;
     - cvxpy (`SOLVERS`), otherwise or when the first fails: the problem is built
       once per universe (assets and their sleeves) on first use, with bounds and
       caps as parameters (DPP), so each date only sets values and re-solves.
@@ -216,6 +223,9 @@ class ConstrainedProblem:
         self.limits = tuple(limits)
         self.solved_by = {"active_set": 0, "cvxpy": 0}
         """Dates solved by each path so far."""
+        # the last date's active set and vol-cap multiplier: the next one's start
+        self._status = np.zeros(0, dtype=np.int8)
+        self._mu = 0.0
 
     @cached_property
     def _cvxpy(self) -> _CvxpyProjection:
@@ -270,7 +280,7 @@ class ConstrainedProblem:
         scaled: FloatArray,
         values: Mapping[str, FloatArray | float],
     ) -> FloatArray | None:
-        """The optimum by DAQP, or None when a constraint is not linear or it fails."""
+        """The optimum by active sets; None if a constraint is not linear or none."""
         n = len(target)
         lower, upper = np.full(n, -np.inf), np.full(n, np.inf)
         rows, row_lower, row_upper = [np.zeros((0, n))], [np.zeros(0)], [np.zeros(0)]
@@ -298,14 +308,21 @@ class ConstrainedProblem:
             np.concatenate([lower, *row_lower]),
             np.concatenate([upper, *row_upper]),
         )
-        weights = qp.solve(0.0, scaled)
-        if weights is None or vol_cap is None:
-            return weights
-        return _within_vol_cap(qp, scaled, vol_cap, weights)
+        qp.status[:] = self._status if len(self._status) == len(qp.status) else 0
+        found = _within_vol_cap(qp, scaled, vol_cap, self._mu)
+        if found is None:
+            return None
+        self._status, self._mu = qp.status.copy(), found[1]
+        return found[0]
 
 
 class _BoundedQp:
-    """``min 1/2 (w - t)'H(w - t) + mu/2 w'Sw`` on ``lower <= (I; A) w <= upper``."""
+    """``min 1/2 (w - t)'H(w - t) + mu/2 w'Sw`` on ``lower <= (I; A) w <= upper``.
+
+    Solved by a primal-dual active set method (`_primal_dual_active_set`), warm
+    started from the last solve's active set, and by DAQP when it does not
+    converge.
+    """
 
     def __init__(
         self,
@@ -320,10 +337,16 @@ class _BoundedQp:
         self.rows = np.ascontiguousarray(rows)
         self.lower, self.upper = lower, upper
         self.sense = np.zeros(len(lower), dtype=np.int32)
+        self.status = np.zeros(len(lower), dtype=np.int8)  # -1 lower, 0 free, 1 upper
 
     def solve(self, mu: float, penalty: FloatArray) -> FloatArray | None:
         """The optimum with multiplier `mu` on ``w' penalty w``; None if none found."""
         hessian = self.hessian + mu * penalty if mu else self.hessian
+        found = _primal_dual_active_set(
+            hessian, self.linear, self.rows, self.lower, self.upper, self.status
+        )
+        if found is not None:
+            return found
         weights, _, exitflag, _ = daqp.solve(
             np.ascontiguousarray(hessian),
             self.linear,
@@ -336,40 +359,119 @@ class _BoundedQp:
         return np.asarray(weights) if exitflag == 1 else None
 
 
-def _within_vol_cap(
-    qp: _BoundedQp, scaled: FloatArray, cap: float, weights: FloatArray
+def _primal_dual_active_set(
+    hessian: FloatArray,
+    linear: FloatArray,
+    rows: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    status: npt.NDArray[np.int8],
 ) -> FloatArray | None:
-    """The optimum under ``|F w| <= cap`` from the one without it (`weights`).
+    """``min 1/2 w'Hw + linear'w`` on ``lower <= (I; rows) w <= upper``, or None.
+
+    Hintermueller, Ito and Kunisch's primal-dual active set method: each step
+    solves the equality-constrained problem of the current active set (the bounds
+    fixed, the active rows by a Schur complement on the Cholesky factor of the free
+    block of H), then activates every constraint whose multiplier plus violation
+    is positive. When the set repeats, the point meets the KKT conditions, which
+    are checked (feasibility to `ACTIVE_SET_PRIMAL_TOL`, multipliers' signs): with
+    H positive definite it is the unique optimum. None if the set has not repeated
+    within `ACTIVE_SET_STEPS` steps, or a system is singular. `status` (-1 at the
+    lower bound, 0 free, 1 at the upper, bounds then rows) is the starting set and
+    is updated in place.
+    """
+    n = len(linear)
+    matrix = np.vstack([np.eye(n), rows])
+    for _ in range(ACTIVE_SET_STEPS):
+        on_bound, on_row = status[:n] != 0, status[n:] != 0
+        free = ~on_bound
+        weights = np.where(
+            status[:n] < 0, lower[:n], np.where(status[:n] > 0, upper[:n], 0.0)
+        )
+        goal = np.where(status[n:] < 0, lower[n:], upper[n:])[on_row]
+        active = rows[on_row][:, free]
+        try:
+            factor = linalg.cho_factor(hessian[np.ix_(free, free)], check_finite=False)
+            unconstrained = linalg.cho_solve(
+                factor,
+                -(linear[free] + hessian[np.ix_(free, on_bound)] @ weights[on_bound]),
+                check_finite=False,
+            )
+            toward = linalg.cho_solve(factor, active.T, check_finite=False)
+            fixed_part = rows[on_row][:, on_bound] @ weights[on_bound]
+            multipliers = np.linalg.solve(
+                active @ toward, active @ unconstrained - (goal - fixed_part)
+            )
+        except np.linalg.LinAlgError:
+            return None
+        weights[free] = unconstrained - toward @ multipliers
+        dual = np.zeros(len(status))
+        dual[n:][on_row] = multipliers
+        dual[:n] = -(hessian @ weights + linear + rows.T @ dual[n:])
+        dual[:n][free] = 0.0
+        # sign convention: grad + matrix' dual = 0; dual <= 0 at a lower bound
+        values = matrix @ weights
+        at_lower = np.where(status < 0, -dual, 0.0) + (lower - values) > 0
+        at_upper = np.where(status > 0, dual, 0.0) + (values - upper) > 0
+        new = np.where(at_lower, -1, np.where(at_upper, 1, 0)).astype(np.int8)
+        if (new == status).all():
+            feasible = (values >= lower - ACTIVE_SET_PRIMAL_TOL).all() and (
+                values <= upper + ACTIVE_SET_PRIMAL_TOL
+            ).all()
+            signs = (dual[status < 0] <= 0).all() and (dual[status > 0] >= 0).all()
+            return weights if feasible and signs else None
+        status[:] = new
+    return None
+
+
+def _within_vol_cap(
+    qp: _BoundedQp, scaled: FloatArray, cap: float | None, mu: float
+) -> tuple[FloatArray, float] | None:
+    """The optimum under ``|F w| <= cap`` (``F'F`` = `scaled`), and its multiplier.
 
     The constrained optimum is the QP's with the cap's multiplier ``mu`` on
-    ``w' F'F w``; its vol falls as ``mu`` grows, and the secant search on
-    ``log(vol / cap)`` against ``log(1 + mu)`` (bisection when it leaves the
-    bracket) stops when the vol is within `VOL_CAP_RTOL` below the cap. None if it
-    does not within `VOL_CAP_STEPS` QPs (cvxpy then decides, infeasibility
+    ``w' F'F w`` (0 when the cap does not bind); its vol falls as ``mu`` grows.
+    The search starts at `mu` (the last decision's), checks ``mu = 0`` when the
+    vol there is below the cap, then runs a secant search on ``log(vol / cap)``
+    against ``log(1 + mu)`` (bisection when it leaves the bracket) until the vol
+    is within `VOL_CAP_RTOL` below the cap. None if a QP fails or the search
+    takes more than `VOL_CAP_STEPS` QPs (cvxpy then decides, infeasibility
     included).
     """
-    vol = float(np.sqrt(weights @ scaled @ weights))
-    if vol <= cap:
-        return weights
-    points = [(0.0, np.log(vol / cap))]  # (log(1 + mu), log(vol / cap))
+    if cap is None:
+        weights = qp.solve(0.0, scaled)
+        return None if weights is None else (weights, 0.0)
+    points: list[tuple[float, float]] = []  # (log(1 + mu), log(vol / cap))
     above, below = 0.0, np.inf  # bracket of log(1 + mu)
-    x = np.log(vol / cap)  # first guess: vol falls like 1 / (1 + mu)
+    x = float(np.log1p(mu))
     for _ in range(VOL_CAP_STEPS):
-        found = qp.solve(float(np.expm1(x)), scaled)
-        if found is None:
+        weights = qp.solve(float(np.expm1(x)), scaled)
+        if weights is None:
             return None
-        vol = float(np.sqrt(found @ scaled @ found))
-        if cap * (1.0 - VOL_CAP_RTOL) <= vol <= cap:
-            return found
-        gap = np.log(vol / cap)
-        above, below = (x, below) if gap > 0 else (above, x)
-        (x0, g0), points = points[-1], [*points, (x, gap)]
-        slope = (gap - g0) / (x - x0)
-        step = x - gap / slope if slope < 0 else np.inf
+        vol = float(np.sqrt(max(float(weights @ scaled @ weights), 0.0)))
+        if cap * (1.0 - VOL_CAP_RTOL) <= vol <= cap or (vol < cap and x == 0.0):
+            return weights, float(np.expm1(x))
+        gap = float(np.log(max(vol, np.finfo(float).tiny) / cap))
+        if gap > 0.0:
+            above = x
+        else:
+            below = x
+        points.append((x, gap))
+        if gap < 0.0 and above == 0.0 and len(points) == 1:
+            x = 0.0  # below the cap at the last multiplier: does it bind at all?
+            continue
+        if len(points) == 1:
+            x += gap  # the vol falls about like 1 / (1 + mu)
+            continue
+        (x0, g0), (x1, g1) = points[-2], points[-1]
+        slope = (g1 - g0) / (x1 - x0)
+        step = x1 - g1 / slope if slope < 0.0 else np.inf
         if np.isfinite(below):
             x = step if above < step < below else 0.5 * (above + below)
         else:
-            x = step if np.isfinite(step) and step > x else 2.0 * x + 0.1
+            x = step if np.isfinite(step) and step > x1 else 2.0 * x1 + 0.1
+        if x > VOL_CAP_LOG_MU:  # still above the cap: likely infeasible
+            return None
     return None
 
 
