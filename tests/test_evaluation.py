@@ -34,6 +34,7 @@ from riskengine.results.evaluation_page import evaluation_page
 from riskengine.results.html_page import CONTENT_POLICY
 from riskengine.specs import load_model
 from riskengine.volatility import VolForecast, forecast_variance
+from riskengine.volatility.garch import FALLBACK_KINDS
 
 # --- Kupiec --------------------------------------------------------------------
 
@@ -359,6 +360,23 @@ def test_text_and_records_hold_every_row(small_evaluation) -> None:
     assert json.loads(json.dumps(records[0], default=float))["asset"] == "SPY"
 
 
+def test_refit_outcomes_add_up_the_assets_refits(small_evaluation) -> None:
+    """The all-asset refit line sums the per-asset rows, to the refit; EWMA has none."""
+    outcomes = small_evaluation.refit_outcomes
+    assert list(outcomes.index) == ["garch11-t"]
+    rows = small_evaluation.table[small_evaluation.table["model"] == "garch11-t"]
+    row = outcomes.loc["garch11-t"]
+    assert row["refits"] == rows["refits"].sum() > 0
+    expected = (rows["boundary_rate"] * rows["refits"]).sum() / rows["refits"].sum()
+    assert row["boundary_rate"] == pytest.approx(expected, rel=1e-12)
+    assert row["fallbacks"] == sum(row[kind] for kind in FALLBACK_KINDS) == 0
+    text = format_evaluation(small_evaluation)
+    assert (
+        f"refits  garch11-t: {row['refits']:.0f}, 0 fell back (0.0%), "
+        f"{row['boundaries']:.0f} on a bound ({row['boundary_rate']:.1%})"
+    ) in text
+
+
 def test_the_html_report_holds_each_asset_and_marks_best_mcs_and_failures(
     small_evaluation,
 ) -> None:
@@ -476,10 +494,6 @@ def test_models_evaluate_unknown_asset_exits_with_the_data_code(
 
 
 @pytest.mark.slow
-# EGARCH's 21-day terms (riskengine/volatility/families.py, Egarch.horizon_terms)
-# warn "divide by zero encountered in log" on some real windows; those fits fall
-# back, recorded (the evaluation's fallback rates count them)
-@pytest.mark.filterwarnings("ignore:divide by zero encountered in log:RuntimeWarning")
 def test_every_shipped_model_on_every_real_asset(real_prices_path: Path) -> None:
     evaluation = evaluate_models(real_prices_path)
     table = evaluation.table

@@ -18,7 +18,8 @@ observations, on the same rows for every model and horizon:
   exceedances and the Kupiec and Christoffersen tests
   (`riskengine.evaluation.coverage`);
 - how often each GARCH model's refits fell back or ended on a bound, and the
-  share of scored days forecast by the fallback (from the one-day run).
+  share of scored days forecast by the fallback (from the one-day run); and over
+  all assets, why its refits fell back (`riskengine.evaluation.refits`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from riskengine.data.sleeves import did_you_mean
 from riskengine.errors import DataError, SpecError
 from riskengine.evaluation.coverage import coverage_tests
 from riskengine.evaluation.losses import qlike, realised_variance, squared_error
+from riskengine.evaluation.refits import refit_outcomes
 from riskengine.evaluation.value_at_risk import in_force
 from riskengine.specs import ModelSpec, load_model
 from riskengine.specs.files import builtin_names
@@ -93,6 +95,11 @@ class Evaluation:
         Its bootstrap replications.
     seed : int
         Its bootstrap seed.
+    refit_outcomes : pd.DataFrame
+        Each GARCH model's refits over all assets, to each asset's last scored
+        date: counts and shares that fell back or ended on a bound, and the
+        fallbacks by kind (`riskengine.evaluation.refits.refit_outcomes`); no
+        row for a model without refits.
     """
 
     table: pd.DataFrame
@@ -108,6 +115,7 @@ class Evaluation:
     mcs_size: float
     mcs_reps: int
     seed: int
+    refit_outcomes: pd.DataFrame
 
 
 def level_tag(level: float) -> str:
@@ -196,8 +204,15 @@ def evaluate_models(
             first,
             (mcs_size, mcs_reps, seed),
         )
+    table = pd.DataFrame(rows)
+    last_dates = table.groupby("asset")["last_date"].first().to_dict()
+    garch_fits = {
+        spec.name: forecasts[spec.name][1].fits
+        for spec in specs
+        if MODELS[spec.family].fallback
+    }
     return Evaluation(
-        table=pd.DataFrame(rows),
+        table=table,
         models=tuple(specs),
         horizons=horizons,
         levels=levels,
@@ -210,6 +225,7 @@ def evaluate_models(
         mcs_size=mcs_size,
         mcs_reps=mcs_reps,
         seed=seed,
+        refit_outcomes=refit_outcomes(garch_fits, last_dates),
     )
 
 

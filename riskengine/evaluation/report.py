@@ -12,6 +12,7 @@ from typing import Any
 from riskengine.data.prices import SIMULATED_NOTE
 from riskengine.evaluation.evaluate import Evaluation, level_tag
 from riskengine.output import dumps, new_results_folder
+from riskengine.volatility.garch import FALLBACK_KINDS
 
 MANIFEST_VERSION = 1
 EVALUATION_FILES = frozenset({"evaluation.parquet", "manifest.json", "report.html"})
@@ -49,6 +50,9 @@ def manifest(evaluation: Evaluation) -> dict[str, Any]:
             "seed": evaluation.seed,
         },
         "timings_seconds": evaluation.seconds,
+        "refit_outcomes": evaluation.refit_outcomes.reset_index().to_dict(
+            orient="records"
+        ),
         "versions": _versions(),
     }
 
@@ -103,7 +107,8 @@ def format_evaluation(evaluation: Evaluation) -> str:
     QLIKE per horizon (``*`` marks a model in the model confidence set), the
     one-day MSE, each VaR's exceedances against the expected count with the
     Kupiec and conditional-coverage p-values, and the refit fallback and
-    boundary rates.
+    boundary rates; then each GARCH model's refits over all assets, with its
+    fallbacks by kind.
     """
     lines = []
     if evaluation.simulated:
@@ -150,9 +155,26 @@ def format_evaluation(evaluation: Evaluation) -> str:
         lines.append("")
     for asset, why in evaluation.skipped.items():
         lines.append(f"skipped {asset}: {why}")
+    lines += _refit_lines(evaluation)
     timings = ", ".join(f"{name} {s:.1f}s" for name, s in evaluation.seconds.items())
     lines.append(f"forecast time: {timings}")
     return "\n".join(lines)
+
+
+def _refit_lines(evaluation: Evaluation) -> list[str]:
+    """One line per GARCH model: its refits over all assets, and why some fell back."""
+    lines = []
+    for model, row in evaluation.refit_outcomes.iterrows():
+        count = {name: int(row[name]) for name in ("refits", "fallbacks", "boundaries")}
+        kinds = ", ".join(
+            f"{kind} {int(row[kind])}" for kind in FALLBACK_KINDS if row[kind]
+        )
+        lines.append(
+            f"refits  {model}: {count['refits']}, {count['fallbacks']} fell back "
+            f"({row['fallback_rate']:.1%}{': ' + kinds if kinds else ''}), "
+            f"{count['boundaries']} on a bound ({row['boundary_rate']:.1%})"
+        )
+    return lines
 
 
 def _p(value: float) -> str:
