@@ -228,11 +228,13 @@ def test_warm_start_stuck_at_alpha_zero_is_rechecked_from_the_cold_start(
     stuck = np.array([0.00319, 0.00343, 0.0, 0.99672, 3.9241])
     free = fast_fit._free_positions("garch", "t", "constant")
     a_mat, b_fixed, b_scaled, _ = fast_fit._constraint_template(tuple(free))
-    hessian = _kernels.hessian(y, free, True, stuck)
+    sample = _kernels.sample_startup(y, free)
+    hessian = _kernels.hessian(y, free, True, sample, stuck)
     local = _kernels.fit_from(
         y,
         free,
         True,
+        sample,
         stuck,
         fast_fit._positive_inverse(hessian),
         a_mat,

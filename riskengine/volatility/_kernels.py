@@ -257,6 +257,23 @@ def loglik_grad(
     return n * const - 0.5 * (log_s + nu1 * log_z)
 
 
+Sample = tuple[float, FloatArray, FloatArray, float]
+"""What `sample_startup` returns: the start-up every run on a sample shares."""
+
+
+@njit(cache=True, nogil=True)
+def sample_startup(y: FloatArray, free: IndexArray) -> Sample:
+    """Backcast, variance bounds and mean square of the residuals at the start.
+
+    The residuals are ``y`` less its mean for a constant mean (mu free), else
+    ``y``; as in arch, this start-up is held fixed while mu moves.
+    """
+    resids = y - np.mean(y) if free[0] == 0 else y
+    start = backcast(resids)
+    lower, upper = variance_bounds(resids, start)
+    return start, lower, upper, np.mean(resids * resids)
+
+
 @njit(cache=True, nogil=True)
 def _gaussian_grid_value(
     resids: FloatArray,
@@ -289,17 +306,15 @@ def _gaussian_grid_value(
 
 
 @njit(cache=True, nogil=True)
-def cold_start(y: FloatArray, free: IndexArray) -> FloatArray:
+def cold_start(y: FloatArray, free: IndexArray, sample: Sample) -> FloatArray:
     """Starting values as arch picks them: best Gaussian fit of a grid, nu by kurtosis.
 
     The grid is alpha, gamma (GJR only) in {0.01, 0.05, 0.1, 0.2} and persistence
     in {0.5, 0.7, 0.9, 0.98}, omega matching the sample variance; the first best
-    point wins, as with arch's ``argmax``.
+    point wins, as with arch's ``argmax``. `sample` is `sample_startup`'s.
     """
-    resids = y - np.mean(y) if free[0] == 0 else y.copy()
-    start = backcast(resids)
-    lower, upper = variance_bounds(resids, start)
-    target = np.mean(resids * resids)
+    resids = y - np.mean(y) if free[0] == 0 else y
+    start, lower, upper, target = sample
     grid = np.array([0.01, 0.05, 0.1, 0.2])
     gammas = grid if np.any(free == 3) else np.zeros(1)
     best, theta, trial = -np.inf, np.zeros(6), np.zeros(6)
@@ -347,12 +362,13 @@ def _objective(
 
 @njit(cache=True, nogil=True)
 def hessian(
-    y: FloatArray, free: IndexArray, student: bool, x: FloatArray
+    y: FloatArray, free: IndexArray, student: bool, sample: Sample, x: FloatArray
 ) -> FloatArray:
-    """Hessian of -llf at `x`: forward differences of the analytic gradient."""
-    resids = y - np.mean(y) if free[0] == 0 else y
-    start = backcast(resids)
-    startup = (start, *variance_bounds(resids, start))
+    """Hessian of -llf at `x`: forward differences of the analytic gradient.
+
+    `sample` is `sample_startup`'s.
+    """
+    startup = (sample[0], sample[1], sample[2])
     k = x.shape[0]
     g0, g1 = np.empty(k), np.empty(k)
     _objective(x, free, y, student, startup, g0)
@@ -511,37 +527,33 @@ def fit_from(
     y: FloatArray,
     free: IndexArray,
     student: bool,
+    sample: Sample,
     x0: FloatArray,
     inv_hess0: FloatArray,
     a_mat: FloatArray,
     b_parts: tuple[FloatArray, FloatArray],
     tolerances: tuple[float, float, float],
     max_iter: int,
-) -> tuple[FloatArray, float, FloatArray, bool, int, float, BoolArray, float]:
-    """One fit from `x0`, start-up to forecast, in a single compiled call.
+) -> tuple[FloatArray, float, FloatArray, bool, int, BoolArray, float]:
+    """One fit from `x0` in a single compiled call.
 
-    `b_parts` is the right-hand side of the constraints as a constant part and a
-    part proportional to the mean squared residual; `tolerances` are (the
-    optimiser's relative tolerance, the feasibility tolerance of `x0`, the
-    tolerance of the bound report); `inv_hess0` starts the quasi-Newton model.
-    `x0` is first moved onto its box bounds; if it still breaks a constraint,
-    nothing is fitted and ``evals`` is 0.
+    `sample` is `sample_startup`'s; `b_parts` is the right-hand side of the
+    constraints as a constant part and a part proportional to the mean squared
+    residual; `tolerances` are (the optimiser's relative tolerance, the
+    feasibility tolerance of `x0`, the tolerance of the bound report);
+    `inv_hess0` starts the quasi-Newton model. `x0` is first moved onto its box
+    bounds; if it still breaks a constraint, nothing is fitted and ``evals`` is 0.
 
     Returns
     -------
-    x, loglikelihood, inverse Hessian, converged, evaluations, forecast, on_bound,
+    x, loglikelihood, inverse Hessian, converged, evaluations, on_bound,
     start_loglikelihood
-        The forecast is sigma^2 after the last observation with the start-up
-        rebuilt at the estimated mean (as arch's forecast); on_bound flags the
-        constraints within the bound tolerance of `x`; the last value is the
-        log-likelihood at the (feasible) start.
+        on_bound flags the constraints within the bound tolerance of `x`; the
+        last value is the log-likelihood at the (feasible) start.
     """
     rel_tol, feasibility_tol, bound_tol = tolerances
-    resids = y - np.mean(y) if free[0] == 0 else y.copy()
-    start = backcast(resids)
-    lower, upper = variance_bounds(resids, start)
-    startup = (start, lower, upper)
-    b_vec = b_parts[0] + b_parts[1] * np.mean(resids * resids)
+    startup = (sample[0], sample[1], sample[2])
+    b_vec = b_parts[0] + b_parts[1] * sample[3]
     x = x0.copy()
     for i in range(a_mat.shape[0]):
         columns = np.flatnonzero(a_mat[i])
@@ -551,19 +563,30 @@ def fit_from(
             x[j] = min(x[j], limit) if a_mat[i, j] > 0.0 else max(x[j], limit)
     on_bound = np.zeros(b_vec.shape[0], dtype=np.bool_)
     if np.any(b_vec - a_mat @ x < -feasibility_tol):
-        return x, -np.inf, inv_hess0, False, 0, np.nan, on_bound, -np.inf
+        return x, -np.inf, inv_hess0, False, 0, on_bound, -np.inf
     x, llf, inv_hess, converged, used, start_llf = maximise(
         x, inv_hess0, free, y, student, startup, a_mat, b_vec, max_iter, rel_tol
     )
-    theta = np.zeros(6)
-    for i in range(free.shape[0]):
-        theta[free[i]] = x[i]
-    at_mean = y - theta[0]
-    start = backcast(at_mean)
-    lower, upper = variance_bounds(at_mean, start)
-    forecast = clipped_filter(at_mean, theta, start, lower, upper)[-1]
     slack = b_vec - a_mat @ x
     for i in range(b_vec.shape[0]):
         on_bound[i] = slack[i] <= bound_tol * max(1.0, abs(b_vec[i]))
         converged = converged and slack[i] >= -feasibility_tol * max(1.0, abs(b_vec[i]))
-    return x, llf, inv_hess, converged, used, forecast, on_bound, start_llf
+    return x, llf, inv_hess, converged, used, on_bound, start_llf
+
+
+@njit(cache=True, nogil=True)
+def forecast(y: FloatArray, free: IndexArray, sample: Sample, x: FloatArray) -> float:
+    """sigma^2 after the last observation at free parameters `x`, as arch forecasts.
+
+    The start-up is rebuilt at the estimated mean (for a zero mean it is
+    `sample`'s, `sample_startup`'s).
+    """
+    theta = np.zeros(6)
+    for i in range(free.shape[0]):
+        theta[free[i]] = x[i]
+    if free[0] != 0:
+        return clipped_filter(y, theta, sample[0], sample[1], sample[2])[-1]
+    at_mean = y - theta[0]
+    start = backcast(at_mean)
+    lower, upper = variance_bounds(at_mean, start)
+    return clipped_filter(at_mean, theta, start, lower, upper)[-1]

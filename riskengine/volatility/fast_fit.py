@@ -16,6 +16,7 @@ and held fixed while the mean parameter moves.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -264,15 +265,25 @@ def fit(
     values = _checked(y)
     a_mat, b_fixed, b_scaled, labels = _constraint_template(tuple(free))
     student = bool(free[-1] == 5)
+    sample = kernels.sample_startup(values, free)
+    settings = (a_mat, (b_fixed, b_scaled), _TOLERANCES, _MAX_ITER)
 
     def run(x0: FloatArray, hessian: FloatArray) -> _Run:
         extra = 0
         if not hessian.size:  # finite differences of the gradient at the start
-            hessian = _positive_inverse(kernels.hessian(values, free, student, x0))
+            hessian = kernels.hessian(values, free, student, sample, x0)
+            hessian = _positive_inverse(hessian)
             extra = 1 + x0.size
-        settings = (a_mat, (b_fixed, b_scaled), _TOLERANCES, _MAX_ITER)
-        result = _Run(*kernels.fit_from(values, free, student, x0, hessian, *settings))
+        result = _Run(
+            *kernels.fit_from(values, free, student, sample, x0, hessian, *settings)
+        )
         return result._replace(evals=result.evals + extra) if result.evals else result
+
+    def finish(
+        run: _Run, evals: int, message: str, attempts: tuple[Attempt, ...]
+    ) -> GarchFit:
+        forecast = kernels.forecast(values, free, sample, run.params)
+        return _result(run, evals, forecast, message, free, labels, attempts)
 
     no_hessian = np.empty((0, 0))
     warm, why = None, ""
@@ -284,28 +295,26 @@ def fit(
         warm = run(x0, hessian)
         why = _doubt(warm)
         if not why:
-            alone = (_attempt("warm", warm),)
-            return _result(warm, warm.evals, "warm start", free, labels, alone)
+            return finish(warm, warm.evals, "warm start", (_attempt("warm", warm),))
     # The warm fit's inverse Hessian speeds up the cold run, unless the warm fit
     # was held on a bound: its curvature there misleads (it can send the cold run
     # to that bound's local maximum instead of arch's).
     reuse = warm is not None and warm.converged and not warm.on_bound.any()
     cold = run(
-        kernels.cold_start(values, free),
+        kernels.cold_start(values, free, sample),
         warm.inverse_hessian if warm is not None and reuse else no_hessian,
     )
     evals = cold.evals + (0 if warm is None else warm.evals)
     if warm is None:
-        message = "cold start"
-        return _result(cold, evals, message, free, labels, (_attempt("cold", cold),))
+        return finish(cold, evals, "cold start", (_attempt("cold", cold),))
     keep_warm = (warm.converged, warm.llf) > (cold.converged, cold.llf)
     attempts = (
         _attempt("warm", warm, keep_warm),
         _attempt("cold", cold, not keep_warm),
     )
     if keep_warm:
-        return _result(warm, evals, f"warm start (kept; {why})", free, labels, attempts)
-    return _result(cold, evals, f"cold start ({why})", free, labels, attempts)
+        return finish(warm, evals, f"warm start (kept; {why})", attempts)
+    return finish(cold, evals, f"cold start ({why})", attempts)
 
 
 def _positive_inverse(hessian: FloatArray) -> FloatArray:
@@ -327,7 +336,6 @@ class _Run(NamedTuple):
     inverse_hessian: FloatArray
     converged: bool
     evals: int
-    forecast: float
     on_bound: npt.NDArray[np.bool_]
     start_llf: float
 
@@ -355,6 +363,7 @@ def _attempt(start: str, run: _Run, kept: bool = True) -> Attempt:
 def _result(
     run: _Run,
     evals: int,
+    forecast: float,
     message: str,
     free: IndexArray,
     labels: tuple[str, ...],
@@ -367,7 +376,7 @@ def _result(
         converged=run.converged,
         message=message,
         n_evals=evals,
-        forecast_variance=run.forecast,
+        forecast_variance=forecast if run.evals else math.nan,
         inverse_hessian=run.inverse_hessian,
         on_bounds=tuple(
             label for label, hit in zip(labels, run.on_bound, strict=True) if hit
