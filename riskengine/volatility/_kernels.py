@@ -271,7 +271,7 @@ def sample_startup(y: FloatArray, free: IndexArray) -> Sample:
     resids = y - np.mean(y) if free[0] == 0 else y
     start = backcast(resids)
     lower, upper = variance_bounds(resids, start)
-    return start, lower, upper, np.mean(resids * resids)
+    return start, lower, upper, float(np.mean(resids * resids))
 
 
 @njit(cache=True, nogil=True)
