@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from riskengine import load_market
 from riskengine.covariance import covariance, ewma_correlations, nearest_correlation
 from riskengine.errors import InfeasibleError
+from riskengine.policy import optimizers
 from riskengine.policy.optimizers import (
     ConstrainedProblem,
     RiskBudgetProblem,
@@ -235,3 +236,25 @@ def test_projection_leaves_nonlinear_limits_to_cvxpy() -> None:
         weights = problem.solve(target, cov, values)
         assert weights[:2].sum() <= 0.5 + 1e-7
     assert problem.solved_by == {"active_set": 0, "cvxpy": 2}
+
+
+def test_daqp_takes_over_when_the_primal_dual_method_does_not_converge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(8)
+    n = 40
+    sleeves = tuple(SLEEVE_NAMES[i % 6] for i in range(n))
+    cov = random_covariance(rng, n)
+    target = risk_budget_weights(cov, np.ones(n))
+    target *= min(0.1 / np.sqrt(252) / np.sqrt(target @ cov @ target), 2.0)
+    values = projection_values(
+        sleeves, target, cov, sleeve_max={"crypto": 0.02}, sleeve_min={}
+    )
+    limits = list(WEIGHT_LIMITS.values())
+    expected = ConstrainedProblem(sleeves, limits).solve(target, cov, values)
+    monkeypatch.setattr(optimizers, "ACTIVE_SET_STEPS", 0)  # never converges
+    problem = ConstrainedProblem(sleeves, limits)
+    np.testing.assert_allclose(
+        problem.solve(target, cov, values), expected, rtol=0, atol=1e-9
+    )
+    assert problem.solved_by == {"active_set": 1, "cvxpy": 0}
