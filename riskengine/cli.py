@@ -288,8 +288,11 @@ MAX_WORKERS = 256
 
 SCHEDULER_HELP = (
     "join the Dask scheduler at this address (default: a local cluster on "
-    "127.0.0.1). Dask ships tasks and data as pickles, which run code when "
-    "loaded: join only a scheduler you trust, on a network you trust"
+    "127.0.0.1). Its workers need riskengine and numpy, pandas, arch, cvxpy and "
+    "scipy in this machine's versions (checked), not the price file or --out: "
+    "the prices are shipped and the results written here. Dask ships tasks and "
+    "data as pickles, which run code when loaded: join only a scheduler you "
+    "trust, on a network you trust"
 )
 
 
