@@ -27,6 +27,18 @@ _ARMIJO = 1e-4
 
 
 @njit(cache=True, nogil=True)
+def nonfinite_and_spread(y: FloatArray) -> tuple[int, float]:
+    """How many values of `y` are not finite, and max - min of the finite ones."""
+    count, low, high = 0, np.inf, -np.inf
+    for value in y:
+        if not math.isfinite(value):
+            count += 1
+        else:
+            low, high = min(low, value), max(high, value)
+    return count, high - low
+
+
+@njit(cache=True, nogil=True)
 def backcast(resids: FloatArray) -> float:
     """Backcast as arch computes it: 0.94-weighted mean of the first <= 75 squares."""
     num = den = 0.0

@@ -180,16 +180,22 @@ def _constraint_template(
     return a_mat, fixed, scaled_part, tuple(labels)
 
 
+@functools.lru_cache(maxsize=16)
+def _names(free_key: tuple[int, ...]) -> tuple[str, ...]:
+    """The names arch gives the free parameters."""
+    return tuple(_NAMES[i] for i in free_key)
+
+
 def _checked(y: np.ndarray) -> FloatArray:
     """``y`` as a contiguous float array, validated for fitting."""
     values = np.ascontiguousarray(y, dtype=np.float64)
-    finite = np.isfinite(values)
-    if values.ndim != 1 or values.size < _MIN_OBS or not finite.all():
+    nonfinite, spread = kernels.nonfinite_and_spread(values.reshape(-1))
+    if values.ndim != 1 or values.size < _MIN_OBS or nonfinite:
         raise DataError(
             f"y: need a 1-d array of at least {_MIN_OBS} finite percent returns,"
-            f" got shape {values.shape} with {np.sum(~finite)} non-finite values"
+            f" got shape {values.shape} with {nonfinite} non-finite values"
         )
-    if not np.ptp(values) > 0.0:
+    if not spread > 0.0:
         raise DataError("y: returns are all equal; GARCH needs some variation")
     return values
 
@@ -369,18 +375,17 @@ def _result(
     labels: tuple[str, ...],
     attempts: tuple[Attempt, ...],
 ) -> GarchFit:
+    hits = np.flatnonzero(run.on_bound) if run.on_bound.any() else ()
     return GarchFit(
         params=run.params,
-        param_names=tuple(_NAMES[i] for i in free),
+        param_names=_names(tuple(free)),
         loglikelihood=run.llf,
         converged=run.converged,
         message=message,
         n_evals=evals,
         forecast_variance=forecast if run.evals else math.nan,
         inverse_hessian=run.inverse_hessian,
-        on_bounds=tuple(
-            label for label, hit in zip(labels, run.on_bound, strict=True) if hit
-        ),
+        on_bounds=tuple(labels[i] for i in hits),
         attempts=attempts,
     )
 
