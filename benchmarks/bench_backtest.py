@@ -261,11 +261,11 @@ def measure(name: str, shape: Shape, market: Market, repeat: int) -> dict:
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     dates = weekly_dates(market.returns.index, start)
+    dates = dates[dates >= market.returns.index[baseline.WINDOW]]  # a full window
     n_assets = market.returns.shape[1]
-    first = market.returns.index[0] if shape.data in ("flat", "regime") else start
     print(
         f"shape: {name}; {n_assets} {shape.data} assets, "
-        f"{max(first, start).date()}..{end.date()}, {len(dates)} weekly rebalances"
+        f"{dates[0].date()}..{end.date()}, {len(dates)} weekly rebalances"
     )
     print(f"riskengine run_backtest, median of {repeat}: {seconds:8.2f} s")
     for stage, value in result.timings.items():
