@@ -450,3 +450,29 @@ def test_workers_with_another_riskengine_are_refused(
         match=r"local Dask cluster: worker \S+ has riskengine \S+, this machine 0\.0\.1",
     ):
         run_sweep(runs, market, tmp_path / "out", workers=1, processes=False)
+
+
+def test_a_walk_on_shared_inputs_reads_the_correlations_an_earlier_one_computed(
+    market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskengine.covariance import EwmaCorrelation
+
+    policy, start = load_policy("risk-parity-fund"), "2026-01-01"
+    inputs = prepare_walk(policy, market, start, None)
+    run_backtest(policy, market, start=start, baseline=None, inputs=inputs)
+    assert inputs.correlations[policy.covariance].matrices
+    computed = []
+    real_matrix = EwmaCorrelation.matrix
+
+    def counted(self, assets=None):
+        computed.append(1)
+        return real_matrix(self, assets)
+
+    monkeypatch.setattr(EwmaCorrelation, "matrix", counted)
+    other = load_policy("risk-parity-fund", {"target.target_vol_annual": 0.06})
+    shared = run_backtest(other, market, start=start, baseline=None, inputs=inputs)
+    assert computed == []  # every decision's matrix was read, none recomputed
+    alone = run_backtest(other, market, start=start, baseline=None)
+    assert computed  # the same walk on its own inputs computes them
+    assert shared.returns.tolist() == alone.returns.tolist()
+    assert shared.weights.equals(alone.weights)

@@ -52,7 +52,7 @@ from riskengine.policy.triggers import (
     unwatched_events,
 )
 from riskengine.progress import Progress
-from riskengine.specs import PolicySpec, TriggerSpec
+from riskengine.specs import CovarianceSpec, PolicySpec, TriggerSpec
 from riskengine.volatility import VolForecast, forecast_variance
 
 
@@ -95,6 +95,9 @@ class WalkInputs:
     paths : dict of TriggerSpec to TriggerPath
         Each trigger's path on these inputs, computed once (`trigger_path_of`):
         books of policies with the same trigger share it.
+    correlations : dict of CovarianceSpec to KeptCorrelations
+        Correlation matrices computed on these inputs, by correlation spec: later
+        walks on them (a sweep's runs on a worker) read them instead.
     """
 
     assets: list[str]
@@ -113,6 +116,9 @@ class WalkInputs:
     timings: dict[str, float]
     key: str
     paths: dict[TriggerSpec, TriggerPath] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    correlations: dict[CovarianceSpec, KeptCorrelations] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -349,7 +355,8 @@ def walk_forward(
     model = CORRELATIONS.lookup(lead.policy.covariance.correlation, owner)
     observations = model.rows(lead.panels.returns, lead.panels.vol)
     correlation = DailyCorrelation(
-        model.start(lead.policy.covariance, returns.shape[1])
+        model.start(lead.policy.covariance, returns.shape[1]),
+        inputs.correlations.setdefault(lead.policy.covariance, KeptCorrelations()),
     )
     for t in range(first):
         correlation.update(observations[t])
@@ -367,32 +374,69 @@ def walk_forward(
     return seconds
 
 
+KEPT_CORRELATION_BYTES = 64 * 2**20
+"""Most bytes of correlation matrices one walk's inputs keep for later walks."""
+
+
+class KeptCorrelations:
+    """Correlation matrices of one walk's inputs and spec, by row and set of assets.
+
+    A row's matrix depends only on the inputs and the correlation spec, so a later
+    walk on the same inputs reads it instead of recomputing it. Matrices are kept
+    until they take `KEPT_CORRELATION_BYTES`.
+    """
+
+    def __init__(self) -> None:
+        self.matrices: dict[tuple[int, bytes | None], FloatArray] = {}
+        self.nbytes = 0
+
+    def keep(self, key: tuple[int, bytes | None], matrix: FloatArray) -> None:
+        """Keep `matrix` under `key` (row, assets) while there is room."""
+        if self.nbytes + matrix.nbytes <= KEPT_CORRELATION_BYTES:
+            self.matrices[key] = matrix
+            self.nbytes += matrix.nbytes
+
+
 class DailyCorrelation:
     """A correlation model whose matrix for a set of assets is computed once a day.
 
     Every book deciding on a day reads the same forecast; the second one reuses
-    the first's matrix instead of recomputing it.
+    the first's matrix instead of recomputing it, as does a later walk on the same
+    inputs when `kept` holds it.
 
     Parameters
     ----------
     model : Correlation
         The started correlation model.
+    kept : KeptCorrelations, optional
+        Matrices of earlier walks on the same inputs and spec, and where to keep
+        this walk's.
     """
 
-    def __init__(self, model: Correlation) -> None:
+    def __init__(
+        self, model: Correlation, kept: KeptCorrelations | None = None
+    ) -> None:
         self.model = model
+        self.kept = kept
+        self._row = -1
         self._matrices: dict[bytes | None, FloatArray] = {}
 
     def update(self, row: FloatArray) -> None:
         """Take the day's observation; the previous day's matrices are dropped."""
         self.model.update(row)
+        self._row += 1
         self._matrices.clear()
 
     def matrix(self, assets: BoolArray | None = None) -> FloatArray:
         """The correlation forecast of `assets` (all when None), computed once."""
         key = None if assets is None else np.asarray(assets).tobytes()
         if key not in self._matrices:
-            self._matrices[key] = self.model.matrix(assets)
+            if self.kept is not None and (self._row, key) in self.kept.matrices:
+                self._matrices[key] = self.kept.matrices[self._row, key]
+            else:
+                self._matrices[key] = self.model.matrix(assets)
+                if self.kept is not None:
+                    self.kept.keep((self._row, key), self._matrices[key])
         return self._matrices[key]
 
 
