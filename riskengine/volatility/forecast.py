@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,7 @@ class VolForecast:
         """Daily volatility forecasts (square root of `variance`)."""
         return np.sqrt(self.variance)
 
-    @property
+    @cached_property
     def persistence(self) -> pd.DataFrame:
         """Persistence of the GARCH fit in force at each close, like `variance`.
 
@@ -101,6 +102,7 @@ class VolForecast:
         how slowly today's shock decays (half-life ``log 0.5 / log persistence``
         days). NaN before an asset's first fit, while a fit is replaced by the
         fallback, and throughout for models without fits (EWMA, realised).
+        Computed on first use and kept (runs sharing a forecast read it once).
         """
         frame = pd.DataFrame(
             np.nan, index=self.variance.index, columns=self.variance.columns
