@@ -49,13 +49,13 @@ from riskengine.policy.limits import (
     SleeveRiskCaps,
 )
 from riskengine.policy.optimizers import ConstrainedProblem
-from riskengine.policy.triggers import (
+from riskengine.policy.signals import (
     SIGNALS,
     TERM_DAYS,
     term_volatility,
-    trigger_path,
     trigger_signal,
 )
+from riskengine.policy.triggers import trigger_path
 from riskengine.policy.weight_limits import WEIGHT_LIMITS, Book, Limit, WeightLimit
 from riskengine.registry import Registry
 from riskengine.specs import (

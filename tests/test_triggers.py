@@ -9,14 +9,13 @@ from riskengine import backtest
 from riskengine.backtest.walk import prepare_walk
 from riskengine.data.prices import load_market
 from riskengine.errors import SpecError
-from riskengine.policy.triggers import (
+from riskengine.policy.signals import (
     TERM_DAYS,
     forecast_horizon,
-    sleeve_multipliers,
     term_volatility,
-    trigger_path,
     trigger_signal,
 )
+from riskengine.policy.triggers import sleeve_multipliers, trigger_path
 from riskengine.specs import TriggerSpec, load_model, load_policy
 from riskengine.volatility import VolForecast
 

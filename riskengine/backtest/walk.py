@@ -41,14 +41,16 @@ from riskengine.errors import DataError
 from riskengine.events import events_frame
 from riskengine.policy.context import DecisionPanels
 from riskengine.policy.limits import check_feasibility
-from riskengine.policy.triggers import (
+from riskengine.policy.signals import (
     SHORT_WINDOW_DAYS,
-    TriggerPath,
     forecast_horizon,
-    sleeve_multipliers,
     term_volatility,
-    trigger_path,
     trigger_signal,
+)
+from riskengine.policy.triggers import (
+    TriggerPath,
+    sleeve_multipliers,
+    trigger_path,
     unwatched_events,
 )
 from riskengine.progress import Progress

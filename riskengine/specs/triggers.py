@@ -25,7 +25,7 @@ class TriggerSpec:
     signal : {"vol_zscore", "vol_ratio", "vol_of_vol", "realised_vs_forecast", \
 "level", "level_zscore", "residual_shock", "vol_term_structure", \
 "persistence"}
-        How the watched series become a signal (see `riskengine.policy.triggers`): four
+        How the watched series become a signal (see `riskengine.policy.signals`): four
         read the forecast vol; ``residual_shock`` the day's standardised residual
         |r_t| / sigma_t (sigma_t forecast at the previous close), shocks as the
         policy's model sees them (risk-off above k sigmas, e.g. 4);

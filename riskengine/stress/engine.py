@@ -53,7 +53,7 @@ from riskengine.calendar import accrual_fractions
 from riskengine.covariance import CORRELATIONS, CorrelationModel
 from riskengine.data.prices import Market
 from riskengine.errors import DataError, SpecError
-from riskengine.policy.triggers import forecast_horizon
+from riskengine.policy.signals import forecast_horizon
 from riskengine.stress.impact import decay_kernel, impacted_returns, peak_impact
 from riskengine.stress.scenario import Fund, Scenario
 from riskengine.volatility import ewma_variance, forecast_variance
