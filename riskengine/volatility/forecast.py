@@ -15,9 +15,11 @@ GARCH(1,1) and GJR(1,1) with normal or t errors are fitted by
 cold start; a fit it does not converge is redone by arch from its cold start. Every
 other combination is fitted by arch twice, from the previous fit and from arch's
 cold start, keeping the higher likelihood: a warm start can stop on a worse local
-maximum, with no cheap sign of it. A fit that fails, is non-stationary or ends on a
-bound is recorded as an event and replaced by the spec's fallback until the next
-refit.
+maximum, with no cheap sign of it; a kept fit is never below arch's cold fit, and an
+EGARCH fit must be invertible (see `riskengine.volatility.garch`). A fit that fails,
+is non-stationary or non-invertible (or ends on a bound, with ``on_boundary =
+"fallback"``) is recorded as an event and replaced by the spec's fallback until the
+next refit.
 
 Each model kind is one `VolatilityModel` object in `MODELS`, keyed by
 `ModelSpec.family`: EWMA, realised variance, one entry per GARCH family (see
