@@ -17,6 +17,7 @@ from arch import arch_model
 from arch.data import sp500
 from arch.univariate.base import ARCHModel
 from scipy import special
+from scipy.signal import lfilter
 
 from riskengine.errors import DataError
 from riskengine.volatility import _kernels, fast_fit
@@ -420,3 +421,34 @@ def test_boundary_fits_on_a_flat_panel_are_rescued_by_the_cold_check() -> None:
     assert np.sum(warm_below > 1e-6) >= 10
     assert np.sum(below > 1e-6) <= 3
     assert below.max() <= 1e-4
+
+
+def test_path_bounds_carry_archs_bounds_forward_point_in_time() -> None:
+    """On the fit window's last row the bounds are arch's own for its next forecast
+    (`variance_bounds` of the window with one more, zero, residual); after it, an
+    independent pandas/scipy computation: the EWMA of squares from arch's backcast
+    (scipy's lfilter), their running maximum, the window's variance (numpy)."""
+    rng = np.random.default_rng(3)
+    window, resids = 1000, rng.standard_t(4, size=1040) * 1.3
+    resids[1010] = 25.0  # a shock after the window moves the upper bound
+    lower, upper = _kernels.path_bounds(resids, window)
+    assert lower.shape == upper.shape == (41,)
+    start = _kernels.backcast(resids[:window])
+    own_lower, own_upper = _kernels.variance_bounds(
+        np.append(resids[:window], 0.0), start
+    )
+    np.testing.assert_allclose(
+        [lower[0], upper[0]], [own_lower[-1], own_upper[-1]], rtol=1e-12
+    )
+    squares = resids**2
+    ewma = lfilter([0.06], [1.0, -0.94], squares, zi=[0.94 * start])[0][window - 1 :]
+    largest = np.maximum.accumulate(squares)[window - 1 :]
+    np.testing.assert_allclose(
+        lower, np.maximum(ewma / 1e6, np.var(resids[:window]) / 1e8), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        upper,
+        np.minimum(np.maximum(ewma * 1e6, 1.0 + largest), 1e7 * (1.0 + largest)),
+        rtol=1e-12,
+    )
+    assert upper[12] > upper[10]  # the shock of row 1010 counts from row 1010 on

@@ -73,6 +73,39 @@ def variance_bounds(resids: FloatArray, start: float) -> tuple[FloatArray, Float
 
 
 @njit(cache=True, nogil=True)
+def path_bounds(resids: FloatArray, window: int) -> tuple[FloatArray, FloatArray]:
+    """Arch's variance bounds for each forecast from a fit window's last row on.
+
+    As `variance_bounds` sets them on the fit window, carried forward point in
+    time: the EWMA of squared residuals (from the window's backcast) and their
+    largest square up to each row, the floor from the window's variance.
+    `resids` are the window's residuals then the filtered ones; one pair of
+    bounds per row from the window's last on, shape (n - window + 1,).
+    """
+    n = resids.shape[0]
+    total = spread = 0.0
+    for t in range(window):
+        total += resids[t]
+    mean = total / window
+    for t in range(window):
+        spread += (resids[t] - mean) ** 2
+    floor = spread / window / 1e8
+    lower, upper = np.empty(n - window + 1), np.empty(n - window + 1)
+    carried, largest = 0.94 * backcast(resids[:window]), 0.0
+    for t in range(n):
+        square = resids[t] * resids[t]
+        ewma = 0.06 * square + carried
+        carried = 0.94 * ewma
+        largest = max(largest, square)
+        if t >= window - 1:
+            lower[t - window + 1] = max(ewma / 1e6, floor)
+            upper[t - window + 1] = min(
+                max(ewma * 1e6, 1.0 + largest), 1e7 * (1.0 + largest)
+            )
+    return lower, upper
+
+
+@njit(cache=True, nogil=True)
 def clipped_filter(
     resids: FloatArray,
     theta: FloatArray,

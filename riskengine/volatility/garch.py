@@ -16,7 +16,6 @@ from arch import arch_model
 from arch.univariate.base import ARCHModel, ARCHModelFixedResult, ARCHModelResult
 from arch.utility.exceptions import StartingValueWarning
 from scipy.optimize import minimize
-from scipy.signal import lfilter
 
 from riskengine._typing import FloatArray, ReturnPanel
 from riskengine.errors import DataError
@@ -404,7 +403,7 @@ def _asset_path(
         with np.errstate(all="ignore"):  # a path that blows up is judged below
             segment = family.filter(resids[window:], fit.core, fit.forecast)
             summed = family.aggregate(fit.core, fit.horizon_terms, segment, horizon)
-        lower, upper = _path_bounds(resids, window)
+        lower, upper = kernels.path_bounds(resids, window)
         inside = (lower < segment) & (segment < upper)
         broken = np.flatnonzero(~(inside & (summed < horizon * upper)))
         if broken.size:  # from that row on only: earlier rows did not know
@@ -425,23 +424,6 @@ def _asset_path(
         one_day[fit_end : fit_end + segment.size] = segment
         total[fit_end : fit_end + segment.size] = summed
     return one_day, total, refits, breakdowns
-
-
-def _path_bounds(resids: FloatArray, window: int) -> tuple[FloatArray, FloatArray]:
-    """The variance bounds arch sets, for each forecast from the fit's last row on.
-
-    As `kernels.variance_bounds` sets them on the fit window, carried forward
-    point in time: the EWMA of squared residuals and their largest square up to
-    each row, the floor from the fit window. `resids` are the window's residuals
-    then the filtered ones, percent; bounds in percent^2, one per forecast.
-    """
-    squares = resids**2
-    start = kernels.backcast(np.ascontiguousarray(resids[:window]))
-    ewma = lfilter([0.06], [1.0, -0.94], squares, zi=[0.94 * start])[0]
-    ewma, largest = ewma[window - 1 :], np.maximum.accumulate(squares)[window - 1 :]
-    lower = np.maximum(ewma / 1e6, np.var(resids[:window]) / 1e8)
-    upper = np.minimum(np.maximum(ewma * 1e6, 1.0 + largest), 1e7 * (1.0 + largest))
-    return lower, upper
 
 
 def _fit(y: FloatArray, spec: ModelSpec, previous: _Fit | None, horizon: int) -> _Fit:
