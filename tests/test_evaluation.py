@@ -408,6 +408,11 @@ def test_the_html_report_holds_each_asset_and_marks_best_mcs_and_failures(
             assert hits in row_html
     for term in ("QLIKE Hd", "Kupiec p", "cc p", "fallback", "boundary"):
         assert f"<dt>{term}</dt>" in page
+    outcome = small_evaluation.refit_outcomes.loc["garch11-t"]
+    assert (
+        "<h2>Refits over all assets</h2><ul><li>garch11-t: "
+        f"{outcome['refits']:.0f}, 0 fell back (0.0%)"
+    ) in page
 
 
 def test_level_tags() -> None:

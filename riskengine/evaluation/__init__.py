@@ -19,6 +19,7 @@ from riskengine.evaluation.report import (
     EVALUATION_FILES,
     evaluation_records,
     format_evaluation,
+    refit_lines,
     write_evaluation,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "format_evaluation",
     "kupiec_pof",
     "level_tag",
+    "refit_lines",
     "write_evaluation",
 ]

@@ -155,13 +155,13 @@ def format_evaluation(evaluation: Evaluation) -> str:
         lines.append("")
     for asset, why in evaluation.skipped.items():
         lines.append(f"skipped {asset}: {why}")
-    lines += _refit_lines(evaluation)
+    lines += refit_lines(evaluation)
     timings = ", ".join(f"{name} {s:.1f}s" for name, s in evaluation.seconds.items())
     lines.append(f"forecast time: {timings}")
     return "\n".join(lines)
 
 
-def _refit_lines(evaluation: Evaluation) -> list[str]:
+def refit_lines(evaluation: Evaluation) -> list[str]:
     """One line per GARCH model: its refits over all assets, and why some fell back."""
     lines = []
     for model, row in evaluation.refit_outcomes.iterrows():

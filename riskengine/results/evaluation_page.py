@@ -3,8 +3,9 @@
 One table per asset, one row per model: QLIKE at each horizon (the lowest in bold,
 a model in the model confidence set marked), each one-day VaR's exceedances
 against the expected count with its Kupiec and conditional-coverage p-values (a
-rejection at 5% marked), and the refit, fallback and boundary figures; a legend
-says what each column is. Like the backtest report the page makes no request (the
+rejection at 5% marked), and the refit, fallback and boundary figures; then each
+GARCH model's refits over all assets, with why some fell back; a legend says what
+each column is. Like the backtest report the page makes no request (the
 same Content-Security-Policy) and escapes every text that comes from a spec or the
 data. It lives in the results stage because it reuses that stage's page policy;
 the evaluation stage writes it beside its Parquet file
@@ -19,7 +20,7 @@ from html import escape
 import pandas as pd
 
 from riskengine.data.prices import SIMULATED_NOTE
-from riskengine.evaluation import Evaluation, level_tag
+from riskengine.evaluation import Evaluation, level_tag, refit_lines
 from riskengine.results.html_page import page_head
 from riskengine.results.html_tables import number_cell
 
@@ -60,6 +61,12 @@ def evaluation_page(evaluation: Evaluation) -> str:
         f'<p class="muted">skipped {escape(asset)}: {escape(why)}</p>'
         for asset, why in evaluation.skipped.items()
     )
+    refits = "".join(
+        f"<li>{escape(line.removeprefix('refits  '))}</li>"
+        for line in refit_lines(evaluation)
+    )
+    if refits:
+        refits = f"<h2>Refits over all assets</h2><ul>{refits}</ul>"
     timings = ", ".join(
         f"{escape(name)} {s:.1f} s" for name, s in evaluation.seconds.items()
     )
@@ -68,7 +75,7 @@ def evaluation_page(evaluation: Evaluation) -> str:
         + f"<h1>Forecast evaluation</h1>{banner}"
         f'<p class="muted">data: {escape(evaluation.source)} (sha256 '
         f"{escape(evaluation.fingerprint[:12])}); models: {models}</p>"
-        f"{_legend(evaluation)}{''.join(sections)}{skipped}"
+        f"{_legend(evaluation)}{''.join(sections)}{refits}{skipped}"
         f'<p class="muted">forecast time: {timings}</p></body></html>\n'
     )
 
