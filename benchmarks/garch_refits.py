@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
 from riskengine.data.prices import load_market  # noqa: E402
 from riskengine.specs import load_model  # noqa: E402
 from riskengine.volatility import forecast_variance  # noqa: E402
-from riskengine.volatility.garch import fallback_kind  # noqa: E402
+from riskengine.volatility.window_fit import fallback_kind  # noqa: E402
 
 DATA = Path(os.environ.get("RISKENGINE_DATA_DIR", REPO.parent / "shared" / "data"))
 

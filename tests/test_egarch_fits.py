@@ -1,7 +1,7 @@
 """EGARCH-skew-t refits on real windows: judged honestly, never below arch's cold fit.
 
 Windows are each asset's own observations from ../shared/data, in percent, as the
-engine fits them (`garch._fit_arch`); arch is called directly for the reference.
+engine fits them (`window_fit.fit_with_arch`); arch is called directly for the reference.
 Every assert states its tolerance.
 """
 
@@ -15,7 +15,7 @@ from arch.univariate import recursions_python
 
 from riskengine.data.prices import load_market
 from riskengine.specs import load_model
-from riskengine.volatility import PERCENT, arch_model_for, families, garch
+from riskengine.volatility import PERCENT, arch_model_for, families, window_fit
 
 SPEC = load_model("egarch11-skewt")
 DAYS = 100
@@ -64,18 +64,18 @@ def test_a_used_fit_is_never_below_arch_cold_fit(
     used says why."""
     dates = real_returns[asset].dropna().loc[:last].index
     n = min(1000, dates.size)
-    before = garch._fit_arch(
+    before = window_fit.fit_with_arch(
         window(real_returns, asset, str(dates[-22].date()), n), SPEC, None, 1
     )
     y = window(real_returns, asset, last, n)
-    fit = garch._fit_arch(y, SPEC, before if before.converged else None, 1)
-    assert (garch.fallback_kind(fit.problem) if fit.problem else "") == kind
+    fit = window_fit.fit_with_arch(y, SPEC, before if before.converged else None, 1)
+    assert (window_fit.fallback_kind(fit.problem) if fit.problem else "") == kind
     if fit.problem:
         return
     fixed = arch_model_for(y, SPEC).fix(fit.params)
     assert fit.loglikelihood == pytest.approx(fixed.loglikelihood, rel=1e-9)
     cold = arch_cold(y).loglikelihood
-    assert fit.loglikelihood >= cold - garch.LLF_RTOL * abs(cold)
+    assert fit.loglikelihood >= cold - window_fit.LLF_RTOL * abs(cold)
 
 
 def test_a_polish_run_reaches_past_where_arch_stopped(
@@ -86,7 +86,7 @@ def test_a_polish_run_reaches_past_where_arch_stopped(
     y = window(real_returns, "IEF", "2019-08-02")
     cold = arch_cold(y)
     assert cold.convergence_flag != 0
-    fit = garch._fit_arch(y, SPEC, None, 1)
+    fit = window_fit.fit_with_arch(y, SPEC, None, 1)
     assert fit.problem == ""
     assert fit.attempts.endswith("arch-polish(-187.80, kept)")
     assert fit.loglikelihood > cold.loglikelihood + 4.0
@@ -103,7 +103,7 @@ def test_a_non_invertible_fit_is_not_used(real_returns: pd.DataFrame) -> None:
     cold = arch_cold(y)
     forecast = cold.forecast(horizon=1, reindex=False).variance.iloc[-1, 0]
     assert forecast > 1e4 * np.var(y)
-    fit = garch._fit_arch(y, SPEC, None, 1)
+    fit = window_fit.fit_with_arch(y, SPEC, None, 1)
     assert "not invertible" in fit.problem
     assert "Lyapunov exponent 0.0067" in fit.problem
     assert fit.converged is False

@@ -34,7 +34,7 @@ from riskengine.results.evaluation_page import evaluation_page
 from riskengine.results.html_page import CONTENT_POLICY
 from riskengine.specs import load_model
 from riskengine.volatility import VolForecast, forecast_variance
-from riskengine.volatility.garch import FALLBACK_KINDS
+from riskengine.volatility.window_fit import FALLBACK_KINDS
 
 # --- Kupiec --------------------------------------------------------------------
 

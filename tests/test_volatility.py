@@ -31,8 +31,8 @@ from riskengine.volatility import (
     families,
     fast_fit,
     forecast_variance,
-    garch,
     realised_variance,
+    window_fit,
 )
 
 GARCH = replace(
@@ -225,9 +225,9 @@ def test_a_warm_start_on_a_worse_local_maximum_is_caught_and_recorded() -> None:
         cold = arch_model_for(window, spec).fit(disp="off")
     trap = arch_model_for(window, spec).fix(LOCAL_MAXIMUM).loglikelihood
     assert trap < cold.loglikelihood - 5.0
-    first = garch._fit_arch(y[:250], spec, None, 1)
+    first = window_fit.fit_with_arch(y[:250], spec, None, 1)
     previous = replace(first, params=LOCAL_MAXIMUM)
-    fit = garch._fit_arch(window, spec, previous, 1)
+    fit = window_fit.fit_with_arch(window, spec, previous, 1)
     assert fit.loglikelihood == pytest.approx(cold.loglikelihood, rel=1e-9)
     (warm_start, warm_llf, warm_kept), cold_link = parse_chain(fit.attempts)
     assert (warm_start, warm_kept) == ("arch-warm", False)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from riskengine.volatility.garch import FALLBACK_KINDS, fallback_kind
+from riskengine.volatility.window_fit import FALLBACK_KINDS, fallback_kind
 
 OUTCOME_COLUMNS = [
     "refits",
@@ -36,7 +36,7 @@ def refit_outcomes(
     pd.DataFrame
         One row per model (index ``model``): refits, fallbacks, boundaries, their
         shares of the refits, and one count per kind of fallback (the keys of
-        `riskengine.volatility.garch.FALLBACK_KINDS`).
+        `riskengine.volatility.window_fit.FALLBACK_KINDS`).
     """
     rows = []
     for model, frame in fits.items():

@@ -12,7 +12,7 @@ from typing import Any
 from riskengine.data.prices import SIMULATED_NOTE
 from riskengine.evaluation.evaluate import Evaluation, level_tag
 from riskengine.output import dumps, new_results_folder
-from riskengine.volatility.garch import FALLBACK_KINDS
+from riskengine.volatility.window_fit import FALLBACK_KINDS
 
 MANIFEST_VERSION = 1
 EVALUATION_FILES = frozenset({"evaluation.parquet", "manifest.json", "report.html"})

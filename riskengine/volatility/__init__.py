@@ -12,8 +12,9 @@ from riskengine.volatility.forecast import (
     VolForecast,
     forecast_variance,
 )
-from riskengine.volatility.garch import FIT_COLUMNS, PERCENT, arch_model_for
+from riskengine.volatility.garch import FIT_COLUMNS, PERCENT
 from riskengine.volatility.simple import ewma_variance, realised_variance
+from riskengine.volatility.window_fit import arch_model_for
 
 __all__ = [
     "FIT_COLUMNS",

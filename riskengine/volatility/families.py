@@ -3,8 +3,9 @@
 A family knows how arch specifies it, its persistence (the unit root a stationary
 fit stays below), the recursion that filters returns with fixed parameters, how
 its 1..H-step forecasts add up, and whether the compiled fitter
-(`riskengine.volatility.fast_fit`) fits it. The refit machinery in
-`riskengine.volatility.garch` is shared and never asks which family it runs.
+(`riskengine.volatility.fast_fit`) fits it. The refit machinery
+(`riskengine.volatility.window_fit`, `riskengine.volatility.garch`) is shared and
+never asks which family it runs.
 
 To add a family: one `GarchFamily` object in `GARCH_FAMILIES`, and its name in
 `ModelSpec.family`.

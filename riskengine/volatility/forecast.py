@@ -16,10 +16,10 @@ cold start; a fit it does not converge is redone by arch from its cold start. Ev
 other combination is fitted by arch twice, from the previous fit and from arch's
 cold start, keeping the higher likelihood: a warm start can stop on a worse local
 maximum, with no cheap sign of it; a kept fit is never below arch's cold fit, and an
-EGARCH fit must be invertible (see `riskengine.volatility.garch`). A fit that fails,
-is non-stationary or non-invertible (or ends on a bound, with ``on_boundary =
-"fallback"``) is recorded as an event and replaced by the spec's fallback until the
-next refit.
+EGARCH fit must be invertible (see `riskengine.volatility.window_fit`). A fit
+that fails, is non-stationary or non-invertible (or ends on a bound, with
+``on_boundary = "fallback"``) is recorded as an event and replaced by the spec's
+fallback until the next refit.
 
 Each model kind is one `VolatilityModel` object in `MODELS`, keyed by
 `ModelSpec.family`: EWMA, realised variance, one entry per GARCH family (see
