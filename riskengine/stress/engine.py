@@ -324,6 +324,7 @@ class _Fund:
             forecast=forecast,
             volatility=volatility,
             eligible=self.history_eligible & np.isfinite(vol) & (vol > 0),
+            key="",  # prices moved by impact: no walk's inputs (run_backtest refuses)
         )
         fresh = open_book(policy, self.inputs, self.market)
         self.book.replace_panels(
