@@ -20,7 +20,7 @@ from scipy import special
 from scipy.signal import lfilter
 
 from riskengine.errors import DataError
-from riskengine.volatility import _kernels, fast_fit
+from riskengine.volatility import _kernels, _refit_kernels, fast_fit
 
 WINDOW = 1000
 MODELS = list(
@@ -237,7 +237,7 @@ def test_warm_start_stuck_at_alpha_zero_is_rechecked_from_the_cold_start(
         True,
         sample,
         stuck,
-        fast_fit._positive_inverse(hessian),
+        _refit_kernels.positive_inverse(hessian),
         a_mat,
         (b_fixed, b_scaled),
         fast_fit._TOLERANCES,
@@ -452,3 +452,96 @@ def test_path_bounds_carry_archs_bounds_forward_point_in_time() -> None:
         rtol=1e-12,
     )
     assert upper[12] > upper[10]  # the shock of row 1010 counts from row 1010 on
+
+
+def loop_of_fits(
+    y: np.ndarray, spans: list[tuple[int, int]], vol: str, bound_is_usable: bool
+) -> list[fast_fit.GarchFit | None]:
+    """`fast_fit.fit` window by window, warm from the last usable fit; None where
+    `fit` refuses the window."""
+    previous, fits = None, []
+    for first, last in spans:
+        try:
+            fit = fast_fit.fit(
+                y[first : last + 1],
+                vol=vol,  # type: ignore[arg-type]
+                starting_values=None if previous is None else previous.params,
+                inverse_hessian=None if previous is None else previous.inverse_hessian,
+            )
+        except DataError:
+            fits.append(None)
+            continue
+        fits.append(fit)
+        if fit.converged and (bound_is_usable or not fit.on_bounds):
+            previous = fit
+    return fits
+
+
+def assert_same_fit(chained: fast_fit.GarchFit, single: fast_fit.GarchFit) -> None:
+    for field in dataclasses.fields(single):
+        ours, theirs = getattr(chained, field.name), getattr(single, field.name)
+        if isinstance(theirs, np.ndarray):
+            np.testing.assert_array_equal(ours, theirs)
+        else:
+            assert ours == theirs or (ours != ours and theirs != theirs), field.name
+
+
+@pytest.mark.parametrize("vol", ["garch", "gjr"])
+@pytest.mark.parametrize("bound_is_usable", [True, False])
+def test_a_chain_of_fits_equals_fit_window_by_window(
+    vol: str, bound_is_usable: bool
+) -> None:
+    """60 weekly windows of a flat panel, half of whose fits end on a bound: every
+    field of every fit equal, bit for bit, to `fit` called in a loop."""
+    y = synthetic_returns("flat", 4, WINDOW + 300)
+    spans = [(end - WINDOW, end - 1) for end in range(WINDOW, y.size + 1, 5)]
+    singles = loop_of_fits(y, spans, vol, bound_is_usable)
+    chained = fast_fit.fit_chain(
+        y,
+        np.array([first for first, _ in spans]),
+        np.array([last for _, last in spans]),
+        vol=vol,  # type: ignore[arg-type]
+        bound_is_usable=bound_is_usable,
+    )
+    assert len(chained) == len(spans) == 61
+    assert sum(bool(fit.on_bounds) for fit in chained) >= 20
+    for ours, theirs in zip(chained, singles, strict=True):
+        assert theirs is not None
+        assert_same_fit(ours, theirs)
+
+
+def test_a_chain_stops_before_a_refused_window_and_after_a_failed_fit() -> None:
+    """50-day windows over a constant stretch: the chain stops before each window
+    `fit` refuses (all zeros) and after each fit that does not converge (kept);
+    restarted after them from the last converged fit, the chains give `fit`'s
+    fits, bit for bit."""
+    rng = np.random.default_rng(5)
+    y = np.concatenate([rng.standard_t(5, 300), np.zeros(60), rng.standard_t(5, 200)])
+    spans = [(end - 50, end - 1) for end in range(250, y.size + 1, 10)]
+    firsts, lasts = np.array(spans).T
+    singles = loop_of_fits(y, spans, "garch", True)
+    assert [i for i, fit in enumerate(singles) if fit is None] == [10, 11]
+    chained: list[fast_fit.GarchFit | None] = []
+    calls, previous = [], None
+    while len(chained) < len(spans):
+        begun = len(chained)
+        made = fast_fit.fit_chain(
+            y,
+            firsts[begun:],
+            lasts[begun:],
+            starting_values=None if previous is None else previous.params,
+            inverse_hessian=None if previous is None else previous.inverse_hessian,
+        )
+        calls.append((begun, len(made)))
+        chained += made if made else [None]  # none: the first window is refused
+        previous = next((f for f in reversed(made) if f.converged), previous)
+    assert calls[:3] == [(0, 10), (10, 0), (11, 0)]
+    failed = [i for i, fit in enumerate(chained) if fit and not fit.converged]
+    assert failed == [12, 14]
+    for begun, count in calls:  # each chain ends at the end, a failure or a refusal
+        end = begun + count
+        assert end == len(spans) or end - 1 in failed or singles[end] is None
+    for ours, theirs in zip(chained, singles, strict=True):
+        assert (ours is None) == (theirs is None)
+        if ours is not None and theirs is not None:
+            assert_same_fit(ours, theirs)

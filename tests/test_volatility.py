@@ -240,12 +240,14 @@ def test_a_fast_fit_that_does_not_converge_is_refitted_cold_by_arch(
     real_returns: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The chain records the fast runs, then arch's cold run, which is kept."""
-    original_fit = fast_fit.fit
+    original_chain = fast_fit.fit_chain
 
-    def not_converged(y: np.ndarray, **options: Any) -> fast_fit.GarchFit:
-        return replace(original_fit(y, **options), converged=False)
+    def not_converged(*args: Any, **options: Any) -> list[fast_fit.GarchFit]:
+        return [
+            replace(fit, converged=False) for fit in original_chain(*args, **options)
+        ]
 
-    monkeypatch.setattr(fast_fit, "fit", not_converged)
+    monkeypatch.setattr(fast_fit, "fit_chain", not_converged)
     spec = replace(GARCH, **ONE_REFIT)
     forecast = forecast_variance(spy_window(real_returns, 300).to_frame(), spec)
     assert list(forecast.fits["method"]) == ["arch"]
@@ -254,6 +256,36 @@ def test_a_fast_fit_that_does_not_converge_is_refitted_cold_by_arch(
         ("fast-cold", False),
         ("arch-cold", True),
     ]
+
+
+@pytest.mark.parametrize("on_boundary", ["keep", "fallback"])
+def test_fit_windows_equals_fit_window_in_a_loop(
+    real_returns: pd.DataFrame, on_boundary: str
+) -> None:
+    """GJR-t on SPY with a stretch of equal returns: the chained fits (compiled
+    chunks, arch for what does not converge, the refused windows) equal
+    `fit_window` called window by window from the last converged fit."""
+    y = spy_window(real_returns, 900).to_numpy() * PERCENT
+    y[400:520] = 0.0
+    spec = replace(load_model("gjr11-t"), on_boundary=on_boundary)
+    spans = [(max(0, end - 100), end - 1) for end in range(300, y.size + 1, 7)]
+    singles, previous = [], None
+    for first, last in spans:
+        fit = window_fit.fit_window(y[first : last + 1], spec, previous, 1)
+        singles.append(fit)
+        previous = fit if fit.converged else previous
+    ticks = []
+    chained = window_fit.fit_windows(y, spans, spec, 1, lambda: ticks.append(1))
+    assert len(ticks) == len(chained) == len(spans)
+    assert any(fit.problem.startswith("fit failed") for fit in singles)
+    assert on_boundary == "keep" or any(fit.boundary for fit in singles)
+    for ours, theirs in zip(chained, singles, strict=True):
+        for name in ours.__slots__:
+            mine, reference = getattr(ours, name), getattr(theirs, name)
+            if isinstance(reference, np.ndarray):
+                np.testing.assert_array_equal(mine, reference)
+            else:
+                assert mine == reference or (mine != mine and reference != reference)
 
 
 @pytest.mark.parametrize("name", ["garch11-t", "gjr11-t", "egarch11-skewt"])

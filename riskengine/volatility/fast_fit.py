@@ -16,7 +16,6 @@ and held fixed while the mean parameter moves.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -26,13 +25,14 @@ import numpy.typing as npt
 from riskengine._typing import FloatArray, IndexArray
 from riskengine.errors import DataError
 from riskengine.volatility import _kernels as kernels
+from riskengine.volatility import _refit_kernels as refit_kernels
 
 VolKind = Literal["garch", "gjr"]
 DistKind = Literal["normal", "t"]
 MeanKind = Literal["zero", "constant"]
 
 _NAMES = ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]", "nu")
-_MIN_OBS = 10
+_MIN_OBS = refit_kernels.MIN_OBS
 _MAX_ITER = 200
 _REL_TOL = 1e-10  # predicted decrease of -llf, relative to |llf|, at convergence
 _FEASIBILITY_TOL = 1e-9  # a warm start may break a constraint by this much
@@ -269,123 +269,158 @@ def fit(
     """
     free = _free_positions(vol, dist, mean)
     values = _checked(y)
-    a_mat, b_fixed, b_scaled, labels = _constraint_template(tuple(free))
-    student = bool(free[-1] == 5)
-    sample = kernels.sample_startup(values, free)
-    settings = (a_mat, (b_fixed, b_scaled), _TOLERANCES, _MAX_ITER)
-
-    def run(x0: FloatArray, hessian: FloatArray) -> _Run:
-        extra = 0
-        if not hessian.size:  # finite differences of the gradient at the start
-            hessian = kernels.hessian(values, free, student, sample, x0)
-            hessian = _positive_inverse(hessian)
-            extra = 1 + x0.size
-        result = _Run(
-            *kernels.fit_from(values, free, student, sample, x0, hessian, *settings)
-        )
-        return result._replace(evals=result.evals + extra) if result.evals else result
-
-    def finish(
-        run: _Run, evals: int, message: str, attempts: tuple[Attempt, ...]
-    ) -> GarchFit:
-        forecast = kernels.forecast(values, free, sample, run.params)
-        return _result(run, evals, forecast, message, free, labels, attempts)
-
-    no_hessian = np.empty((0, 0))
-    warm, why = None, ""
-    if starting_values is not None:
-        x0 = _full_theta(starting_values, free)[free]
-        hessian = no_hessian if inverse_hessian is None else inverse_hessian
-        if hessian.shape not in ((0, 0), (x0.size, x0.size)):
-            raise ValueError(f"inverse_hessian: expected shape {(x0.size,) * 2}")
-        warm = run(x0, hessian)
-        why = _doubt(warm)
-        if not why:
-            return finish(warm, warm.evals, "warm start", (_attempt("warm", warm),))
-    # The warm fit's inverse Hessian speeds up the cold run, unless the warm fit
-    # was held on a bound: its curvature there misleads (it can send the cold run
-    # to that bound's local maximum instead of arch's).
-    reuse = warm is not None and warm.converged and not warm.on_bound.any()
-    cold = run(
-        kernels.cold_start(values, free, sample),
-        warm.inverse_hessian if warm is not None and reuse else no_hessian,
+    x0, hessian = _warm_start(free, starting_values, inverse_hessian)
+    result = refit_kernels.fit_checked(
+        values, free, bool(free[-1] == 5), x0, hessian, _settings(free), COLD_CHECK_GAIN
     )
-    evals = cold.evals + (0 if warm is None else warm.evals)
-    if warm is None:
-        return finish(cold, evals, "cold start", (_attempt("cold", cold),))
-    keep_warm = (warm.converged, warm.llf) > (cold.converged, cold.llf)
-    attempts = (
-        _attempt("warm", warm, keep_warm),
-        _attempt("cold", cold, not keep_warm),
-    )
-    if keep_warm:
-        return finish(warm, evals, f"warm start (kept; {why})", attempts)
-    return finish(cold, evals, f"cold start ({why})", attempts)
+    return _garch_fit(free, *result)
 
 
-def _positive_inverse(hessian: FloatArray) -> FloatArray:
-    """Inverse of a Hessian with its eigenvalues made positive.
+def fit_chain(
+    y: np.ndarray,
+    firsts: IndexArray,
+    lasts: IndexArray,
+    *,
+    vol: VolKind = "garch",
+    dist: DistKind = "t",
+    mean: MeanKind = "constant",
+    starting_values: np.ndarray | None = None,
+    inverse_hessian: np.ndarray | None = None,
+    bound_is_usable: bool = True,
+) -> list[GarchFit]:
+    """`fit` the windows ``y[first:last + 1]`` in turn, in one compiled call.
 
-    Absolute values, floored: the result can start a quasi-Newton method anywhere.
+    Each window starts warm from the last converged fit before it (from
+    `starting_values` and `inverse_hessian` before the first); a fit on a bound
+    counts as such only if `bound_is_usable`. The same fits as `fit` called in a
+    loop, without the GIL between them.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_observations,)
+        Returns in percent.
+    firsts, lasts : ndarray of int
+        The first and last observation of each window, in order.
+    vol, dist, mean, starting_values, inverse_hessian
+        As in `fit`.
+    bound_is_usable : bool
+        Whether a fit on a bound warm-starts the next window.
+
+    Returns
+    -------
+    list of GarchFit
+        One per window up to the first fit that did not converge (included), or
+        up to the first window `fit` refuses (excluded): fewer than
+        ``len(firsts)`` if either occurs.
     """
-    values, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
-    values = np.maximum(np.abs(values), 1e-10 * np.max(np.abs(values)))
-    inverse: FloatArray = (vectors / values) @ vectors.T
-    return inverse
+    free = _free_positions(vol, dist, mean)
+    values = np.ascontiguousarray(y, dtype=np.float64)
+    x0, hessian = _warm_start(free, starting_values, inverse_hessian)
+    done, *rows = refit_kernels.fit_chain(
+        values,
+        np.ascontiguousarray(firsts, dtype=np.int64),
+        np.ascontiguousarray(lasts, dtype=np.int64),
+        free,
+        bool(free[-1] == 5),
+        x0,
+        np.ascontiguousarray(hessian, dtype=np.float64),
+        _settings(free),
+        COLD_CHECK_GAIN,
+        bound_is_usable,
+    )
+    columns = _flat(rows)
+    return [_garch_fit(free, *(column[i] for column in columns)) for i in range(done)]
 
 
-class _Run(NamedTuple):
-    """What `kernels.fit_from` returns."""
+def _flat(rows: list[np.ndarray]) -> list[np.ndarray]:
+    """`fit_chain`'s arrays, the runs' log-likelihoods and notes split by run.
 
-    params: FloatArray
-    llf: float
-    inverse_hessian: FloatArray
-    converged: bool
-    evals: int
-    on_bound: npt.NDArray[np.bool_]
-    start_llf: float
+    In `fit_checked`'s order: ..., warm gain, warm llf, warm note, cold llf, cold
+    note, kept cold.
+    """
+    *head, gains, llfs, notes, kept_cold = rows
+    return [*head, gains, llfs[:, 0], notes[:, 0], llfs[:, 1], notes[:, 1], kept_cold]
 
 
-def _doubt(warm: _Run) -> str:
-    """Why a warm fit calls for a check from arch's cold start; "" if it does not."""
-    if not warm.evals:
-        return "warm start breaks a constraint"
-    if not warm.converged:
-        return "warm start did not converge"
-    if warm.on_bound.any():
-        return "warm start ended on a bound"
-    if warm.llf - warm.start_llf > COLD_CHECK_GAIN:
-        return f"warm start gained {warm.llf - warm.start_llf:.3g} > {COLD_CHECK_GAIN}"
-    return ""
+def _settings(free: IndexArray) -> refit_kernels.Settings:
+    """The constraints on the free parameters, the tolerances, the iterations."""
+    a_mat, b_fixed, b_scaled, _ = _constraint_template(tuple(free))
+    return a_mat, (b_fixed, b_scaled), _TOLERANCES, _MAX_ITER
 
 
-def _attempt(start: str, run: _Run, kept: bool = True) -> Attempt:
-    """What one run of `fit` reports about itself."""
-    if not run.evals:
-        return Attempt(start, run.llf, "breaks a constraint", kept)
-    return Attempt(start, run.llf, "" if run.converged else "not converged", kept)
-
-
-def _result(
-    run: _Run,
-    evals: int,
-    forecast: float,
-    message: str,
+def _warm_start(
     free: IndexArray,
-    labels: tuple[str, ...],
-    attempts: tuple[Attempt, ...],
+    starting_values: np.ndarray | None,
+    inverse_hessian: np.ndarray | None,
+) -> tuple[FloatArray, FloatArray]:
+    """The warm start and its inverse Hessian as the kernels take them (0: none)."""
+    if starting_values is None:
+        return np.empty(0), np.empty((0, 0))
+    x0 = _full_theta(starting_values, free)[free]
+    if inverse_hessian is None:
+        return x0, np.empty((0, 0))
+    if inverse_hessian.shape not in ((0, 0), (x0.size, x0.size)):
+        raise ValueError(f"inverse_hessian: expected shape {(x0.size,) * 2}")
+    return x0, np.ascontiguousarray(inverse_hessian, dtype=np.float64)
+
+
+_NOTES = {
+    refit_kernels.USABLE: "",
+    refit_kernels.BREAKS: "breaks a constraint",
+    refit_kernels.NOT_CONVERGED: "not converged",
+}
+_DOUBTS = {
+    refit_kernels.DOUBT_BREAKS: "warm start breaks a constraint",
+    refit_kernels.DOUBT_NOT_CONVERGED: "warm start did not converge",
+    refit_kernels.DOUBT_BOUND: "warm start ended on a bound",
+}
+
+
+def _garch_fit(
+    free: IndexArray,
+    params: FloatArray,
+    llf: float,
+    inverse_hessian: FloatArray,
+    converged: bool,
+    evals: int,
+    on_bound: npt.NDArray[np.bool_],
+    forecast: float,
+    why: int,
+    gain: float,
+    warm_llf: float,
+    warm_note: int,
+    cold_llf: float,
+    cold_note: int,
+    kept_cold: bool,
 ) -> GarchFit:
-    hits = np.flatnonzero(run.on_bound) if run.on_bound.any() else ()
+    """The `GarchFit` of what `refit_kernels.fit_checked` returns."""
+    runs = (("warm", warm_llf, warm_note), ("cold", cold_llf, cold_note))
+    made = [(start, value, note) for start, value, note in runs if note >= 0]
+    kept = "cold" if kept_cold else "warm"
+    attempts = tuple(
+        Attempt(start, float(value), _NOTES[int(note)], start == kept)
+        for start, value, note in made
+    )
+    doubt = _DOUBTS.get(
+        int(why), f"warm start gained {gain:.3g} > {COLD_CHECK_GAIN}" if why else ""
+    )
+    if len(made) == 1:
+        message = f"{kept} start"
+    elif kept_cold:
+        message = f"cold start ({doubt})"
+    else:
+        message = f"warm start (kept; {doubt})"
+    labels = _constraint_template(tuple(free))[3]
     return GarchFit(
-        params=run.params,
+        params=params,
         param_names=_names(tuple(free)),
-        loglikelihood=run.llf,
-        converged=run.converged,
+        loglikelihood=float(llf),
+        converged=bool(converged),
         message=message,
-        n_evals=evals,
-        forecast_variance=forecast if run.evals else math.nan,
-        inverse_hessian=run.inverse_hessian,
-        on_bounds=tuple(labels[i] for i in hits),
+        n_evals=int(evals),
+        forecast_variance=float(forecast),
+        inverse_hessian=inverse_hessian,
+        on_bounds=tuple(labels[i] for i in np.flatnonzero(on_bound)),
         attempts=attempts,
     )
 

@@ -17,7 +17,7 @@ from riskengine.volatility import _kernels as kernels
 from riskengine.volatility.families import family_of
 from riskengine.volatility.refit_schedule import period_close_rows, refit_sessions
 from riskengine.volatility.simple import ewma_variance
-from riskengine.volatility.window_fit import WindowFit, fit_window
+from riskengine.volatility.window_fit import WindowFit, fit_windows
 
 PERCENT = 100.0
 """GARCH models are fitted on percent returns (arch's data-scale advice)."""
@@ -262,19 +262,22 @@ def _asset_path(
     one_day, total = fallback.copy(), fallback * horizon
     refits: list[tuple[int, WindowFit, int]] = []
     breakdowns: list[tuple[int, str]] = []
-    previous: WindowFit | None = None
     stops = [*ends[1:], y.size] if ends else []
-    for fit_end, stop in zip(ends, stops, strict=True):
-        first = (
-            0 if spec.window == "expanding" else max(0, fit_end + 1 - spec.window_days)
-        )
+    firsts = [
+        0 if spec.window == "expanding" else max(0, end + 1 - spec.window_days)
+        for end in ends
+    ]
+
+    def on_fit() -> None:
+        fitted.tick()
         if fitted.stopped.is_set():
             raise _Stopped(str(fitted.failure))
-        fit = fit_window(y[first : fit_end + 1], spec, previous, horizon)
-        fitted.tick()
+
+    if fitted.stopped.is_set():
+        raise _Stopped(str(fitted.failure))
+    fits = fit_windows(y, list(zip(firsts, ends, strict=True)), spec, horizon, on_fit)
+    for fit_end, stop, first, fit in zip(ends, stops, firsts, fits, strict=True):
         refits.append((fit_end, fit, fit_end + 1 - first))
-        if fit.converged:
-            previous = fit
         if fit.problem:
             continue
         resids, window = y[first:stop] - fit.core[0], fit_end + 1 - first

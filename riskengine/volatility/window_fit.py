@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from arch import arch_model
@@ -147,6 +148,79 @@ def fallback_kind(reason: str) -> str:
     return next(kind for kind, phrase in FALLBACK_KINDS.items() if phrase in reason)
 
 
+CHAIN_CHUNK = 32
+"""Windows the compiled fitter fits in one call (`fit_windows`): long enough that
+threads rarely wait for each other's Python, short enough that progress is told
+and a stop is seen between calls."""
+
+
+def fit_windows(
+    y: FloatArray,
+    spans: list[tuple[int, int]],
+    spec: ModelSpec,
+    horizon: int,
+    on_fit: Callable[[], None],
+) -> list[WindowFit]:
+    """Fit the windows ``y[first:last + 1]`` in turn, each from the last usable fit.
+
+    The fits `fit_window` gives called in a loop (with `previous` the last fit
+    that converged); where the compiled fitter applies, `CHAIN_CHUNK` windows at a
+    time in one call that releases the GIL. `on_fit` is called after each fit,
+    and may raise to stop.
+    """
+    fits: list[WindowFit] = []
+    previous: WindowFit | None = None
+    fast_vol = family_of(spec).fast_vol
+    chained = fast_vol is not None and spec.distribution in ("normal", "t")
+    bound_is_usable = spec.on_boundary != "fallback"
+
+    def add(fit: WindowFit) -> None:
+        nonlocal previous
+        fits.append(fit)
+        on_fit()
+        if fit.converged:
+            previous = fit
+
+    while len(fits) < len(spans):
+        begun = len(fits)
+        if chained:
+            chunk = np.array(spans[begun : begun + CHAIN_CHUNK]).reshape(-1, 2)
+            results = fast_fit.fit_chain(
+                y,
+                chunk[:, 0],
+                chunk[:, 1],
+                **_fast_options(spec, previous),
+                bound_is_usable=bound_is_usable,
+            )
+            for result in results:
+                first, last = spans[len(fits)]
+                if not result.converged:  # arch refits it cold, as fit_window does
+                    tried = _tried(result)
+                    add(fit_with_arch(y[first : last + 1], spec, None, horizon, tried))
+                    break
+                fit = _fast_window_fit(spec, result)
+                add(fit)
+                if fit.converged != (bound_is_usable or not fit.boundary):
+                    break  # the chain started the next window from another fit
+            if len(fits) > begun:
+                continue
+        first, last = spans[begun]  # a window the compiled chain does not take
+        add(fit_window(y[first : last + 1], spec, previous, horizon))
+    return fits
+
+
+def _fast_options(spec: ModelSpec, previous: WindowFit | None) -> dict[str, Any]:
+    """`fast_fit.fit`'s model and warm start for `spec` after `previous`."""
+    fast_vol = family_of(spec).fast_vol
+    return {
+        "vol": fast_vol,
+        "dist": "t" if spec.distribution == "t" else "normal",
+        "mean": spec.mean,
+        "starting_values": None if previous is None else previous.params,
+        "inverse_hessian": None if previous is None else previous.inverse_hessian,
+    }
+
+
 def fit_window(
     y: FloatArray, spec: ModelSpec, previous: WindowFit | None, horizon: int
 ) -> WindowFit:
@@ -154,35 +228,36 @@ def fit_window(
     tried: tuple[str, ...] = ()
     fast_vol = family_of(spec).fast_vol
     if fast_vol is not None and spec.distribution in ("normal", "t"):
-        hessian = None if previous is None else previous.inverse_hessian
         try:
-            result = fast_fit.fit(
-                y,
-                vol=fast_vol,
-                dist="t" if spec.distribution == "t" else "normal",
-                mean=spec.mean,
-                starting_values=None if previous is None else previous.params,
-                inverse_hessian=hessian,
-            )
+            result = fast_fit.fit(y, **_fast_options(spec, previous))
         except DataError as exc:
             return _failed("fast", f"fit failed: {exc}", "fast(raised DataError)")
         if result.converged:
-            return _judged(
-                spec,
-                "fast",
-                result.param_names,
-                result.params,
-                (result.loglikelihood, result.forecast_variance, result.n_evals),
-                "",
-                ", ".join(result.on_bounds),
-                ">".join(_described("fast", run) for run in result.attempts),
-                result.inverse_hessian,
-            )
-        tried = tuple(
-            _described("fast", run._replace(kept=False)) for run in result.attempts
-        )
+            return _fast_window_fit(spec, result)
+        tried = _tried(result)
         previous = None  # the reference fit starts cold
     return fit_with_arch(y, spec, previous, horizon, tried)
+
+
+def _fast_window_fit(spec: ModelSpec, result: fast_fit.GarchFit) -> WindowFit:
+    """The `WindowFit` of a compiled fit that converged."""
+    return _judged(
+        spec,
+        "fast",
+        result.param_names,
+        result.params,
+        (result.loglikelihood, result.forecast_variance, result.n_evals),
+        "",
+        ", ".join(result.on_bounds),
+        ">".join(_described("fast", run) for run in result.attempts),
+        result.inverse_hessian,
+    )
+
+
+def _tried(result: fast_fit.GarchFit) -> tuple[str, ...]:
+    """The runs of a compiled fit that did not converge, none kept."""
+    runs = (run._replace(kept=False) for run in result.attempts)
+    return tuple(_described("fast", run) for run in runs)
 
 
 def _described(method: str, run: fast_fit.Attempt) -> str:
