@@ -16,8 +16,8 @@ backtest's y years). Two sweeps:
   years of 500 assets).
 
 Each point runs in a fresh process: a warm-up run on 7 assets (loading the compiled
-kernels), then ``--repeat`` timed runs, BLAS on one thread unless
-``OPENBLAS_NUM_THREADS`` says otherwise. It prints the median seconds in total and
+kernels), then ``--repeat`` timed runs (`run_backtest` runs BLAS on one thread:
+`riskengine.blas`). It prints the median seconds in total and
 by stage, the share of decisions the sleeve bounds projected, and the process's peak
 resident memory (``ru_maxrss``: interpreter, libraries and market included). For each
 sweep, the fitted exponent b of ``seconds ~ size ** b`` (least squares on logs): 1 is
@@ -31,14 +31,6 @@ Usage::
 """
 
 from __future__ import annotations
-
-import os
-
-# BLAS on one thread (before numpy loads; inherited by each point's process): a
-# decision's factorisations at 500 assets take ~2 ms, and on a busy 2-core machine a
-# second OpenBLAS thread spinning for a core made them up to 30x slower. Set the
-# variable to compare.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import multiprocessing
@@ -160,8 +152,7 @@ def main() -> int:
     market = simulated(n_assets, years + WARM_UP_YEARS)
     print(
         f"simulated {n_assets} assets over {years + WARM_UP_YEARS} years in "
-        f"{time.perf_counter() - clock:.0f} s; policy {POLICY.name}; "
-        f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}",
+        f"{time.perf_counter() - clock:.0f} s; policy {POLICY.name}",
         flush=True,
     )
     rows = {}

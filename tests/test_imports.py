@@ -29,7 +29,8 @@ PACKAGE = REPO_ROOT / "riskengine"
 STAGES: dict[str, frozenset[str]] = {
     # Shared vocabulary any stage may use: types, errors, events, messages, the
     # calendar convention, the generic registry of named variants, safe file
-    # writing and the progress callback of long stages. `output` knows no stage (it
+    # writing, the progress callback of long stages and the BLAS thread limit of the
+    # walks. `output` knows no stage (it
     # imports only `errors`); the simulator's calibration writes through it as well
     # as the reports, `allocate` and `sweep`.
     "base": frozenset(
@@ -42,6 +43,7 @@ STAGES: dict[str, frozenset[str]] = {
             "registry",
             "output",
             "progress",
+            "blas",
         }
     ),
     # Inputs: the `data` package (price files and their screen, sleeves, CLI dates),

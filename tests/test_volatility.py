@@ -605,23 +605,24 @@ def test_skipping_refits_before_start_keeps_the_forecasts_from_start(
     )
 
 
-def test_a_broken_egarch_fit_on_tlt_is_not_kept(real_returns: pd.DataFrame) -> None:
-    """EGARCH-skew-t on TLT from 2016: the 2019-06-03 warm run ends far below a
-    constant variance's log-likelihood (-2419 against -868; a 2018 warm run once
-    ended at a daily mean of 208%); it is replaced, and no forecast or 5-day sum
-    is absurd or infinite."""
-    returns = real_returns[["TLT"]].loc["2016":].dropna()
+def test_a_broken_egarch_fit_on_ief_is_not_kept(real_returns: pd.DataFrame) -> None:
+    """EGARCH-skew-t on IEF from 2016: at 2019-08-01 arch's cold run ends far below
+    a constant variance's log-likelihood (-3294.76 against -167.78; on TLT a 2018
+    run once ended at a daily mean of 208%) and the warm one is degenerate; the
+    refit falls back, and no forecast or 5-day sum is absurd or infinite (arch
+    8.0, scipy 1.17, BLAS on one thread)."""
+    returns = real_returns[["IEF"]].loc["2016":].dropna()
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no overflow, even silenced
         forecast = forecast_variance(
             returns, load_model("egarch11-skewt"), horizon_days=5
         )
-    fit = forecast.fits.set_index("date").loc["2019-06-03"]
+    fit = forecast.fits.set_index("date").loc["2019-08-01"]
     assert fit["status"] == "fallback"
     assert "a broken fit" in fit["reason"]
-    warm = parse_chain(fit["attempts"])[0]
-    assert warm[:2] == ("arch-warm", -2419.10)
-    assert "broken" in fit["attempts"].split(">")[0]
+    cold = parse_chain(fit["attempts"])[1]
+    assert cold == ("arch-cold", -3294.76, True)
+    assert "broken" in fit["attempts"].split(">")[1]
     for frame in (forecast.variance, forecast.horizon_variance):
         values = frame.to_numpy()[~np.isnan(frame.to_numpy())]
         assert np.isfinite(values).all()

@@ -38,6 +38,7 @@ from riskengine.backtest.walk import (
     walk_forward,
     walk_key,
 )
+from riskengine.blas import one_blas_thread
 from riskengine.data.prices import Market
 from riskengine.progress import Progress
 from riskengine.specs import PolicySpec
@@ -95,6 +96,20 @@ def run_backtest(
     ValueError
         If `inputs` were prepared for another walk (another `walk_key`).
     """
+    with one_blas_thread():  # the decisions' factorisations are small
+        return _run(policy, market, start, end, baseline, progress, inputs)
+
+
+def _run(
+    policy: PolicySpec,
+    market: Market,
+    start: str | pd.Timestamp | None,
+    end: str | pd.Timestamp | None,
+    baseline: BaselineChoice,
+    progress: Progress | None,
+    inputs: WalkInputs | None,
+) -> BacktestResult:
+    """`run_backtest`, its BLAS limited."""
     choice = resolve_baseline(policy, baseline)
     if inputs is None:
         inputs = prepare_walk(policy, market, start, end, progress)

@@ -49,6 +49,7 @@ from riskengine.backtest.walk import (
     open_book,
     prepare_walk,
 )
+from riskengine.blas import one_blas_thread
 from riskengine.calendar import accrual_fractions
 from riskengine.covariance import CORRELATIONS, CorrelationModel
 from riskengine.data.prices import Market
@@ -159,7 +160,8 @@ def run_crowd(
         for fund in funds:
             fund.refresh(base)
     crowd = _Crowd(scenario, funds, traded, base.to_numpy(float), start_row)
-    crowd.walk(feedback)
+    with one_blas_thread():  # as in run_backtest
+        crowd.walk(feedback)
     frame = pd.DataFrame(crowd.returns_now, index=base.index, columns=traded)
     window = index[start_row : end_row + 1]
 

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import FloatArray, ReturnPanel
+from riskengine.blas import one_blas_thread
 from riskengine.events import Event
 from riskengine.progress import Progress
 from riskengine.registry import Registry
@@ -311,9 +312,12 @@ def forecast_variance(
     if horizon_days < 1:
         raise ValueError(f"horizon_days: must be at least 1, got {horizon_days}")
     model = MODELS.lookup(spec.family, f"model '{spec.name}'")
-    one_day, total, events, fits = model.forecast(
-        returns, spec, horizon_days, start, refit_dates, progress
-    )
+    # arch's optimiser (SLSQP) ends elsewhere on a flat likelihood when BLAS splits
+    # its products over threads: on one thread, wherever the forecasts are made
+    with one_blas_thread():
+        one_day, total, events, fits = model.forecast(
+            returns, spec, horizon_days, start, refit_dates, progress
+        )
 
     def frame(array: FloatArray) -> pd.DataFrame:
         return pd.DataFrame(array, index=returns.index, columns=returns.columns).ffill()
