@@ -1,3 +1,4 @@
+import gc
 import os
 import signal
 import socket
@@ -6,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+from distributed import Client
 
 import riskengine.sweep.cluster as cluster_module
 import riskengine.sweep.execute as execute_module
@@ -248,6 +250,27 @@ def test_an_unreachable_scheduler_is_a_cluster_error(tmp_path: Path, market) -> 
     runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
     with pytest.raises(ClusterError, match=r"--scheduler nonsense://x: cannot"):
         run_sweep(runs, market, tmp_path / "out", scheduler="nonsense://x")
+
+
+def test_a_client_that_failed_to_connect_is_finalised_at_once(
+    tmp_path: Path, market
+) -> None:
+    # left to the garbage collector, its finaliser deadlocked a later cluster's
+    # start (distributed's class-wide loop-runner lock): none may be left behind
+    runs = plan_sweep(sweep_file(tmp_path), market).runs[:1]
+
+    def clients() -> int:
+        return sum(isinstance(o, Client) for o in gc.get_objects())
+
+    gc.collect()
+    before = clients()
+    gc.disable()  # only the explicit collection may finalise it
+    try:
+        with pytest.raises(ClusterError):
+            run_sweep(runs, market, tmp_path / "out", scheduler="tcp://127.0.0.1:9")
+        assert clients() == before
+    finally:
+        gc.enable()
 
 
 def test_a_missing_sweep_file_is_named(tmp_path: Path, market) -> None:

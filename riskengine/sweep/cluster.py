@@ -8,6 +8,7 @@ versions (`check_versions`): otherwise a sweep's runs would not be those of
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -60,8 +61,16 @@ def connect(
                 )
                 client = Client(cluster)
         except (OSError, ValueError, RuntimeError) as exc:
-            detail = " ".join(str(exc).split())
-            raise ClusterError(f"{where}: cannot start or connect ({detail})") from None
+            detail: str | None = " ".join(str(exc).split())
+        else:
+            detail = None
+        if detail is not None:
+            # A client whose constructor failed is left in a reference cycle, and
+            # its finaliser stops a Dask loop runner under distributed's class-wide
+            # lock: run by the garbage collector while another cluster starts, it
+            # deadlocks (distributed 2026.8.0). Finalise it here instead.
+            gc.collect()
+            raise ClusterError(f"{where}: cannot start or connect ({detail})")
         with client:
             check_versions(client, where)
             yield client
