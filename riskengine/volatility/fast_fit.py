@@ -4,9 +4,11 @@ Model, likelihood, variance start-up (backcast), variance clipping bounds,
 parameter bounds and constraints are those of ``arch.arch_model(y, mean=
 "Zero"|"Constant", vol="GARCH", p=1, o=0|1, q=1, dist="normal"|"t")``. The
 likelihood, its analytic gradient and an active-set quasi-Newton optimiser are
-numba-compiled (`riskengine.volatility._kernels`), so a fit is one compiled call. A
-warm start passes the previous refit's parameters and inverse Hessian: the first
-step is then a Newton step and a weekly refit converges in a few evaluations.
+numba-compiled (`riskengine.volatility._kernels`), so a fit, with its check from
+arch's cold start, is one compiled call (`riskengine.volatility._refit_kernels`);
+`fit_chain` fits an asset's windows in turn in one call. A warm start passes the
+previous refit's parameters and inverse Hessian: the first step is then a Newton
+step and a weekly refit converges in a few evaluations.
 
 As in arch, the backcast and the variance bounds are computed once per sample
 from the residuals at the starting mean (the sample mean for a constant mean)

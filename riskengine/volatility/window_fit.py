@@ -7,8 +7,9 @@ from the previous fit and from arch's cold start, the better usable run kept. Th
 `WindowFit` says why it cannot be used, if so (`FALLBACK_KINDS`): a failure,
 non-convergence, a degenerate or broken fit, a non-invertible EGARCH filter, a fit
 below arch's cold one, non-stationary parameters, H-day sums that overflow, or a
-bound with ``on_boundary = "fallback"``. `riskengine.volatility.garch` walks the
-refits of a panel.
+bound with ``on_boundary = "fallback"``. `fit_windows` fits an asset's windows in
+turn, each from the last usable fit, the compiled fitter's in chains that release
+the GIL; `riskengine.volatility.garch` runs it per asset, on threads.
 """
 
 from __future__ import annotations
