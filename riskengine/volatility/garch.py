@@ -247,7 +247,8 @@ def _asset_path(
     fallback : ndarray
         The fallback's one-day forecasts, percent^2, shape (n,).
     fitted : _FitCounter
-        Told of each refit; once it is stopped, the next refit raises `_Stopped`.
+        Told of each refit; once it is stopped, the next refit told raises
+        `_Stopped` (within one chain of `window_fit.CHAIN_CHUNK` windows).
 
     Returns
     -------
