@@ -171,8 +171,6 @@ def fit_windows(
     """
     fits: list[WindowFit] = []
     previous: WindowFit | None = None
-    fast_vol = family_of(spec).fast_vol
-    chained = fast_vol is not None and spec.distribution in ("normal", "t")
     bound_is_usable = spec.on_boundary != "fallback"
 
     def add(fit: WindowFit) -> None:
@@ -184,13 +182,14 @@ def fit_windows(
 
     while len(fits) < len(spans):
         begun = len(fits)
-        if chained:
+        options = _fast_options(spec, previous)
+        if options is not None:
             chunk = np.array(spans[begun : begun + CHAIN_CHUNK]).reshape(-1, 2)
             results = fast_fit.fit_chain(
                 y,
                 chunk[:, 0],
                 chunk[:, 1],
-                **_fast_options(spec, previous),
+                **options,
                 bound_is_usable=bound_is_usable,
             )
             for result in results:
@@ -210,9 +209,14 @@ def fit_windows(
     return fits
 
 
-def _fast_options(spec: ModelSpec, previous: WindowFit | None) -> dict[str, Any]:
-    """`fast_fit.fit`'s model and warm start for `spec` after `previous`."""
+def _fast_options(spec: ModelSpec, previous: WindowFit | None) -> dict[str, Any] | None:
+    """`fast_fit.fit`'s model and warm start for `spec` after `previous`.
+
+    None where the compiled fitter does not apply (EGARCH, skewed errors).
+    """
     fast_vol = family_of(spec).fast_vol
+    if fast_vol is None or spec.distribution not in ("normal", "t"):
+        return None
     return {
         "vol": fast_vol,
         "dist": "t" if spec.distribution == "t" else "normal",
@@ -227,10 +231,10 @@ def fit_window(
 ) -> WindowFit:
     """Fit one window: the fast path where it applies and converges, else arch."""
     tried: tuple[str, ...] = ()
-    fast_vol = family_of(spec).fast_vol
-    if fast_vol is not None and spec.distribution in ("normal", "t"):
+    options = _fast_options(spec, previous)
+    if options is not None:
         try:
-            result = fast_fit.fit(y, **_fast_options(spec, previous))
+            result = fast_fit.fit(y, **options)
         except DataError as exc:
             return _failed("fast", f"fit failed: {exc}", "fast(raised DataError)")
         if result.converged:
