@@ -13,9 +13,25 @@ on exit.
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_limits
+import sys
+from contextlib import AbstractContextManager
+from typing import Any
+
+from threadpoolctl import ThreadpoolController
+
+_controller: tuple[int, ThreadpoolController] | None = None
+"""The loaded libraries' controller, and how many modules were loaded when made."""
 
 
-def one_blas_thread() -> threadpool_limits:
-    """A context in which every loaded BLAS runs on one thread, restored on exit."""
-    return threadpool_limits(limits=1, user_api="blas")
+def one_blas_thread() -> AbstractContextManager[Any]:
+    """A context in which every loaded BLAS runs on one thread, restored on exit.
+
+    Finding the loaded libraries takes milliseconds, so their controller is made
+    once and made again only after more modules have been imported (a native
+    library comes with the module that loads it).
+    """
+    global _controller
+    loaded = len(sys.modules)
+    if _controller is None or _controller[0] != loaded:
+        _controller = (loaded, ThreadpoolController())
+    return _controller[1].limit(limits=1, user_api="blas")

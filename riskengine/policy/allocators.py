@@ -84,13 +84,27 @@ class RiskBudgetProblems:
     """One allocator's risk-budget state, kept between decisions.
 
     Its cvxpy risk-budget problems, one per number of budgeted assets, built once
-    and re-solved with each decision's data; and the last weights Newton's method
-    found, the next decision's start when it has the same assets.
+    and re-solved with each decision's data; the last weights Newton's method
+    found, the next decision's start when it has the same assets; and the asset
+    budgets of each set of assets (one policy's target and limits, so they depend
+    on the assets only).
     """
 
     def __init__(self) -> None:
         self._by_size: dict[int, RiskBudgetProblem] = {}
         self._last: tuple[tuple[str, ...], FloatArray] | None = None
+        self._budgets: dict[tuple[str, ...], FloatArray] = {}
+
+    def budgets(self, inputs: BaseInputs) -> FloatArray:
+        """`asset_budgets` of the inputs' assets, computed once per set of assets."""
+        key = tuple(inputs.assets)
+        if key not in self._budgets:
+            budgets = asset_budgets(
+                inputs.target, inputs.sleeves, inputs.assets, inputs.limits
+            )
+            budgets.flags.writeable = False  # shared by later decisions
+            self._budgets[key] = budgets
+        return self._budgets[key]
 
     def solve(self, cov: FloatArray, budgets: FloatArray) -> FloatArray:
         """`RiskBudgetProblem.solve` with the problem of this many budgets."""
@@ -231,8 +245,7 @@ class RiskBudget(BaseRule):
     def weights(self, inputs: BaseInputs) -> BaseWeights:
         """Risk-budget weights; zeros when no asset has a budget."""
         target = inputs.target
-        budgets = asset_budgets(target, inputs.sleeves, inputs.assets, inputs.limits)
-        budgets = budgets * inputs.budget_multipliers
+        budgets = inputs.problems.budgets(inputs) * inputs.budget_multipliers
         if not (budgets > 0).any():
             return BaseWeights(np.zeros_like(inputs.vol))
         fallback = ""

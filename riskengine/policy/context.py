@@ -8,7 +8,7 @@ so a policy can neither look ahead nor write into the panels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -86,10 +86,9 @@ class DecisionContext:
 
     def __post_init__(self) -> None:
         """Hold read-only views of the arrays (the caller's arrays stay writeable)."""
-        for part in fields(self):
-            value = getattr(self, part.name)
+        for name, value in vars(self).items():
             if isinstance(value, np.ndarray):
-                object.__setattr__(self, part.name, read_only(value))
+                object.__setattr__(self, name, read_only(value))
 
     @cached_property
     def covariance(self) -> FloatArray:
@@ -134,11 +133,24 @@ class DecisionPanels:
     sleeves: tuple[str, ...]
     periods_per_year: float
     margin_multipliers: FloatArray | None = None
+    _names: dict[bytes, tuple[tuple[str, ...], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Hold read-only views, so every row served is read-only too."""
         for name in ("returns", "vol", "multipliers", "eligible"):
             object.__setattr__(self, name, read_only(getattr(self, name)))
+
+    def _active_names(self, active: BoolArray) -> tuple[tuple[str, ...], ...]:
+        """Names and sleeves of the `active` assets, worked out once per set."""
+        key = active.tobytes()
+        if key not in self._names:
+            self._names[key] = tuple(
+                tuple(x for x, on in zip(names, active, strict=True) if on)
+                for names in (self.assets, self.sleeves)
+            )
+        return self._names[key]
 
     def serve(
         self,
@@ -166,11 +178,12 @@ class DecisionPanels:
             True until the portfolio has first traded.
         """
         active = self.eligible[row]
+        assets, sleeves = self._active_names(active)
         return DecisionContext(
             date=self.index[row],
             row=row,
-            assets=tuple(a for a, on in zip(self.assets, active, strict=True) if on),
-            sleeves=tuple(s for s, on in zip(self.sleeves, active, strict=True) if on),
+            assets=assets,
+            sleeves=sleeves,
             vol=self.vol[row, active],
             correlation=correlation.matrix(active) if active.any() else np.eye(0),
             multipliers=self.multipliers[row, active],

@@ -263,7 +263,7 @@ class PolicyAllocator:
             weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)
             book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
             if not breaches(weights, book, policy):
-                break
+                return weights, ()  # nor beyond the looser BROKEN_TOL
             weights = self._project(context, book)
             book = dataclasses.replace(book, target=weights)
         else:

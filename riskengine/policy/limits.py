@@ -93,10 +93,13 @@ class RiskLimit(ScalingLimit):
 
     def scale(self, weights: FloatArray, book: Book, policy: PolicySpec) -> float:
         """Factor that brings one-day 99% VaR and 97.5% ES within their caps."""
+        caps = self.caps(policy)
+        if not caps:
+            return 1.0
         vol = ex_ante_vol(weights, book.covariance)
         factor = 1.0
         if vol > 0:
-            for field, cap in self.caps(policy).items():
+            for field, cap in caps.items():
                 factor = min(factor, cap / (PER_UNIT_VOL[field] * vol))
         return factor
 

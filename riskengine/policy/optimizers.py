@@ -103,8 +103,9 @@ def risk_budget_weights(
         If Newton's method does not converge (the caller falls back to cvxpy).
     """
     held = budgets > 0
-    vol = np.sqrt(np.diag(cov)[held])
-    corr = cov[np.ix_(held, held)] / np.outer(vol, vol)
+    budgeted = cov if held.all() else cov[np.ix_(held, held)]
+    vol = np.sqrt(np.diag(budgeted))
+    corr = budgeted / np.outer(vol, vol)
     b = budgets[held] / budgets[held].sum()
     converged = False
     starts = [np.sqrt(b)]

@@ -13,6 +13,7 @@ whole period before the allocation loop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -86,9 +87,9 @@ def trigger_path(spec: TriggerSpec, signal: pd.Series) -> TriggerPath:
     up_step = (1.0 - spec.scale) / spec.reentry_days
     state, days_in_state, level = False, spec.min_days_in_state, 1.0
     events: list[Event] = []
-    for t in range(n):
-        value = values[t]
-        if days_in_state >= spec.min_days_in_state and not np.isnan(value):
+    low, high = -spec.max_daily_change, min(up_step, spec.max_daily_change)
+    for t, value in enumerate(values.tolist()):
+        if days_in_state >= spec.min_days_in_state and not math.isnan(value):
             if not state and value > spec.enter_above:
                 state, days_in_state = True, 0
                 events.append(_event(spec, signal.index[t], value, entered=True))
@@ -97,10 +98,7 @@ def trigger_path(spec: TriggerSpec, signal: pd.Series) -> TriggerPath:
                 events.append(_event(spec, signal.index[t], value, entered=False))
         days_in_state += 1
         target = spec.scale if state else 1.0
-        step = np.clip(
-            target - level, -spec.max_daily_change, min(up_step, spec.max_daily_change)
-        )
-        level = float(level + step)
+        level += min(max(target - level, low), high)
         risk_off[t], multiplier[t] = state, level
     index = signal.index
     return TriggerPath(
