@@ -34,10 +34,12 @@ is independent of the others); large runs riskengine alone (the goal is under a
 minute and 2 GiB).
 
 Prints, per shape: stage times, the speed ratio (the median of --repeat runs of
-riskengine against one baseline run, in the same process; also as a ratio of CPU
-seconds, which other load on the machine disturbs less), microseconds per GARCH
-fit for both (riskengine: its volatility stage over its fits, threads included;
-arch: the baseline's time in ``fit_arch``), likelihood evaluations per fit, the
+riskengine, after one untimed run that loads the compiled kernels from numba's
+cache and whose time is printed, against one baseline run, in the same process; also
+as a ratio of CPU seconds, which other load on the machine disturbs less),
+microseconds per GARCH fit for both (riskengine: its volatility stage over its fits,
+threads included; arch: the baseline's time in ``fit_arch``), likelihood evaluations
+per fit, the
 share of fits that end on a bound and of those checked from arch's cold start, and
 how far the answers agree: forecasts, weights, weights when both use riskengine's
 forecasts, which fit has the higher likelihood, and, where the weights differ by
@@ -257,6 +259,7 @@ def measure(name: str, shape: Shape, market: Market, repeat: int) -> dict:
     if shape.data != "real":  # simulated panels trade every weekday
         spec = replace(spec, rebalance=replace(spec.rebalance, calendar="24/5"))
 
+    _, first, _ = timed(run_backtest, spec, market, start=start)  # loads the kernels
     runs = [timed(run_backtest, spec, market, start=start) for _ in range(repeat)]
     result, seconds = runs[-1][0], statistics.median(t for _, t, _ in runs)
     cpu = statistics.median(c for _, _, c in runs)
@@ -274,7 +277,8 @@ def measure(name: str, shape: Shape, market: Market, repeat: int) -> dict:
     )
     print(
         f"riskengine run_backtest, median of {repeat}: {seconds:8.2f} s "
-        f"({cpu:.2f} s CPU, all threads)"
+        f"({cpu:.2f} s CPU, all threads); the process's first run, untimed: "
+        f"{first:.2f} s"
     )
     for stage, value in result.timings.items():
         print(f"  {stage:<12} {value:8.3f} s")
