@@ -11,6 +11,7 @@ the crowded-exit stress test does (`riskengine.stress.engine`).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -222,7 +223,7 @@ class Book:
         DayTrade
             The day's trade and the NAV before it.
         """
-        policy, records, index = self.policy, self.records, self._panels.index
+        policy, records, dates = self.policy, self.records, self._panels.dates
         self._peak_before_day = self._peak
         clock = time.perf_counter()
         weights, gross, financing = drift(self._weights, moves, accrual, policy.costs)
@@ -253,7 +254,7 @@ class Book:
             records.targets.append(target.weights)
             records.risk.append(target.risk)
             records.decisions.append(
-                _decision_row(target, index, t + self._lag - 1, ppy)
+                _decision_row(target, dates, t + self._lag - 1, ppy)
             )
             records.events.extend(target.events)
             self._pending[t + self._lag - 1] = target.weights
@@ -366,12 +367,12 @@ def _decide(
 
 
 def _decision_row(
-    target: _Target, index: pd.DatetimeIndex, trade_row: int, ppy: float
+    target: _Target, dates: Sequence[pd.Timestamp], trade_row: int, ppy: float
 ) -> dict[str, Any]:
     """A decision's summary row, traded at `trade_row` (NaT past the data)."""
     decision = target.decision
     return {
-        "traded": index[trade_row] if trade_row < len(index) else pd.NaT,
+        "traded": dates[trade_row] if trade_row < len(dates) else pd.NaT,
         "ex_ante_vol_annual": 0.0
         if decision is None
         else decision.ex_ante_vol * annual_vol_factor(ppy),

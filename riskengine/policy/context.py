@@ -142,6 +142,11 @@ class DecisionPanels:
         for name in ("returns", "vol", "multipliers", "eligible"):
             object.__setattr__(self, name, read_only(getattr(self, name)))
 
+    @cached_property
+    def dates(self) -> tuple[pd.Timestamp, ...]:
+        """`index` as Timestamps, boxed once (reading one from `index` takes us)."""
+        return tuple(self.index)
+
     def _active_names(self, active: BoolArray) -> tuple[tuple[str, ...], ...]:
         """Names and sleeves of the `active` assets, worked out once per set."""
         key = active.tobytes()
@@ -180,7 +185,7 @@ class DecisionPanels:
         active = self.eligible[row]
         assets, sleeves = self._active_names(active)
         return DecisionContext(
-            date=self.index[row],
+            date=self.dates[row],
             row=row,
             assets=assets,
             sleeves=sleeves,

@@ -200,7 +200,9 @@ class PolicyAllocator:
         if breaches(weights, book, policy):
             weights = self._project(context, book)
             projected = True
-        weights, broken = self._cap_sleeve_risk(weights, context, book)
+        weights, broken = self._cap_sleeve_risk(
+            weights, context, book, meets_limits=not projected
+        )
         return Decision(
             weights,
             ex_ante_vol(weights, cov),
@@ -248,24 +250,34 @@ class PolicyAllocator:
             ) from exc
 
     def _cap_sleeve_risk(
-        self, weights: FloatArray, context: DecisionContext, book: Book
+        self,
+        weights: FloatArray,
+        context: DecisionContext,
+        book: Book,
+        *,
+        meets_limits: bool,
     ) -> tuple[FloatArray, tuple[str, ...]]:
         """Cut sleeves whose share of variance exceeds their cap (cash absorbs).
 
         With bounds or a turnover cap the cut weights are re-projected with the cut
         sleeves' weights as extra sleeve maxima, and cut again, for a few rounds.
         The caps win: the weight limits the final weights break are returned.
+        `meets_limits` says that `weights`, the target of `book`, break no weight
+        limit: if no sleeve is cut, they are not checked again.
         """
         policy = self.policy
         if not SLEEVE_RISK_CAPS.applies(policy):
             return weights, ()
         for _ in range(RISK_CAP_ROUNDS):
             weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)
+            if meets_limits and cut == book.sleeve_caps:  # nothing was cut
+                return weights, ()
             book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
             if not breaches(weights, book, policy):
                 return weights, ()  # nor beyond the looser BROKEN_TOL
             weights = self._project(context, book)
             book = dataclasses.replace(book, target=weights)
+            meets_limits = False
         else:
             weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)
             book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
