@@ -129,6 +129,10 @@ def test_overrides_replace_fields_before_validation() -> None:
     assert policy.triggers[0].enter_above == 3.0
     with pytest.raises(SpecError, match=r"safe-haven-risk-off\.toml: triggers\.2: no"):
         load_policy("safe-haven-risk-off", {"triggers.2.scale": 0.5})
+    with pytest.raises(  # a policy without triggers has no trigger 0
+        SpecError, match=r"risk-parity-fund\.toml: triggers\.0: no such item \(0 in"
+    ):
+        load_policy("risk-parity-fund", {"triggers.0.enter_above": 2.0})
     with pytest.raises(SpecError, match=r"unknown field 'target\.target_vol'"):
         load_policy("safe-haven-risk-off", {"target.target_vol": 0.08})
     with pytest.raises(

@@ -200,6 +200,9 @@ def _override(table: dict[str, Any], dotted: str, value: Any, path: Path) -> Non
                 raise SpecError(f"{path}: {where}: no such item ({len(node)} in list)")
             node = node[int(key)]
         else:
+            item = [*parents, last][depth + 1]
+            if key not in node and item.isdigit():  # an item of a list not there
+                raise SpecError(f"{path}: {where}.{item}: no such item (0 in list)")
             node = node.setdefault(key, {})
         if not isinstance(node, dict | list):
             raise SpecError(f"{path}: {where}: not a table, cannot set {dotted}")
