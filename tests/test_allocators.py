@@ -3,11 +3,15 @@ import pytest
 
 from riskengine.covariance import covariance
 from riskengine.policy.allocators import (
+    BaseInputs,
+    RiskBudgetProblems,
+    asset_budgets,
     fixed_sleeve_weights,
     inverse_vol_weights,
     scale_to_vol_target,
     sleeve_equal_risk_weights,
 )
+from riskengine.specs import LimitsSpec, TargetSpec
 
 VOL = np.array([0.01, 0.02, 0.005, 0.03])
 CORR = np.array(
@@ -70,3 +74,32 @@ def test_no_target_keeps_base_weights() -> None:
     base = np.array([0.6, 0.4, 0.0, 0.0])
     allocation = scale_to_vol_target(base, COV, None, max_gross_leverage=1.0)
     np.testing.assert_array_equal(allocation.weights, base)
+
+
+def test_risk_budgets_are_worked_out_once_per_set_of_assets_and_sleeves() -> None:
+    """The kept budgets are `asset_budgets` of each universe, read-only."""
+    target = TargetSpec(base="risk_budget", risk_budgets={"equity": 2.0, "rates": 1.0})
+    limits = LimitsSpec(sleeve_max_risk={"equity": 0.5})
+    problems = RiskBudgetProblems()
+
+    def budgets(assets: list[str], sleeves: list[str]) -> np.ndarray:
+        inputs = BaseInputs(
+            target, limits, VOL[: len(assets)], COV, sleeves, assets,
+            np.ones(len(assets)), 1.0, problems,
+        )  # fmt: skip
+        return problems.budgets(inputs)
+
+    universes = [
+        (["A", "B", "C"], ["equity", "equity", "rates"]),
+        (["A", "C"], ["equity", "rates"]),
+        (["A", "B", "C"], ["equity", "rates", "rates"]),  # same names, new sleeves
+        (["A", "B", "C"], ["equity", "equity", "rates"]),
+    ]
+    for assets, sleeves in universes:
+        kept = budgets(assets, sleeves)
+        np.testing.assert_array_equal(
+            kept, asset_budgets(target, sleeves, assets, limits)
+        )
+        assert not kept.flags.writeable
+    assert budgets(*universes[0]) is budgets(*universes[3])
+    np.testing.assert_array_equal(budgets(*universes[0]), [0.25, 0.25, 0.5])

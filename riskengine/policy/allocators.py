@@ -86,18 +86,18 @@ class RiskBudgetProblems:
     Its cvxpy risk-budget problems, one per number of budgeted assets, built once
     and re-solved with each decision's data; the last weights Newton's method
     found, the next decision's start when it has the same assets; and the asset
-    budgets of each set of assets (one policy's target and limits, so they depend
-    on the assets only).
+    budgets of each set of assets and their sleeves (one policy's target and
+    limits, so they depend on nothing else).
     """
 
     def __init__(self) -> None:
         self._by_size: dict[int, RiskBudgetProblem] = {}
         self._last: tuple[tuple[str, ...], FloatArray] | None = None
-        self._budgets: dict[tuple[str, ...], FloatArray] = {}
+        self._budgets: dict[tuple[tuple[str, ...], ...], FloatArray] = {}
 
     def budgets(self, inputs: BaseInputs) -> FloatArray:
-        """`asset_budgets` of the inputs' assets, computed once per set of assets."""
-        key = tuple(inputs.assets)
+        """`asset_budgets` of the inputs' assets, computed once per set of them."""
+        key = (tuple(inputs.assets), tuple(inputs.sleeves))
         if key not in self._budgets:
             budgets = asset_budgets(
                 inputs.target, inputs.sleeves, inputs.assets, inputs.limits
