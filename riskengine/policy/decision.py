@@ -278,9 +278,8 @@ class PolicyAllocator:
             weights = self._project(context, book)
             book = dataclasses.replace(book, target=weights)
             meets_limits = False
-        else:
-            weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)
-            book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
+        weights, cut = SLEEVE_RISK_CAPS.cut(weights, book, policy)  # the caps win
+        book = dataclasses.replace(book, target=weights, sleeve_caps=cut)
         return weights, breaches(weights, book, policy, BROKEN_TOL)
 
 
