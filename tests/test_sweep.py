@@ -478,24 +478,30 @@ def test_workers_with_another_riskengine_are_refused(
 def test_a_walk_on_shared_inputs_reads_the_correlations_an_earlier_one_computed(
     market, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # nor does its model take the days' returns: it never has to compute a matrix
     from riskengine.covariance import EwmaCorrelation
 
     policy, start = load_policy("risk-parity-fund"), "2026-01-01"
     inputs = prepare_walk(policy, market, start, None)
     run_backtest(policy, market, start=start, baseline=None, inputs=inputs)
     assert inputs.correlations[policy.covariance].matrices
-    computed = []
-    real_matrix = EwmaCorrelation.matrix
+    computed, updated = [], []
+    real_matrix, real_update = EwmaCorrelation.matrix, EwmaCorrelation.update
 
     def counted(self, assets=None):
         computed.append(1)
         return real_matrix(self, assets)
 
+    def counted_update(self, returns):
+        updated.append(1)
+        real_update(self, returns)
+
     monkeypatch.setattr(EwmaCorrelation, "matrix", counted)
+    monkeypatch.setattr(EwmaCorrelation, "update", counted_update)
     other = load_policy("risk-parity-fund", {"target.target_vol_annual": 0.06})
     shared = run_backtest(other, market, start=start, baseline=None, inputs=inputs)
-    assert computed == []  # every decision's matrix was read, none recomputed
+    assert computed == updated == []  # every decision's matrix was read
     alone = run_backtest(other, market, start=start, baseline=None)
-    assert computed  # the same walk on its own inputs computes them
+    assert computed and updated  # the same walk on its own inputs computes them
     assert shared.returns.tolist() == alone.returns.tolist()
     assert shared.weights.equals(alone.weights)

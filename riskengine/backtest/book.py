@@ -11,7 +11,6 @@ the crowded-exit stress test does (`riskengine.stress.engine`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -20,8 +19,8 @@ import pandas as pd
 
 from riskengine._typing import FloatArray
 from riskengine.backtest.accounting import drift
+from riskengine.backtest.daily_correlation import DailyCorrelation
 from riskengine.calendar import annual_vol_factor
-from riskengine.covariance import Correlation
 from riskengine.errors import InfeasibleError
 from riskengine.events import Event
 from riskengine.policy.context import DecisionContext, DecisionPanels
@@ -209,7 +208,7 @@ class Book:
         t: int,
         moves: FloatArray,
         accrual: float,
-        correlation: Correlation,
+        correlation: DailyCorrelation,
     ) -> DayTrade:
         """Day `t` (the `i`-th of the period): drift, decide at the close, trade.
 
@@ -223,7 +222,7 @@ class Book:
         DayTrade
             The day's trade and the NAV before it.
         """
-        policy, records, dates = self.policy, self.records, self._panels.dates
+        policy, records = self.policy, self.records
         self._peak_before_day = self._peak
         clock = time.perf_counter()
         weights, gross, financing = drift(self._weights, moves, accrual, policy.costs)
@@ -237,7 +236,7 @@ class Book:
             ladder is not None and ladder.multiplier(drawdown) != self._ladder_level
         )
         if t in self._deciding or ladder_moved:
-            clock = time.perf_counter()
+            clock, correlating = time.perf_counter(), correlation.seconds
             context = self._panels.serve(
                 t,
                 correlation,
@@ -254,11 +253,12 @@ class Book:
             records.targets.append(target.weights)
             records.risk.append(target.risk)
             records.decisions.append(
-                _decision_row(target, dates, t + self._lag - 1, ppy)
+                _decision_row(target, self._panels.date(t + self._lag - 1), ppy)
             )
             records.events.extend(target.events)
             self._pending[t + self._lag - 1] = target.weights
-            records.allocation_seconds += time.perf_counter() - clock
+            correlating = correlation.seconds - correlating  # the walk's stage
+            records.allocation_seconds += time.perf_counter() - clock - correlating
 
         clock = time.perf_counter()
         cost = 0.0
@@ -366,13 +366,11 @@ def _decide(
     return _Target(weights, risk, decision, int(active.sum()), drawdown, events)
 
 
-def _decision_row(
-    target: _Target, dates: Sequence[pd.Timestamp], trade_row: int, ppy: float
-) -> dict[str, Any]:
-    """A decision's summary row, traded at `trade_row` (NaT past the data)."""
+def _decision_row(target: _Target, traded: pd.Timestamp, ppy: float) -> dict[str, Any]:
+    """A decision's summary row, traded at the close of `traded` (NaT: none)."""
     decision = target.decision
     return {
-        "traded": dates[trade_row] if trade_row < len(dates) else pd.NaT,
+        "traded": traded,
         "ex_ante_vol_annual": 0.0
         if decision is None
         else decision.ex_ante_vol * annual_vol_factor(ppy),

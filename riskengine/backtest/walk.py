@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from riskengine._typing import BoolArray, FloatArray
+from riskengine._typing import BoolArray
 from riskengine.backtest.book import Book
+from riskengine.backtest.daily_correlation import DailyCorrelation, KeptCorrelations
 from riskengine.backtest.event_log import (
     ladder_events,
     universe_events,
@@ -34,7 +35,7 @@ from riskengine.backtest.schedule import (
     watched_assets,
 )
 from riskengine.calendar import accrual_fractions, periods_per_year
-from riskengine.covariance import CORRELATIONS, Correlation
+from riskengine.covariance import CORRELATIONS
 from riskengine.data.prices import Market
 from riskengine.data.screen import ScreenReport, screen_prices
 from riskengine.errors import DataError
@@ -362,84 +363,15 @@ def walk_forward(
     )
     for t in range(first):
         correlation.update(observations[t])
-    seconds = 0.0
     label, decided, scheduled = f"{lead.policy.name} decisions", 0, len(lead.deciding)
     for i, t in enumerate(range(first, len(returns))):
-        clock = time.perf_counter()
         correlation.update(observations[t])
-        seconds += time.perf_counter() - clock
         for book in books:
             book.step(i, t, values[t], accrual[t], correlation)
         if progress is not None and t in lead.deciding:
             decided += 1
             progress(label, decided, scheduled)
-    return seconds
-
-
-KEPT_CORRELATION_BYTES = 64 * 2**20
-"""Most bytes of correlation matrices one walk's inputs keep for later walks."""
-
-
-class KeptCorrelations:
-    """Correlation matrices of one walk's inputs and spec, by row and set of assets.
-
-    A row's matrix depends only on the inputs and the correlation spec, so a later
-    walk on the same inputs reads it instead of recomputing it. Matrices are kept
-    until they take `KEPT_CORRELATION_BYTES`.
-    """
-
-    def __init__(self) -> None:
-        self.matrices: dict[tuple[int, bytes | None], FloatArray] = {}
-        self.nbytes = 0
-
-    def keep(self, key: tuple[int, bytes | None], matrix: FloatArray) -> None:
-        """Keep `matrix` under `key` (row, assets) while there is room."""
-        if self.nbytes + matrix.nbytes <= KEPT_CORRELATION_BYTES:
-            self.matrices[key] = matrix
-            self.nbytes += matrix.nbytes
-
-
-class DailyCorrelation:
-    """A correlation model whose matrix for a set of assets is computed once a day.
-
-    Every book deciding on a day reads the same forecast; the second one reuses
-    the first's matrix instead of recomputing it, as does a later walk on the same
-    inputs when `kept` holds it.
-
-    Parameters
-    ----------
-    model : Correlation
-        The started correlation model.
-    kept : KeptCorrelations, optional
-        Matrices of earlier walks on the same inputs and spec, and where to keep
-        this walk's.
-    """
-
-    def __init__(
-        self, model: Correlation, kept: KeptCorrelations | None = None
-    ) -> None:
-        self.model = model
-        self.kept = kept
-        self._row = -1
-        self._matrices: dict[bytes | None, FloatArray] = {}
-
-    def update(self, row: FloatArray) -> None:
-        """Take the day's observation; the previous day's matrices are dropped."""
-        self.model.update(row)
-        self._row += 1
-        self._matrices.clear()
-
-    def matrix(self, assets: BoolArray | None = None) -> FloatArray:
-        """The correlation forecast of `assets` (all when None), computed once."""
-        key = None if assets is None else np.asarray(assets).tobytes()
-        if key not in self._matrices:
-            if self.kept is not None and (self._row, key) in self.kept.matrices:
-                self._matrices[key] = self.kept.matrices[self._row, key]
-            else:
-                self._matrices[key] = self.model.matrix(assets)
-                if self.kept is not None:
-                    self.kept.keep((self._row, key), self._matrices[key])
-        return self._matrices[key]
+    return correlation.seconds
 
 
 def book_result(

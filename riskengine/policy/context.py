@@ -142,10 +142,9 @@ class DecisionPanels:
         for name in ("returns", "vol", "multipliers", "eligible"):
             object.__setattr__(self, name, read_only(getattr(self, name)))
 
-    @cached_property
-    def dates(self) -> tuple[pd.Timestamp, ...]:
-        """`index` as Timestamps, boxed at once (over a walk, faster than by row)."""
-        return tuple(self.index)
+    def date(self, row: int) -> pd.Timestamp:
+        """The date of `row`; NaT past the last row (a trade after the data's end)."""
+        return self.index[row] if row < len(self.index) else pd.NaT
 
     def _active_names(self, active: BoolArray) -> tuple[tuple[str, ...], ...]:
         """Names and sleeves of the `active` assets, worked out once per set."""
@@ -185,7 +184,7 @@ class DecisionPanels:
         active = self.eligible[row]
         assets, sleeves = self._active_names(active)
         return DecisionContext(
-            date=self.dates[row],
+            date=self.date(row),
             row=row,
             assets=assets,
             sleeves=sleeves,

@@ -40,10 +40,10 @@ import pandas as pd
 
 from riskengine._typing import FloatArray
 from riskengine.backtest.book import Book, DayTrade
+from riskengine.backtest.daily_correlation import DailyCorrelation
 from riskengine.backtest.result import BacktestResult
 from riskengine.backtest.schedule import eligibility
 from riskengine.backtest.walk import (
-    DailyCorrelation,
     WalkInputs,
     book_result,
     open_book,
