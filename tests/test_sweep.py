@@ -76,8 +76,31 @@ def test_plan_is_every_policy_grid_point_and_universe(tmp_path: Path, market) ->
             ('policies = ["static-60-40", "vol-target-fund"]', "policies = []"),
             r"policies",
         ),
+        (
+            ('start = "2025-01-01"', 'start = "2040-01-02"'),
+            r"start: 2040-01-02 leaves no day to walk \(the data end on 20\d\d-",
+        ),
+        (
+            ('start = "2025-01-01"', 'end = "1900-01-02"'),
+            r"end: 1900-01-02 is before the data begin \((19|20)\d\d-",
+        ),
+        (
+            ('start = "2025-01-01"', 'start = "2025-01-01"\nend = "2024-12-31"'),
+            r"start: 2025-01-01 is not before end \(2024-12-31\)",
+        ),
     ],
-    ids=["field", "value", "asset", "sweep-field", "no-policy", "number", "text"],
+    ids=[
+        "field",
+        "value",
+        "asset",
+        "sweep-field",
+        "number",
+        "text",
+        "no-policy",
+        "start-after-data",
+        "end-before-data",
+        "start-after-end",
+    ],
 )
 def test_bad_sweeps_name_the_file_and_field(
     tmp_path: Path, market, change: tuple[str, str], match: str

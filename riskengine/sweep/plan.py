@@ -54,6 +54,7 @@ def plan_sweep(path: str | Path, market: Market) -> Sweep:
     grid = table.get("grid", {})
     universes = table.get("universes", {"all": []})
     start, end = table.get("start"), table.get("end")
+    _check_period(start, end, market, path)
     for name, assets in universes.items():
         unknown = sorted(set(assets) - set(market.prices.columns))
         if unknown:
@@ -119,6 +120,21 @@ def _read(path: Path) -> dict[str, Any]:
         if not values:
             raise SpecError(f"{path}: grid.{field}: expected at least one value")
     return table
+
+
+def _check_period(
+    start: str | None, end: str | None, market: Market, path: Path
+) -> None:
+    """Refuse a period that leaves no day to walk on the market's dates."""
+    first, last = (d.date().isoformat() for d in market.returns.index[[0, -1]])
+    if start is not None and start >= last:
+        raise SpecError(
+            f"{path}: start: {start} leaves no day to walk (the data end on {last})"
+        )
+    if end is not None and end < first:
+        raise SpecError(f"{path}: end: {end} is before the data begin ({first})")
+    if start is not None and end is not None and start >= end:
+        raise SpecError(f"{path}: start: {start} is not before end ({end})")
 
 
 def _iso_date(value: object, path: Path, key: str) -> str:
