@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from riskengine._typing import FloatArray
 from riskengine.specs import CostSpec
 
@@ -56,7 +58,7 @@ def drift(
     -------
     Drift
     """
-    cash = 1.0 - weights.sum()
+    cash = 1.0 - np.add.reduce(weights)  # weights.sum(), without its wrapper
     borrow_rate = costs.cash_rate_annual + costs.financing_spread_annual
     rate = costs.cash_rate_annual if cash >= 0 else borrow_rate
     financing = cash * rate * accrual

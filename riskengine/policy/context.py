@@ -142,9 +142,15 @@ class DecisionPanels:
         for name in ("returns", "vol", "multipliers", "eligible"):
             object.__setattr__(self, name, read_only(getattr(self, name)))
 
+    @cached_property
+    def _stamps(self) -> np.ndarray:
+        """`index`'s values, which box one at a time faster than the index does."""
+        return self.index.to_numpy()
+
     def date(self, row: int) -> pd.Timestamp:
         """The date of `row`; NaT past the last row (a trade after the data's end)."""
-        return self.index[row] if row < len(self.index) else pd.NaT
+        stamps = self._stamps
+        return pd.Timestamp(stamps[row]) if row < len(stamps) else pd.NaT
 
     def _active_names(self, active: BoolArray) -> tuple[tuple[str, ...], ...]:
         """Names and sleeves of the `active` assets, worked out once per set."""
