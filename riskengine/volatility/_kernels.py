@@ -484,6 +484,8 @@ def maximise(
     b_vec: FloatArray,
     max_iter: int,
     rel_tol: float,
+    on_face: bool,
+    floor: float,
 ) -> tuple[FloatArray, float, FloatArray, bool, int, float]:
     """Maximise the likelihood subject to ``A @ x <= b`` from a feasible `x0`.
 
@@ -492,7 +494,9 @@ def maximise(
     the step is cut to the nearest inactive constraint, which then becomes
     active, and backtracked until it decreases ``-llf`` enough (Armijo). A
     constraint leaves the active set when its multiplier has the wrong sign at
-    the face's stationary point. Iterates stay feasible.
+    the face's stationary point, except, `on_face`, those active at `x0`: the
+    maximum is then the face's. Iterates stay feasible. A start whose
+    log-likelihood is below `floor` is returned at once, not converged.
 
     Returns
     -------
@@ -505,7 +509,10 @@ def maximise(
     g, g_new = np.empty(k), np.empty(k)
     f = f_start = _objective(x, free, y, student, startup, g)
     evals = 1
+    if -f < floor:
+        return x, -f, inv_hess, False, evals, -f_start
     active = b_vec - a_mat @ x <= 1e-12 * np.maximum(1.0, np.abs(b_vec))
+    held = active & on_face
     for _ in range(max_iter):
         if not np.isfinite(f):
             break
@@ -515,6 +522,9 @@ def maximise(
             decrease = -(g @ d)
             if decrease > tol or rows.shape[0] == 0:
                 break
+            for i in range(rows.shape[0]):
+                if held[rows[i]]:
+                    multipliers[i] = np.inf
             worst = int(np.argmin(multipliers))
             if multipliers[worst] >= -tol:
                 break
@@ -579,6 +589,8 @@ def fit_from(
     b_parts: tuple[FloatArray, FloatArray],
     tolerances: tuple[float, float, float],
     max_iter: int,
+    on_face: bool,
+    floor: float,
 ) -> tuple[FloatArray, float, FloatArray, bool, int, BoolArray, float]:
     """One fit from `x0` in a single compiled call.
 
@@ -586,8 +598,9 @@ def fit_from(
     constraints as a constant part and a part proportional to the mean squared
     residual; `tolerances` are (the optimiser's relative tolerance, the
     feasibility tolerance of `x0`, the tolerance of the bound report);
-    `inv_hess0` starts the quasi-Newton model. `x0` is first moved onto its box
-    bounds; if it still breaks a constraint, nothing is fitted and ``evals`` is 0.
+    `inv_hess0` starts the quasi-Newton model; `on_face` and `floor` are
+    `maximise`'s. `x0` is first moved onto its box bounds; if it still breaks a
+    constraint, nothing is fitted and ``evals`` is 0.
 
     Returns
     -------
@@ -610,8 +623,9 @@ def fit_from(
     if np.any(b_vec - a_mat @ x < -feasibility_tol):
         return x, -np.inf, inv_hess0, False, 0, on_bound, -np.inf
     x, llf, inv_hess, converged, used, start_llf = maximise(
-        x, inv_hess0, free, y, student, startup, a_mat, b_vec, max_iter, rel_tol
-    )
+        x, inv_hess0, free, y, student, startup, a_mat, b_vec, max_iter, rel_tol,
+        on_face, floor,
+    )  # fmt: skip
     slack = b_vec - a_mat @ x
     for i in range(b_vec.shape[0]):
         on_bound[i] = slack[i] <= bound_tol * max(1.0, abs(b_vec[i]))

@@ -4,8 +4,9 @@ Model, likelihood, variance start-up (backcast), variance clipping bounds,
 parameter bounds and constraints are those of ``arch.arch_model(y, mean=
 "Zero"|"Constant", vol="GARCH", p=1, o=0|1, q=1, dist="normal"|"t")``. The
 likelihood, its analytic gradient and an active-set quasi-Newton optimiser are
-numba-compiled (`riskengine.volatility._kernels`), so a fit, with its check from
-arch's cold start, is one compiled call (`riskengine.volatility._refit_kernels`);
+numba-compiled (`riskengine.volatility._kernels`), so a fit, with its checks from
+arch's cold start and the faces of the constraints (see `fit`), is one compiled
+call (`riskengine.volatility._refit_kernels`);
 `fit_chain` fits an asset's windows in turn in one call. A warm start passes the
 previous refit's parameters and inverse Hessian: the first step is then a Newton
 step and a weekly refit converges in a few evaluations.
@@ -33,6 +34,10 @@ VolKind = Literal["garch", "gjr"]
 DistKind = Literal["normal", "t"]
 MeanKind = Literal["zero", "constant"]
 
+Faces = refit_kernels.Faces
+"""The maxima last reached from the faces of the constraints, and their inverse
+Hessians (`new_faces`; see `riskengine.volatility._refit_kernels.FACES`)."""
+
 _NAMES = ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]", "nu")
 _MIN_OBS = refit_kernels.MIN_OBS
 _MAX_ITER = 200
@@ -53,7 +58,10 @@ class Attempt(NamedTuple):
     Attributes
     ----------
     start : str
-        ``"warm"`` (the given starting values) or ``"cold"`` (arch's start).
+        ``"warm"`` (the given starting values), ``"cold"`` (arch's start) or
+        ``"face"`` (the maximum on a face of the constraints where a flat
+        likelihood has another local maximum, higher than the others'; see
+        `riskengine.volatility._refit_kernels.FACES`).
     loglikelihood : float
         Where the run ended; -inf if it did not run.
     note : str
@@ -100,7 +108,10 @@ class GarchFit:
         e.g. ``"alpha[1] + gamma[1]/2 + beta[1] <= 1"``.
     attempts : tuple of Attempt
         The runs made, in order (the warm start, then arch's cold start if it
-        was tried); exactly one is marked kept.
+        was tried, then a face's run if it was kept); exactly one is marked kept.
+    faces : Faces
+        The maxima reached from the faces of the constraints after this fit: what
+        the asset's next refit takes as its `faces`.
     """
 
     params: FloatArray
@@ -113,6 +124,7 @@ class GarchFit:
     inverse_hessian: FloatArray
     on_bounds: tuple[str, ...]
     attempts: tuple[Attempt, ...]
+    faces: Faces
 
 
 def _free_positions(vol: VolKind, dist: DistKind, mean: MeanKind) -> IndexArray:
@@ -230,8 +242,19 @@ def fit(
     mean: MeanKind = "constant",
     starting_values: np.ndarray | None = None,
     inverse_hessian: np.ndarray | None = None,
+    faces: Faces | None = None,
 ) -> GarchFit:
     """Fit a GARCH(1,1) or GJR-GARCH(1,1) by maximum likelihood, as arch does.
+
+    Where the likelihood is flat (weak or no volatility clustering) it has several
+    local maxima, and arch's SLSQP often ends on one that neither a warm start
+    nor arch's own cold start reaches here: on beta = 0 (an ARCH(1)), or near
+    alpha = 0, beta = 1 (the variance held near the backcast). So each fit also
+    updates the maximum on each of those faces of the constraints (`faces`) and,
+    where one is higher than the fit, climbs from it free to leave the face; the
+    higher result is kept. A face whose last maximum starts more than
+    `riskengine.volatility._refit_kernels.FACE_MARGIN` below the fit costs one
+    evaluation.
 
     Parameters
     ----------
@@ -256,6 +279,10 @@ def fit(
         Inverse Hessian of -loglikelihood to start the warm fit with, typically
         the previous refit's `GarchFit.inverse_hessian`; by default finite
         differences of the gradient at the start.
+    faces : Faces, optional
+        The maxima reached from the faces of the constraints by the asset's
+        previous refit (its `GarchFit.faces`); by default (`new_faces`) each
+        face's maximum is sought afresh. Not changed.
 
     Returns
     -------
@@ -272,10 +299,18 @@ def fit(
     free = _free_positions(vol, dist, mean)
     values = _checked(y)
     x0, hessian = _warm_start(free, starting_values, inverse_hessian)
+    state = _copied(faces, free)
     result = refit_kernels.fit_checked(
-        values, free, bool(free[-1] == 5), x0, hessian, _settings(free), COLD_CHECK_GAIN
+        values,
+        free,
+        bool(free[-1] == 5),
+        x0,
+        hessian,
+        _settings(free),
+        COLD_CHECK_GAIN,
+        state,
     )
-    return _garch_fit(free, *result)
+    return _garch_fit(free, state, *result)
 
 
 def fit_chain(
@@ -289,6 +324,7 @@ def fit_chain(
     starting_values: np.ndarray | None = None,
     inverse_hessian: np.ndarray | None = None,
     bound_is_usable: bool = True,
+    faces: Faces | None = None,
 ) -> list[GarchFit]:
     """`fit` the windows ``y[first:last + 1]`` in turn, in one compiled call.
 
@@ -303,7 +339,7 @@ def fit_chain(
         Returns in percent.
     firsts, lasts : ndarray of int
         The first and last observation of each window, in order.
-    vol, dist, mean, starting_values, inverse_hessian
+    vol, dist, mean, starting_values, inverse_hessian, faces
         As in `fit`.
     bound_is_usable : bool
         Whether a fit on a bound warm-starts the next window.
@@ -329,19 +365,41 @@ def fit_chain(
         _settings(free),
         COLD_CHECK_GAIN,
         bound_is_usable,
+        _copied(faces, free),
     )
-    columns = _flat(rows)
-    return [_garch_fit(free, *(column[i] for column in columns)) for i in range(done)]
+    *columns, maxima, hessians, ages = _flat(rows)
+    return [
+        _garch_fit(
+            free, (maxima[i], hessians[i], ages[i]), *(column[i] for column in columns)
+        )
+        for i in range(done)
+    ]
+
+
+def new_faces(
+    *, vol: VolKind = "garch", dist: DistKind = "t", mean: MeanKind = "constant"
+) -> Faces:
+    """No maximum yet reached from the faces of the constraints (see `fit`)."""
+    return refit_kernels.new_faces(_free_positions(vol, dist, mean).size)
+
+
+def _copied(faces: Faces | None, free: IndexArray) -> Faces:
+    """A copy of `faces` for the kernels to update (fresh ones for None)."""
+    if faces is None:
+        return refit_kernels.new_faces(free.size)
+    maxima, hessians, ages = faces
+    return maxima.copy(), hessians.copy(), ages.copy()
 
 
 def _flat(rows: list[np.ndarray]) -> list[np.ndarray]:
     """`fit_chain`'s arrays, the runs' log-likelihoods and notes split by run.
 
-    In `fit_checked`'s order: ..., warm gain, warm llf, warm note, cold llf, cold
-    note, kept cold.
+    In `fit_checked`'s order: ..., warm gain, then each run's (warm, cold, face)
+    llf and note, then which was kept; then the faces after each window.
     """
-    *head, gains, llfs, notes, kept_cold = rows
-    return [*head, gains, llfs[:, 0], notes[:, 0], llfs[:, 1], notes[:, 1], kept_cold]
+    *head, gains, llfs, notes, kept, maxima, hessians, ages = rows
+    runs = [column for j in range(3) for column in (llfs[:, j], notes[:, j])]
+    return [*head, gains, *runs, kept, maxima, hessians, ages]
 
 
 def _settings(free: IndexArray) -> refit_kernels.Settings:
@@ -380,6 +438,7 @@ _DOUBTS = {
 
 def _garch_fit(
     free: IndexArray,
+    faces: Faces,
     params: FloatArray,
     llf: float,
     inverse_hessian: FloatArray,
@@ -393,12 +452,18 @@ def _garch_fit(
     warm_note: int,
     cold_llf: float,
     cold_note: int,
-    kept_cold: bool,
+    face_llf: float,
+    face_note: int,
+    kept_run: int,
 ) -> GarchFit:
-    """The `GarchFit` of what `refit_kernels.fit_checked` returns."""
-    runs = (("warm", warm_llf, warm_note), ("cold", cold_llf, cold_note))
+    """The `GarchFit` of what `refit_kernels.fit_checked` returns, and `faces`."""
+    runs = (
+        ("warm", warm_llf, warm_note),
+        ("cold", cold_llf, cold_note),
+        ("face", face_llf, face_note),
+    )
     made = [(start, value, note) for start, value, note in runs if note >= 0]
-    kept = "cold" if kept_cold else "warm"
+    kept = runs[int(kept_run)][0]
     attempts = tuple(
         Attempt(start, float(value), _NOTES[int(note)], start == kept)
         for start, value, note in made
@@ -406,9 +471,13 @@ def _garch_fit(
     doubt = _DOUBTS.get(
         int(why), f"warm start gained {gain:.3g} > {COLD_CHECK_GAIN}" if why else ""
     )
-    if len(made) == 1:
+    checked = [start for start, _, _ in made if start != "face"]
+    if kept == "face":
+        message = "from a face's maximum (higher than the " + " and ".join(checked)
+        message += " starts')"
+    elif len(checked) == 1:
         message = f"{kept} start"
-    elif kept_cold:
+    elif kept == "cold":
         message = f"cold start ({doubt})"
     else:
         message = f"warm start (kept; {doubt})"
@@ -424,6 +493,7 @@ def _garch_fit(
         inverse_hessian=inverse_hessian,
         on_bounds=tuple(labels[i] for i in np.flatnonzero(on_bound)),
         attempts=attempts,
+        faces=faces,
     )
 
 

@@ -18,7 +18,7 @@ import math
 import threading
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -74,6 +74,7 @@ class WindowFit:
     inverse_hessian: FloatArray | None = None
     # what the family's H-day sum needs beyond `core` (`GarchFamily.horizon_terms`)
     horizon_terms: FloatArray = field(default_factory=lambda: np.empty(0))
+    faces: fast_fit.Faces | None = None  # a compiled fit's, for the next refit
 
 
 _CORE = ("mu", "omega", "alpha[1]", "gamma[1]", "beta[1]")
@@ -172,13 +173,16 @@ def fit_windows(
     fits: list[WindowFit] = []
     previous: WindowFit | None = None
     bound_is_usable = spec.on_boundary != "fallback"
+    faces = faces_for(spec)
 
     def add(fit: WindowFit) -> None:
-        nonlocal previous
+        nonlocal previous, faces
         fits.append(fit)
         on_fit()
         if fit.converged:
             previous = fit
+        if fit.faces is not None:
+            faces = fit.faces
 
     while len(fits) < len(spans):
         begun = len(fits)
@@ -191,6 +195,7 @@ def fit_windows(
                 chunk[:, 1],
                 **options,
                 bound_is_usable=bound_is_usable,
+                faces=faces,
             )
             for result in results:
                 first, last = spans[len(fits)]
@@ -205,8 +210,18 @@ def fit_windows(
             if len(fits) > begun:
                 continue
         first, last = spans[begun]  # a window the compiled chain does not take
-        add(fit_window(y[first : last + 1], spec, previous, horizon))
+        add(fit_window(y[first : last + 1], spec, previous, horizon, faces))
     return fits
+
+
+def faces_for(spec: ModelSpec) -> fast_fit.Faces | None:
+    """A fresh `fast_fit.Faces` for `spec`'s refits (None: not the compiled fitter)."""
+    options = _fast_options(spec, None)
+    if options is None:
+        return None
+    return fast_fit.new_faces(
+        vol=options["vol"], dist=options["dist"], mean=options["mean"]
+    )
 
 
 def _fast_options(spec: ModelSpec, previous: WindowFit | None) -> dict[str, Any] | None:
@@ -227,14 +242,22 @@ def _fast_options(spec: ModelSpec, previous: WindowFit | None) -> dict[str, Any]
 
 
 def fit_window(
-    y: FloatArray, spec: ModelSpec, previous: WindowFit | None, horizon: int
+    y: FloatArray,
+    spec: ModelSpec,
+    previous: WindowFit | None,
+    horizon: int,
+    faces: fast_fit.Faces | None = None,
 ) -> WindowFit:
-    """Fit one window: the fast path where it applies and converges, else arch."""
+    """Fit one window: the fast path where it applies and converges, else arch.
+
+    `faces` are the asset's last refit's (`WindowFit.faces`; `faces_for` before
+    the first).
+    """
     tried: tuple[str, ...] = ()
     options = _fast_options(spec, previous)
     if options is not None:
         try:
-            result = fast_fit.fit(y, **options)
+            result = fast_fit.fit(y, **options, faces=faces)
         except DataError as exc:
             return _failed("fast", f"fit failed: {exc}", "fast(raised DataError)")
         if result.converged:
@@ -246,7 +269,7 @@ def fit_window(
 
 def _fast_window_fit(spec: ModelSpec, result: fast_fit.GarchFit) -> WindowFit:
     """The `WindowFit` of a compiled fit that converged."""
-    return _judged(
+    judged = _judged(
         spec,
         "fast",
         result.param_names,
@@ -257,6 +280,7 @@ def _fast_window_fit(spec: ModelSpec, result: fast_fit.GarchFit) -> WindowFit:
         ">".join(_described("fast", run) for run in result.attempts),
         result.inverse_hessian,
     )
+    return replace(judged, faces=result.faces)
 
 
 def _tried(result: fast_fit.GarchFit) -> tuple[str, ...]:
