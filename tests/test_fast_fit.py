@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from arch import arch_model
 from arch.data import sp500
+from arch.univariate import GARCH
 from arch.univariate.base import ARCHModel
 from scipy import special
 from scipy.signal import lfilter
@@ -187,6 +188,27 @@ def test_filter_variance_starts_from_a_given_backcast(
     assert path[0] == pytest.approx(omega + (alpha + gamma / 2 + beta) * 4.0, rel=1e-15)
     default = fast_fit.filter_variance(y, params, vol="gjr")
     assert path[-1] == pytest.approx(default[-1], rel=1e-9)  # start-up forgotten
+
+
+@pytest.mark.parametrize("vol", ["garch", "gjr"])
+def test_cold_start_is_archs_grid_choice(vol: str) -> None:
+    """arch's starting values (its grid's best point) to 1e-14, the mean to 1e-12.
+
+    Six windows of arch's bundled S&P 500 series, on which arch's grid picks at
+    least three different points (alpha, gamma, persistence); riskengine sums the
+    grid's likelihoods for all points at once, arch one point at a time.
+    """
+    returns = 100.0 * sp500.load()["Adj Close"].pct_change().dropna().to_numpy()
+    free = np.array([0, 1, 2, 3, 4, 5] if vol == "gjr" else [0, 1, 2, 4, 5])
+    picked = set()
+    for end in np.linspace(WINDOW, returns.size, 6).astype(int):
+        y = returns[end - WINDOW : end]
+        ours = _kernels.cold_start(y, free, _kernels.sample_startup(y, free))
+        theirs = GARCH(1, int(vol == "gjr"), 1).starting_values(y - y.mean())
+        np.testing.assert_allclose(ours[1:-1], theirs, rtol=1e-14)
+        assert ours[0] == pytest.approx(y.mean(), rel=1e-12)
+        picked.add(tuple(theirs[1:]))
+    assert len(picked) >= 3  # the windows exercise different grid points
 
 
 def test_warm_start_from_neighbouring_window_reaches_the_same_optimum(

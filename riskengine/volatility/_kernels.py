@@ -319,35 +319,58 @@ def sample_startup(y: FloatArray, free: IndexArray) -> Sample:
     return start, lower, upper, float(np.mean(resids * resids))
 
 
-@njit(cache=True, nogil=True)
-def _gaussian_grid_value(
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gaussian_grid_values(
     resids: FloatArray,
-    theta: FloatArray,
+    thetas: FloatArray,
     start: float,
     lower: FloatArray,
     upper: FloatArray,
-) -> float:
-    """Gaussian log-likelihood (without its constant) of a `cold_start` grid point.
+) -> FloatArray:
+    """Gaussian log-likelihoods (without their constant) of `cold_start`'s grid.
 
-    `clipped_filter`'s variance path, summed as it goes (no path array).
+    `clipped_filter`'s variance path of every row of `thetas` at once, summed as
+    it goes: the rows' recursions are independent, so each day's step runs over
+    all of them in loops the compiler vectorises; the rare clip at the upper
+    bound and the rescaling of the running product are done apart. Each row's
+    arithmetic is the one-point filter's, in the same order.
     """
-    omega, alpha, gamma, beta = theta[1], theta[2], theta[3], theta[4]
-    s = omega + (alpha + 0.5 * gamma + beta) * start
-    log_s, product, total = 0.0, 1.0, 0.0
+    n_points = thetas.shape[0]
+    omega, alpha, beta = thetas[:, 1].copy(), thetas[:, 2].copy(), thetas[:, 4].copy()
+    alpha_neg = alpha + thetas[:, 3]
+    s = omega + (alpha + 0.5 * thetas[:, 3] + beta) * start
+    log_s, product, total = np.zeros(n_points), np.ones(n_points), np.zeros(n_points)
     for t in range(resids.shape[0]):
+        low, high = lower[t], upper[t]
         if t > 0:
             e = resids[t - 1]
-            s = omega + (alpha + gamma if e < 0.0 else alpha) * e * e + beta * s
-        if s < lower[t]:
-            s = lower[t]
-        elif s > upper[t]:
-            s = upper[t] + math.log(s / upper[t])
-        product *= s
-        if product > _BIG or product < _SMALL:
-            log_s += math.log(product)
-            product = 1.0
-        total += resids[t] * resids[t] / s
-    return -0.5 * (log_s + math.log(product) + total)
+            coef = alpha_neg if e < 0.0 else alpha
+            for p in range(n_points):
+                s[p] = omega[p] + coef[p] * e * e + beta[p] * s[p]
+        above = False
+        for p in range(n_points):
+            value = s[p]
+            s[p] = low if value < low else value
+            above |= value > high
+        if above:
+            for p in range(n_points):
+                if s[p] > high:
+                    s[p] = high + math.log(s[p] / high)
+        square = resids[t] * resids[t]
+        rescale = False
+        for p in range(n_points):
+            product[p] *= s[p]
+            total[p] += square / s[p]
+            rescale |= (product[p] > _BIG) | (product[p] < _SMALL)
+        if rescale:
+            for p in range(n_points):
+                if product[p] > _BIG or product[p] < _SMALL:
+                    log_s[p] += math.log(product[p])
+                    product[p] = 1.0
+    values = np.empty(n_points)
+    for p in range(n_points):
+        values[p] = -0.5 * (log_s[p] + math.log(product[p]) + total[p])
+    return values
 
 
 @njit(cache=True, nogil=True)
@@ -362,16 +385,21 @@ def cold_start(y: FloatArray, free: IndexArray, sample: Sample) -> FloatArray:
     start, lower, upper, target = sample
     grid = np.array([0.01, 0.05, 0.1, 0.2])
     gammas = grid if np.any(free == 3) else np.zeros(1)
-    best, theta, trial = -np.inf, np.zeros(6), np.zeros(6)
+    persistences = np.array([0.5, 0.7, 0.9, 0.98])
+    thetas = np.zeros((grid.shape[0] * gammas.shape[0] * 4, 6))
+    row = 0
     for alpha in grid:
         for gamma in gammas:
-            for persistence in (0.5, 0.7, 0.9, 0.98):
-                trial[1] = (1.0 - persistence) * target
-                trial[2], trial[3] = alpha, gamma
-                trial[4] = persistence - alpha - 0.5 * gamma
-                value = _gaussian_grid_value(resids, trial, start, lower, upper)
-                if value > best:
-                    best, theta = value, trial.copy()
+            for persistence in persistences:
+                thetas[row, 1] = (1.0 - persistence) * target
+                thetas[row, 2], thetas[row, 3] = alpha, gamma
+                thetas[row, 4] = persistence - alpha - 0.5 * gamma
+                row += 1
+    values = _gaussian_grid_values(resids, thetas, start, lower, upper)
+    best, theta = -np.inf, np.zeros(6)
+    for row in range(values.shape[0]):
+        if values[row] > best:
+            best, theta = values[row], thetas[row].copy()
     theta[0] = np.mean(y)
     if free[-1] == 5:
         sigma2 = clipped_filter(resids, theta, start, lower, upper)[:-1]
