@@ -25,7 +25,7 @@ linear. Exponents, not times, are the measure on a noisy machine.
 
 Usage::
 
-    python benchmarks/bench_scaling.py                  # up to 500 x 20 (~15 minutes)
+    python benchmarks/bench_scaling.py                  # up to 500 x 20 (~5 minutes)
     python benchmarks/bench_scaling.py --max-assets 30 --max-years 4     # quick
     python benchmarks/bench_scaling.py --only 500x20    # one point, e.g. to profile
 """
