@@ -122,5 +122,9 @@ def market_from(
     if prices is None:
         return default_market()
     if isinstance(prices, pd.DataFrame):
-        return make_market(prices, source="DataFrame", sleeves=sleeve_table(sleeves))
+        return make_market(
+            prices,
+            source="DataFrame",
+            sleeves=sleeve_table(sleeves, prices, "DataFrame"),
+        )
     return load_market(prices, sleeves=sleeves)

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskengine.api import market_from
 from riskengine.data.prices import (
     aligned_returns,
     daily_columns,
@@ -62,6 +63,21 @@ def write(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
             r"row 2: date 'not-a-date' is not an ISO date",
         ),
         ("date\n2024-01-02\n", r"need a date column and at least one price column"),
+        (
+            "date;SPY\n2024-01-02;1\n",
+            r"need a date column and at least one price column \(separated by "
+            r"semicolons\? the file must be comma-separated\)",
+        ),
+        (
+            "date\tSPY\tTLT\n2024-01-02\t1,5\t2\n",
+            r"line 2: 2 cells, but the header has 1 \(separated by tabs\?",
+        ),
+        ("SPY,Date,DATE\n1,2024-01-02,2024-01-02\n", r"two date columns"),
+        (
+            ",date,SPY\n0,2024-01-02,1\n",
+            r"column 1 has no name beside the date column 'date': an index written "
+            r"by DataFrame.to_csv\(\)\? write the file with index=False",
+        ),
     ],
     ids=[
         "unsorted",
@@ -72,6 +88,10 @@ def write(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
         "all-empty",
         "bad-date",
         "no-columns",
+        "semicolons",
+        "tabs",
+        "two-date-columns",
+        "index-column",
     ],
 )
 def test_bad_price_file_names_file_column_and_date(
@@ -196,6 +216,16 @@ def test_real_file_alignment(
         ("asset,sleeve\nSPY,\n", r"line 2: empty sleeve"),
         ("asset,sector\nSPY,dm_equity\n", r"unknown column 'sector'"),
         ("asset\nSPY\n", r"expected columns 'asset,sleeve'"),
+        ("asset,sleeve\n", r"no rows: expected one line per asset"),
+        (
+            "asset,sleeve\nSPY,rates\n\n\nSPY,rates\n",
+            r"line 5: asset SPY listed twice \(first on line 2\)",
+        ),
+        (
+            "asset,sleeve\n\nSPY,DM_Equity\n",
+            r"line 3 \(asset SPY\): sleeve: unknown sleeve 'DM_Equity' \(did you "
+            r"mean 'dm_equity'\?\)",
+        ),
     ],
     ids=[
         "misspelt",
@@ -207,6 +237,9 @@ def test_real_file_alignment(
         "empty-sleeve",
         "unknown-column",
         "no-sleeve-column",
+        "header-only",
+        "line-after-blank-lines",
+        "case-of-sleeve",
     ],
 )
 def test_bad_sleeve_file_names_file_line_and_fix(
@@ -283,3 +316,51 @@ def test_market_carries_investability_and_keeps_it_on_a_subset(
         market.prices[["SPY", "MYIDX"]], source="subset", sleeves=market.asset_table
     )
     assert subset.signal_only == ["MYIDX"]
+
+
+def test_the_date_column_is_found_in_any_case_and_place(tmp_path: Path) -> None:
+    prices = read_price_file(
+        write(tmp_path, "SPY,Date,TLT\n449.5,2024-01-02,90\n450,2024-01-03,91\n")
+    )
+    assert list(prices.columns) == ["SPY", "TLT"]
+    assert prices.index[0] == pd.Timestamp("2024-01-02")
+    assert prices.loc["2024-01-03", "SPY"] == 450.0
+
+
+@pytest.mark.parametrize(
+    ("rows", "match"),
+    [
+        (
+            "spy,rates\n",
+            r"asset spy is not a column of .*prices.csv \(did you mean 'SPY'",
+        ),
+        ("SPY,dm_equity\nSPYY,rates\nZZZ,rates\n", r"asset SPYY \(and 1 more\)"),
+        ("ZZZ,rates\n", r"asset ZZZ is not a column .*\(no column is close\)"),
+    ],
+    ids=["case", "typo", "absent"],
+)
+def test_a_sleeve_file_lists_only_its_price_files_columns(
+    tmp_path: Path, rows: str, match: str
+) -> None:
+    """A row that names no column would leave the meant one on its built-in sleeve
+    (``spy,rates`` left SPY in dm_equity, the run's figures unchanged)."""
+    prices = write(tmp_path, GOOD)
+    sleeves = write(tmp_path, f"asset,sleeve\n{rows}", "sleeves.csv")
+    with pytest.raises(DataError, match=match) as info:
+        load_market(prices, sleeves=sleeves)
+    assert str(info.value).startswith(f"{sleeves}: ")
+    frame = read_price_file(prices)
+    with pytest.raises(DataError, match="is not a column of DataFrame"):
+        market_from(frame, sleeves=sleeves)
+
+
+def test_a_table_that_names_a_column_in_another_case_is_a_data_error() -> None:
+    frame = pd.DataFrame(
+        {"SPY": [100.0, 101.0], "BTC_USD": [40000.0, 42000.0]},
+        index=pd.to_datetime(["2024-01-05", "2024-01-08"]),
+    )
+    with pytest.raises(DataError, match=r"asset spy is not a column of frame \(did "):
+        make_market(frame, source="frame", sleeves={"spy": "rates"})
+    table = {"SPY": "rates", "TLT": "rates"}
+    wider = make_market(frame, source="frame", sleeves=table)
+    assert wider.sleeves["SPY"] == "rates"  # a wider table is fine: its rows match

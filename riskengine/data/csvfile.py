@@ -43,7 +43,8 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        One row per data line, one ``str`` column per header cell (stripped).
+        One row per data line, indexed by its line in the file (``line``, from
+        1), one ``str`` column per header cell (stripped).
 
     Raises
     ------
@@ -68,6 +69,7 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[list[str]] = []
+    lines: list[int] = []
     try:
         first_row = next((r for r in reader if r), None)
         header = _header(first_row, reader.line_num, path, what)
@@ -77,14 +79,24 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
             if len(row) != len(header):
                 raise DataError(
                     f"{path}: line {reader.line_num}: {len(row)} cells, but the "
-                    f"header has {len(header)}"
+                    f"header has {len(header)}{separator_hint([*header, *row])}"
                 )
             rows.append([cell.strip() for cell in row])
+            lines.append(reader.line_num)
     except csv.Error as exc:
         raise DataError(
             f"{path}: line {reader.line_num}: not valid CSV ({exc})"
         ) from None
-    return pd.DataFrame(rows, columns=header, dtype=object)
+    index = pd.Index(lines, dtype="int64", name="line")
+    return pd.DataFrame(rows, index=index, columns=header, dtype=object)
+
+
+def separator_hint(cells: list[str]) -> str:
+    """A hint when `cells` look separated by ';' or tabs instead of commas; ""."""
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if any(separator in cell for cell in cells):
+            return f" (separated by {name}? the file must be comma-separated)"
+    return ""
 
 
 def _header(cells: list[str] | None, line: int, path: Path, what: str) -> list[str]:

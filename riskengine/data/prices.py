@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +26,12 @@ import pandas as pd
 from pyarrow import ArrowException
 
 from riskengine._typing import ReturnPanel
-from riskengine.data.csvfile import check_file, read_csv_text
+from riskengine.data.csvfile import check_file, read_csv_text, separator_hint
 from riskengine.data.sleeves import (
     AssetInfo,
     SleeveTable,
     as_sleeve_table,
+    check_sleeve_file_names_columns,
     read_sleeve_file,
     resolve_assets,
 )
@@ -138,12 +139,36 @@ def read_price_file(path: str | Path) -> pd.DataFrame:
             ".parquet)"
         )
     if raw.shape[1] < 2:
-        raise DataError(f"{path}: need a date column and at least one price column")
+        raise DataError(
+            f"{path}: need a date column and at least one price column"
+            f"{separator_hint([str(c) for c in raw.columns])}"
+        )
     if raw.empty:
         raise DataError(f"{path}: no prices: the file has columns but no rows")
-    date_column = "date" if "date" in raw.columns else raw.columns[0]
-    frame = raw.set_index(date_column)
+    frame = raw.set_index(_date_column(raw, path))
     return validate_prices(frame, source=str(path))
+
+
+def _date_column(raw: pd.DataFrame, path: Path) -> Hashable:
+    """The column of a price file's dates: ``date`` (in any case), else the first.
+
+    Raises
+    ------
+    DataError
+        If two columns are named ``date``, or the first column has no name beside
+        a ``date`` column (an index that ``DataFrame.to_csv()`` wrote).
+    """
+    named = [c for c in raw.columns if str(c).strip().lower() == "date"]
+    if len(named) > 1:
+        raise DataError(f"{path}: two date columns ({named[0]!r} and {named[1]!r})")
+    if not named:
+        return raw.columns[0]
+    if str(raw.columns[0]).strip() == "":
+        raise DataError(
+            f"{path}: column 1 has no name beside the date column {named[0]!r}: an "
+            "index written by DataFrame.to_csv()? write the file with index=False"
+        )
+    return named[0]
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -375,12 +400,23 @@ SleeveInput = str | Path | Mapping[str, str] | SleeveTable | None
 """A sleeve table as given: a sleeve-file path, a mapping, a table, or None."""
 
 
-def sleeve_table(sleeves: SleeveInput) -> Mapping[str, str] | SleeveTable | None:
-    """A sleeve table given as a sleeve-file path (see `read_sleeve_file`) or data."""
-    return read_sleeve_file(sleeves) if isinstance(sleeves, str | Path) else sleeves
+def sleeve_table(
+    sleeves: SleeveInput, prices: pd.DataFrame, source: str
+) -> Mapping[str, str] | SleeveTable | None:
+    """A sleeve table given as a sleeve-file path (see `read_sleeve_file`) or data.
+
+    A sleeve file comes with its prices (`prices`, from `source`) and must list
+    only their columns.
+    """
+    if not isinstance(sleeves, str | Path):
+        return sleeves
+    table = read_sleeve_file(sleeves)
+    check_sleeve_file_names_columns(table, map(str, prices.columns), source)
+    return table
 
 
 def load_market(path: str | Path, *, sleeves: SleeveInput = None) -> Market:
     """Read a price file and build its `Market`, with an optional sleeve table."""
-    table = sleeve_table(sleeves)
-    return make_market(read_price_file(path), source=str(path), sleeves=table)
+    prices = read_price_file(path)
+    table = sleeve_table(sleeves, prices, str(path))
+    return make_market(prices, source=str(path), sleeves=table)

@@ -95,11 +95,18 @@ class SleeveTable:
     source: str = "sleeve table"
 
 
+def closest(name: str, options: Iterable[str]) -> str | None:
+    """The option closest to `name`, whatever their case; None if none is close."""
+    by_folded = {option.casefold(): option for option in options}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1)
+    return by_folded[close[0]] if close else None
+
+
 def did_you_mean(name: str, options: Iterable[str]) -> str:
     """``"did you mean 'x'?"`` for the closest option, or the options when none is."""
     options = list(options)
-    close = difflib.get_close_matches(name, options, n=1)
-    return f"did you mean '{close[0]}'?" if close else f"known: {', '.join(options)}"
+    close = closest(name, options)
+    return f"did you mean '{close}'?" if close else f"known: {', '.join(options)}"
 
 
 def unknown_sleeve(name: str, custom: Iterable[str] = ()) -> str | None:
@@ -158,8 +165,10 @@ def resolve_assets(
     Raises
     ------
     DataError
-        Naming the assets that neither table knows, or an asset whose sleeve is
-        neither built-in nor declared custom (with the closest known sleeve).
+        Naming the assets that neither table knows, an asset of the user's table
+        that is a column written in another case (``spy`` would leave ``SPY`` on
+        its built-in sleeve), or an asset whose sleeve is neither built-in nor
+        declared custom (with the closest known sleeve).
     """
     user = as_sleeve_table(table, source=source)
     clash = sorted(user.custom_sleeves & set(SLEEVE_NAMES))
@@ -168,6 +177,14 @@ def resolve_assets(
             f"{user.source}: custom sleeve '{clash[0]}' is a built-in sleeve; declare "
             "only sleeves outside the built-in vocabulary"
         )
+    by_folded = {a.casefold(): a for a in assets}
+    for listed in user.assets:
+        column = by_folded.get(listed.casefold(), listed)
+        if column != listed:
+            raise DataError(
+                f"{user.source}: asset {listed} is not a column of {source} (did you "
+                f"mean '{column}'? names are case-sensitive)"
+            )
     lookup = {**BUILTIN_ASSETS, **user.assets}
     unknown = [a for a in assets if a not in lookup]
     if unknown:
@@ -213,12 +230,17 @@ def read_sleeve_file(path: str | Path) -> SleeveTable:
         raise DataError(
             f"{path}: expected columns 'asset,sleeve', found {list(table.columns)}"
         )
-    rows = [
-        {c: str(row.get(c, "")).strip() for c in SLEEVE_FILE_COLUMNS}
-        for row in table.to_dict("records")
-    ]
+    if table.empty:
+        raise DataError(
+            f"{path}: no rows: expected one line per asset (asset,sleeve) after the "
+            "header"
+        )
+    rows = {
+        line: {c: str(row.get(c, "")).strip() for c in SLEEVE_FILE_COLUMNS}
+        for line, row in zip(table.index, table.to_dict("records"), strict=True)
+    }
     lines: dict[str, int] = {}
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
+    for number, row in rows.items():
         for column in ("asset", "sleeve"):
             if not row[column]:
                 raise DataError(f"{path}: line {number}: empty {column}")
@@ -230,11 +252,11 @@ def read_sleeve_file(path: str | Path) -> SleeveTable:
         lines[row["asset"]] = number
     declared = {
         row["sleeve"]
-        for number, row in enumerate(rows, start=2)
+        for number, row in rows.items()
         if _flag(row, "custom_sleeve", path, number)
     }
     assets: dict[str, AssetInfo] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in rows.items():
         asset, sleeve = row["asset"], row["sleeve"]
         where = f"{path}: line {number} (asset {asset})"
         if sleeve in SLEEVE_NAMES and _flag(row, "custom_sleeve", path, number):
@@ -254,6 +276,26 @@ def read_sleeve_file(path: str | Path) -> SleeveTable:
             investable = _builtin_investable(asset)
         assets[asset] = AssetInfo(sleeve, investable)
     return SleeveTable(assets, frozenset(declared), source=str(path))
+
+
+def check_sleeve_file_names_columns(
+    table: SleeveTable, columns: Iterable[str], prices: str
+) -> None:
+    """Raise a `DataError` if a sleeve file lists an asset its price file lacks.
+
+    A sleeve file comes with its price file: a row that names no column is a typo
+    (``SPYY``) that would leave the intended column on its built-in sleeve.
+    """
+    columns = list(columns)
+    strays = [asset for asset in table.assets if asset not in set(columns)]
+    if strays:
+        close = closest(strays[0], columns)
+        hint = f"did you mean '{close}'?" if close else "no column is close"
+        more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+        raise DataError(
+            f"{table.source}: asset {strays[0]}{more} is not a column of {prices} "
+            f"({hint}); a sleeve file lists only its price file's columns"
+        )
 
 
 def _flag(row: Mapping[str, str], column: str, path: Path, line: int) -> bool | None:

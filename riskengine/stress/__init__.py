@@ -77,7 +77,11 @@ def stress(
     if isinstance(prices, Market):
         market = prices
     elif isinstance(prices, pd.DataFrame):
-        market = make_market(prices, source="DataFrame", sleeves=sleeve_table(sleeves))
+        market = make_market(
+            prices,
+            source="DataFrame",
+            sleeves=sleeve_table(sleeves, prices, "DataFrame"),
+        )
     else:
         market = load_market(prices, sleeves=sleeves)
     return run_stress(spec, market, sensitivity=sensitivity, variants=variants)
