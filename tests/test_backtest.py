@@ -170,6 +170,31 @@ def test_stale_asset_is_sold_and_logged(tmp_path: Path, market) -> None:
     assert result.weights.loc[:"2025-09-26", "IEF"].iloc[-1] > 0
 
 
+def test_an_asset_priced_but_not_moving_is_dropped_for_its_zero_vol_and_says_so() -> (
+    None
+):
+    """SPY printed every day but unchanged for five months: its realised vol is
+    zero, so it is not held; the event says why (no volatility), not that it has no
+    price, and SPY comes back when its price moves again."""
+    rng = np.random.default_rng(7)
+    dates = pd.bdate_range("2022-01-03", "2024-12-31")
+    moves = 1.0 + 0.01 * rng.standard_normal((len(dates), 2))
+    prices = pd.DataFrame(100.0 * moves.cumprod(axis=0), dates, ["SPY", "TLT"])
+    flat = (dates >= "2024-02-01") & (dates <= "2024-06-28")
+    prices.loc[flat, "SPY"] = prices.loc[dates < "2024-02-01", "SPY"].iloc[-1]
+    result = backtest("vol-managed-market", make_market(prices, source="flat"))
+    events = result.events[result.events["subject"] == "SPY"]
+    assert "asset_stale" not in set(events["kind"])
+    gone = events[events["kind"] == "asset_no_volatility"]
+    assert len(gone) == 1
+    left = gone["date"].iloc[0]
+    assert pd.Timestamp("2024-02-01") < left < pd.Timestamp("2024-04-01")
+    assert (result.weights.loc[left:"2024-06-28", "SPY"] == 0.0).all()
+    assert result.weights.loc[: left - pd.Timedelta(days=1), "SPY"].iloc[-1] > 0
+    back = events[(events["kind"] == "asset_added") & (events["date"] > left)]
+    assert back["date"].iloc[0] > pd.Timestamp("2024-06-28")
+
+
 def test_columns_with_too_little_history_are_reported(tmp_path: Path, market) -> None:
     """What is known on the period's first day, so dropping later rows keeps it."""
     prices = market.prices.loc["2019-01-01":"2019-12-31", ["SPY", "TLT"]].copy()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray
+from riskengine.backtest.schedule import eligibility
 from riskengine.events import Event
 from riskengine.specs import PolicySpec
 
@@ -51,38 +52,46 @@ def ladder_events(decisions: pd.DataFrame, policy: PolicySpec) -> list[Event]:
     ]
 
 
+_HELD, _UNPRICED, _NO_VOLATILITY = 0, 1, 2
+_LEAVES = {
+    _HELD: ("asset_added", "becomes investable"),
+    _UNPRICED: (
+        "asset_stale",
+        "has no price for over {days} days: sold at its last price",
+    ),
+    _NO_VOLATILITY: (
+        "asset_no_volatility",
+        "has no usable volatility forecast (zero or not finite; a price that has "
+        "not moved has none): not held, any holding sold at its last price",
+    ),
+}
+"""What an asset's change to each state is recorded as: kind and message."""
+
+
 def universe_events(
     returns: pd.DataFrame, eligible: BoolArray, first: int, policy: PolicySpec
 ) -> list[Event]:
     """Events for assets entering or leaving the investable set, or not investable.
 
     An asset not investable on the period's first day is recorded there, with
-    what is known that day only.
+    what is known that day only. An asset leaves the set without a recent price
+    (``asset_stale``) or, priced, without a usable volatility forecast
+    (``asset_no_volatility``: zero or not finite, as for a price that does not
+    move); each change of reason is recorded.
     """
     events: list[Event] = []
     index = returns.index
+    priced = eligibility(returns, policy)  # enough history and a recent price
+    reasons = np.where(eligible, _HELD, np.where(priced, _NO_VOLATILITY, _UNPRICED))
     for j, asset in enumerate(returns.columns):
-        column = eligible[first:, j]
-        if not column[0]:
+        column = reasons[first:, j]
+        if column[0] != _HELD:
             events.append(_not_investable(returns[asset], first, policy))
-        changes = np.flatnonzero(column[1:] != column[:-1]) + 1
-        for c in changes:
-            entered = bool(column[c])
+        for c in np.flatnonzero(column[1:] != column[:-1]) + 1:
+            kind, what = _LEAVES[int(column[c])]
+            what = what.format(days=policy.rebalance.stale_after_days)
             events.append(
-                Event(
-                    index[first + c],
-                    "asset_added" if entered else "asset_stale",
-                    str(asset),
-                    f"{asset} "
-                    + (
-                        "becomes investable"
-                        if entered
-                        else f"has no price for over "
-                        f"{policy.rebalance.stale_after_days} days: sold "
-                        "at its last price"
-                    ),
-                    {},
-                )
+                Event(index[first + c], kind, str(asset), f"{asset} {what}", {})
             )
     return events
 
