@@ -364,3 +364,15 @@ def test_a_table_that_names_a_column_in_another_case_is_a_data_error() -> None:
     table = {"SPY": "rates", "TLT": "rates"}
     wider = make_market(frame, source="frame", sleeves=table)
     assert wider.sleeves["SPY"] == "rates"  # a wider table is fine: its rows match
+
+
+@pytest.mark.parametrize("dtype", ["bool", "boolean"])
+def test_a_boolean_column_is_not_read_as_prices_of_one(
+    tmp_path: Path, dtype: str
+) -> None:
+    frame = read_price_file(write(tmp_path, GOOD))
+    frame["FLAG"] = pd.Series([True, False, True], index=frame.index, dtype=dtype)
+    path = tmp_path / "prices.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(DataError, match=f"column FLAG has non-numeric type {dtype}"):
+        read_price_file(path)

@@ -305,7 +305,9 @@ def _parse_column(
                 f"{source}: column {name} @ {dates[i].date()}: "
                 f"{shown(text.iloc[i])} is not a number"
             )
-    elif pd.api.types.is_numeric_dtype(column.dtype):
+    elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+        column.dtype
+    ):  # booleans count as numbers to pandas: True would be a price of 1
         numbers = column.to_numpy(dtype=float, na_value=np.nan)
     else:
         raise DataError(f"{source}: column {name} has non-numeric type {column.dtype}")
