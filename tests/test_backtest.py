@@ -143,11 +143,10 @@ def test_no_look_ahead_whole_pipeline(tmp_path: Path, market, model: str) -> Non
         "2016-01-01":"2019-12-31", ["SPY", "TLT", "GLD", "BTC_USD"]
     ]
     cut = pd.Timestamp("2018-06-15")
-    shock = (
-        np.where(prices.index > cut, 1.0, 0.0)[:, None]
-        * np.linspace(0, 2, len(prices))[:, None]
-    )
-    perturbed = prices * (1.0 + shock)
+    after = prices.index > cut
+    shock = np.zeros(len(prices))
+    shock[after] = np.linspace(0.01, 2, after.sum())  # +1% the day after, then up
+    perturbed = prices * (1.0 + shock[:, None])
     base = backtest(policy, make_market(prices, source="a", sleeves=market.sleeves))
     moved = backtest(policy, make_market(perturbed, source="b", sleeves=market.sleeves))
     pd.testing.assert_frame_equal(

@@ -470,9 +470,9 @@ def _rerun(kind_name: str, entry: str, panel: str) -> tuple[Any, Any, Outputs]:
 def _perturbed(prices: pd.DataFrame, row: int) -> pd.DataFrame:
     """Prices whose rows after `row` move differently (and one more gap)."""
     rng = np.random.default_rng(row)
-    factors = np.exp(np.cumsum(rng.normal(0.0, 0.02, prices.shape), axis=0))
-    factors[: row + 1] = 1.0
-    out = prices * factors
+    moves = rng.normal(0.0, 0.02, prices.shape)
+    moves[: row + 1] = 0.0  # each price after `row` moves 2% a day more, from it
+    out = prices * np.exp(np.cumsum(moves, axis=0))
     out.iloc[row + 5, 0] = np.nan
     return out
 

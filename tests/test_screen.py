@@ -126,8 +126,37 @@ def _ratio_1e600(frame: pd.DataFrame) -> pd.DataFrame:
             r"screen.max_calendar_gap_days = 30\): a hole in the data.*"
             r'screen.on_calendar_gap = "record" in the policy to run anyway$',
         ),
+        (
+            lambda f: with_tick(f, str(f.index[-1].date()), 3.0),
+            r"^prices.csv: column SPY @ \d{4}-\d\d-\d\d: absurd move: price x3\.\d+ the "
+            r"previous one, \+\d+\.\d robust sigmas, beyond screen.absurd_sigmas = 40 "
+            r"\(a bad print, an unadjusted split, another series\?\); .*"
+            r'screen.on_absurd_move = "record" in the policy to run anyway$',
+        ),
+        (
+            lambda f: with_tick(with_tick(f, "2022-03-15", 3.0), "2022-03-16", 3.0),
+            r"^prices.csv: column SPY @ 2022-03-15: absurd move: price x3\.\d+ the "
+            r"previous one, \+\d+\.\d robust sigmas",
+        ),
+        (
+            lambda f: f.assign(
+                SPY=f["SPY"].where(f.index < "2022-03-15", f["SPY"] / 4)
+            ),
+            r"^prices.csv: column SPY @ 2022-03-15: absurd move: price x0\.2\d+ the "
+            r"previous one, -\d+\.\d robust sigmas, beyond screen.absurd_sigmas = 40",
+        ),
     ],
-    ids=["tick-50x", "ratio-1e600", "weekly", "monthly", "stray-date", "file-hole"],
+    ids=[
+        "tick-50x",
+        "ratio-1e600",
+        "weekly",
+        "monthly",
+        "stray-date",
+        "file-hole",
+        "tick-3x-last-day",
+        "tick-3x-two-days",
+        "split-4-to-1",
+    ],
 )
 def test_almost_sure_errors_stop_the_run(
     prices: pd.DataFrame, corrupt: Callable[[pd.DataFrame], pd.DataFrame], match: str
@@ -162,12 +191,29 @@ def test_recorded_errors_become_events_and_the_data_stays(
     assert tick.details["sigmas"] > 100
 
 
-def test_a_recorded_tick_is_an_outlier_at_its_close_then_a_tick(
+def test_a_recorded_tick_is_absurd_at_its_close_then_a_tick(
     prices: pd.DataFrame,
 ) -> None:
-    # x3 is no absurd move: at its close the jump is an outlier, and the next
-    # close, taking it back, makes it a bad tick
-    report = screen(with_tick(prices, "2022-03-15", 3.0), on_bad_tick="record")
+    # x3 on SPY (about 130 robust sigmas) is absurd at its close, without waiting
+    # for the next price; the next close, taking it back (absurd too), makes it a
+    # bad tick
+    report = screen(with_tick(prices, "2022-03-15", 3.0), **RECORD_ALL)
+    found = [(f.kind, str(f.date.date())) for f in report.findings]
+    assert found == [
+        ("absurd_move", "2022-03-15"),
+        ("absurd_move", "2022-03-16"),
+        ("bad_tick", "2022-03-16"),
+    ]
+
+
+def test_a_bad_print_below_absurd_sigmas_is_an_outlier_at_its_close_then_a_tick(
+    prices: pd.DataFrame,
+) -> None:
+    # x1.6 on SPY is 54.6 robust sigmas: below absurd_sigmas = 60 an outlier at its
+    # close, and the next close, taking it back, makes it a bad tick
+    report = screen(
+        with_tick(prices, "2022-03-15", 1.6), on_bad_tick="record", absurd_sigmas=60.0
+    )
     found = [(f.kind, str(f.date.date())) for f in report.findings]
     assert found == [("outlier", "2022-03-15"), ("bad_tick", "2022-03-16")]
 

@@ -53,6 +53,13 @@ class ScreenSpec:
         A price over the previous one (or its inverse) beyond this is absurd, as is
         a ratio too large for a float (largest in the real file: 2.2, the VIX on
         5 February 2018).
+    absurd_sigmas : float
+        A move beyond this many robust sigmas that multiplies or divides the price
+        by at least `bad_tick_min_ratio` is absurd too, whether or not the next
+        price takes it back: a bad print on the data's last date or lasting
+        days, an unadjusted split (x0.25). The largest move of the real file in
+        sigmas is BTC's of 12 March 2020 (x0.63, -20.0); of a print tripling SPY,
+        about 100.
     stray_gap_days : int
         Calendar days that isolate a few first or last prices of an asset from the
         rest of its history (a stray row such as 1600-01-03).
@@ -90,6 +97,7 @@ class ScreenSpec:
     bad_tick_min_reversal: float = 0.5
     outlier_sigmas: float = 15.0
     max_price_ratio: float = 10.0
+    absurd_sigmas: float = 40.0
     stray_gap_days: int = 365
     stray_max_prices: int = 5
     max_calendar_gap_days: int = 30
@@ -112,7 +120,7 @@ class ScreenSpec:
             "robust_window_days",
             "must be in 20..5000",
         )
-        for name in ("bad_tick_sigmas", "outlier_sigmas"):
+        for name in ("bad_tick_sigmas", "outlier_sigmas", "absurd_sigmas"):
             _require(getattr(self, name) >= 3.0, name, "must be at least 3")
         _require(
             0.0 < self.bad_tick_min_reversal <= 1.0,

@@ -43,22 +43,34 @@ def move_findings(
         Thresholds and actions.
     """
     findings: list[Finding] = []
-    absurd = np.abs(moves) > math.log(spec.max_price_ratio)
+    sigmas = _robust_sigmas(moves, spec.robust_window_days)
+    beyond_ratio = np.abs(moves) > math.log(spec.max_price_ratio)
+    beyond_sigmas = (np.abs(np.nan_to_num(sigmas)) > spec.absurd_sigmas) & (
+        np.abs(moves) >= math.log(spec.bad_tick_min_ratio)
+    )
+    absurd = beyond_ratio | beyond_sigmas
     for i in np.flatnonzero(absurd):
-        finite = abs(moves[i]) < math.log(np.finfo(float).max)
+        if beyond_ratio[i]:
+            finite = abs(moves[i]) < math.log(np.finfo(float).max)
+            why = f"beyond screen.max_price_ratio = {spec.max_price_ratio:g}" + (
+                "" if finite else " (too large for a return to be a number)"
+            )
+        else:
+            why = (
+                f"{sigmas[i]:+.1f} robust sigmas, beyond screen.absurd_sigmas = "
+                f"{spec.absurd_sigmas:g} (a bad print, an unadjusted split, "
+                "another series?)"
+            )
         findings.append(
             Finding(
                 "absurd_move",
                 column,
                 dates[i],
-                f"absurd move: price {_ratio(moves[i])} the previous one, beyond "
-                f"screen.max_price_ratio = {spec.max_price_ratio:g}"
-                + ("" if finite else " (too large for a return to be a number)"),
+                f"absurd move: price {_ratio(moves[i])} the previous one, {why}",
                 spec.action("absurd_move"),
                 {"log_move": float(moves[i])},
             )
         )
-    sigmas = _robust_sigmas(moves, spec.robust_window_days)
     ticks = _bad_ticks(moves, sigmas, spec)
     for i in ticks:
         findings.append(
