@@ -73,7 +73,7 @@ PRICES = {
     "header-only.csv": (3, r"header-only\.csv: no prices: .* no rows"),
     "date-only.csv": (3, r"date-only\.csv: need a date column and at least one price"),
     "binary.csv": (3, r"binary\.csv: line 1: a NUL byte: a binary file"),
-    "utf16.csv": (3, r"utf16\.csv: line 1: a NUL byte"),
+    "utf16.csv": (3, r"utf16\.csv: UTF-16 text: save the price file as UTF-8"),
     "latin1.csv": (3, r"latin1\.csv: line 4: byte 0xe9 is not UTF-8"),
     "duplicate-header.csv": (3, r"column name 'SPY' given twice \(columns 2 and 3\)"),
     "duplicate-header-spaced.csv": (3, r"column name 'SPY' given twice"),

@@ -56,6 +56,8 @@ def read_csv_text(path: Path, what: str) -> pd.DataFrame:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path}: UTF-16 text: save the {what} as UTF-8")
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise DataError(f"{path}: line {line}: a NUL byte: a binary file, not a CSV")
