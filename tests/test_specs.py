@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from riskengine import backtest
 from riskengine.errors import SpecError
 from riskengine.specs import (
     PolicySpec,
@@ -274,6 +275,40 @@ def test_asset_risk_budgets_name_assets_not_sleeves() -> None:
         {"target.risk_budget_by": "asset", "target.risk_budgets": {"SPY": 1, "TLT": 2}},
     )
     assert policy.target.risk_budgets == {"SPY": 1.0, "TLT": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("budgets", "match"),
+    [
+        (
+            {},  # the policy's budgets by sleeve, read as assets: all cash before
+            r"target\.risk_budgets\.safe_haven: no such asset in the policy's "
+            r"universe on .*\(held: .*SPY.*\); with risk_budget_by = \"asset\" "
+            r"the budgets name assets, not sleeves",
+        ),
+        (
+            {"target.risk_budgets": {"SPY": 1, "TLT": 1, "GLDD": 1}},
+            r"target\.risk_budgets\.GLDD: no such asset .*\(did you mean 'GLD'\?\)",
+        ),
+    ],
+    ids=["sleeve-names", "typo"],
+)
+def test_asset_risk_budgets_must_name_assets_of_the_universe(
+    budgets: dict[str, object], match: str
+) -> None:
+    """A budget naming no held asset was silently 0 (GLDD), and budgets that all
+    missed gave an all-cash book with exit 0."""
+    policy = load_policy(
+        "risk-parity-fund", {"target.risk_budget_by": "asset", **budgets}
+    )
+    with pytest.raises(SpecError, match=match):
+        backtest(policy, start="2024-01-02", baseline=None)
+    held = load_policy(
+        "risk-parity-fund",
+        {"target.risk_budget_by": "asset", "target.risk_budgets": {"SPY": 1, "GLD": 2}},
+    )
+    result = backtest(held, start="2024-01-02", baseline=None)
+    assert set(result.weights.columns[(result.weights != 0).any()]) == {"SPY", "GLD"}
 
 
 def test_level_signals_are_trigger_signals() -> None:

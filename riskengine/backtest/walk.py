@@ -40,6 +40,7 @@ from riskengine.data.prices import Market
 from riskengine.data.screen import ScreenReport, screen_prices
 from riskengine.errors import DataError
 from riskengine.events import events_frame
+from riskengine.policy.allocators import check_asset_budgets
 from riskengine.policy.context import DecisionPanels
 from riskengine.policy.limits import check_feasibility
 from riskengine.policy.signals import (
@@ -315,6 +316,7 @@ def open_book(policy: PolicySpec, inputs: WalkInputs, market: Market) -> Book:
     clock = time.perf_counter()
     assets = inputs.assets
     check_feasibility(policy, [market.sleeves[a] for a in assets])
+    check_asset_budgets(policy, assets, market.source)
     paths = [inputs.trigger_path_of(spec, market) for spec in policy.triggers]
     n_rows = len(inputs.returns)
     multipliers = sleeve_multipliers(paths, market.sleeves, assets, n_rows)

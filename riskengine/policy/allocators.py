@@ -15,10 +15,11 @@ from typing import NamedTuple
 import numpy as np
 
 from riskengine._typing import FloatArray
-from riskengine.errors import InfeasibleError
+from riskengine.data.sleeves import closest
+from riskengine.errors import InfeasibleError, SpecError
 from riskengine.policy.optimizers import RiskBudgetProblem, risk_budget_weights
 from riskengine.registry import Registry
-from riskengine.specs import LimitsSpec, TargetSpec
+from riskengine.specs import LimitsSpec, PolicySpec, TargetSpec
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,28 @@ BASE_RULES: Registry[BaseRule] = Registry(
     ],
 )
 """Every base-weight rule by `TargetSpec.base` name."""
+
+
+def check_asset_budgets(policy: PolicySpec, assets: Sequence[str], source: str) -> None:
+    """Raise a `SpecError` if budgets by asset name an asset the policy cannot hold.
+
+    With ``target.risk_budget_by = "asset"`` the keys of ``target.risk_budgets``
+    are assets; one that is not in the universe (a typo, or a sleeve's name left
+    from budgets by sleeve) would get no budget, silently, and budgets that all
+    miss would leave the book in cash.
+    """
+    target = policy.target
+    if target.risk_budget_by != "asset":
+        return
+    strays = [key for key in target.risk_budgets if key not in set(assets)]
+    if strays:
+        close = closest(strays[0], assets)
+        hint = f"did you mean '{close}'?" if close else f"held: {', '.join(assets)}"
+        raise SpecError(
+            f"policy '{policy.name}': target.risk_budgets.{strays[0]}: no such asset "
+            f"in the policy's universe on {source} ({hint}); with "
+            'risk_budget_by = "asset" the budgets name assets, not sleeves'
+        )
 
 
 def asset_budgets(
