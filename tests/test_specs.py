@@ -134,6 +134,9 @@ def test_overrides_replace_fields_before_validation() -> None:
         SpecError, match=r"risk-parity-fund\.toml: triggers\.0: no such item \(0 in"
     ):
         load_policy("risk-parity-fund", {"triggers.0.enter_above": 2.0})
+    for index in ("\u00b2", "\u0660"):  # superscript two, Arabic-Indic zero
+        with pytest.raises(SpecError, match=rf"triggers\.{index}: no such item"):
+            load_policy("safe-haven-risk-off", {f"triggers.{index}.scale": 0.3})
     with pytest.raises(SpecError, match=r"unknown field 'target\.target_vol'"):
         load_policy("safe-haven-risk-off", {"target.target_vol": 0.08})
     with pytest.raises(
@@ -319,3 +322,18 @@ def test_level_signals_are_trigger_signals() -> None:
     assert zscore.triggers[0].signal == "level_zscore"
     with pytest.raises(SpecError, match=r"triggers\[0\]\.signal: expected one of"):
         load_policy("vix-risk-off", {"triggers.0.signal": "levels"})
+
+
+def test_trigger_names_must_differ() -> None:
+    """Two triggers of one name (their events, signals and columns are keyed by
+    it) crashed the backtest's attribution with an IndexError."""
+    policy = load_policy("safe-haven-risk-off-garch")
+    assert len(policy.triggers) == 2
+    with pytest.raises(
+        SpecError,
+        match=r"triggers\[1\]\.name: 'safe-haven-vol-spike' is the name of "
+        r"triggers\[0\] too",
+    ):
+        load_policy(
+            "safe-haven-risk-off-garch", {"triggers.1.name": "safe-haven-vol-spike"}
+        )

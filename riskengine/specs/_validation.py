@@ -14,3 +14,12 @@ class _FieldError(Exception):
 def _require(condition: bool, name: str, message: str) -> None:
     if not condition:
         raise _FieldError(name, message)
+
+
+def is_list_index(key: str) -> bool:
+    """Whether a part of a dotted field path picks a list item: ASCII digits only.
+
+    ``str.isdigit`` also accepts superscripts such as ``'²'`` (which ``int`` refuses)
+    and other scripts' digits.
+    """
+    return key.isascii() and key.isdigit()

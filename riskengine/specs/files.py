@@ -22,7 +22,7 @@ from typing import Any, Literal
 from riskengine.data.sleeves import did_you_mean
 from riskengine.errors import SpecError
 from riskengine.messages import shown
-from riskengine.specs._validation import _FieldError
+from riskengine.specs._validation import _FieldError, is_list_index
 from riskengine.specs.model import ModelSpec
 from riskengine.specs.policy import PolicySpec
 
@@ -196,18 +196,18 @@ def _override(table: dict[str, Any], dotted: str, value: Any, path: Path) -> Non
     for depth, key in enumerate(parents):
         where = ".".join(parents[: depth + 1])
         if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
+            if not is_list_index(key) or int(key) >= len(node):
                 raise SpecError(f"{path}: {where}: no such item ({len(node)} in list)")
             node = node[int(key)]
         else:
             item = [*parents, last][depth + 1]
-            if key not in node and item.isdigit():  # an item of a list not there
+            if key not in node and is_list_index(item):  # an item of a list not there
                 raise SpecError(f"{path}: {where}.{item}: no such item (0 in list)")
             node = node.setdefault(key, {})
         if not isinstance(node, dict | list):
             raise SpecError(f"{path}: {where}: not a table, cannot set {dotted}")
     if isinstance(node, list):
-        if not last.isdigit() or int(last) >= len(node):
+        if not is_list_index(last) or int(last) >= len(node):
             raise SpecError(f"{path}: {dotted}: no such item ({len(node)} in list)")
         node[int(last)] = value
     else:

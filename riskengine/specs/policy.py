@@ -42,6 +42,14 @@ class PolicySpec:
     screen: ScreenSpec = field(default_factory=ScreenSpec)
 
     def __post_init__(self) -> None:
+        names = [trigger.name for trigger in self.triggers]
+        for i, name in enumerate(names):
+            _require(
+                name not in names[:i],
+                f"triggers[{i}].name",
+                f"'{name}' is the name of triggers[{names.index(name)}] too; each "
+                "trigger names its events, signals and columns, so names must differ",
+            )
         for field_name, sleeve in self.sleeve_names():
             problem = unknown_sleeve(sleeve, self.universe.custom_sleeves)
             _require(

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from riskengine.errors import SpecError
 from riskengine.specs import PolicySpec, load_policy
+from riskengine.specs._validation import is_list_index
 from riskengine.specs.files import read_toml
 
 SCENARIOS_DIR = Path(__file__).with_name("scenarios")
@@ -430,7 +431,7 @@ def has_field(spec: object, dotted: str) -> bool:
     node = spec
     for key in dotted.split("."):
         if isinstance(node, tuple | list):
-            if not key.isdigit() or int(key) >= len(node):
+            if not is_list_index(key) or int(key) >= len(node):
                 return False
             node = node[int(key)]
         elif dataclasses.is_dataclass(node) and not isinstance(node, type):
