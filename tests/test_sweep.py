@@ -222,6 +222,22 @@ def test_cli_runs_a_sweep_on_worker_processes(
     assert "2 runs: 0 run now, 2 already done" in capsys.readouterr().out
 
 
+def test_a_failed_run_is_said_in_one_line_without_a_worker_traceback(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Dask's worker logged the failed task's traceback to the terminal (stderr is
+    the processes' file descriptor 2, captured here with theirs)."""
+    text = 'name = "t"\npolicies = ["static-60-40"]\n[universes]\ngold = ["GLD"]\n'
+    out = tmp_path / "out"
+    argv = ["sweep", str(sweep_file(tmp_path, text)), "--out", str(out), "--quiet"]
+    assert main([*argv, "--workers", "1"]) == 8  # static-60-40 holds no gold
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("riskengine: run ")
+    assert "never invested" in lines[0]
+    assert lines[1] == f"riskengine: 1 run failed; see {out / 'failures'}"
+
+
 def test_runs_on_an_existing_scheduler(tmp_path: Path, market) -> None:
     from distributed import LocalCluster
 

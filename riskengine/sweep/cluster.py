@@ -9,7 +9,10 @@ versions (`check_versions`): otherwise a sweep's runs would not be those of
 from __future__ import annotations
 
 import gc
+import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -49,16 +52,19 @@ def connect(
             if scheduler is not None:
                 client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
             else:
-                cluster = stack.enter_context(
-                    LocalCluster(
+                with _started_ignoring_ctrl_c():
+                    cluster = LocalCluster(
                         n_workers=workers or os.cpu_count() or 1,
                         threads_per_worker=1,
                         processes=processes,
                         host=LOCALHOST if processes else None,  # threads: inproc
                         dashboard_address=f"{LOCALHOST}:0",
                         worker_dashboard_address=f"{LOCALHOST}:0",
+                        # a run's failure is the sweep's to report, in one line:
+                        # Dask's own logs would print its traceback as well
+                        silence_logs=logging.CRITICAL,
                     )
-                )
+                stack.enter_context(cluster)
                 client = Client(cluster)
         except (OSError, ValueError, RuntimeError) as exc:
             detail: str | None = " ".join(str(exc).split())
@@ -74,6 +80,25 @@ def connect(
         with client:
             check_versions(client, where)
             yield client
+
+
+@contextmanager
+def _started_ignoring_ctrl_c() -> Iterator[None]:
+    """Processes started inside ignore SIGINT; the caller's handler is kept.
+
+    Ctrl-C reaches every process of the terminal's group: local workers that
+    ignore it (a disposition their start inherits) are stopped by the client
+    instead, without each printing a traceback. Outside the main thread, where
+    no handler can be set, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def check_versions(client: Client, where: str) -> None:
