@@ -456,3 +456,26 @@ def test_a_date_the_api_cannot_read_is_refused_with_the_form(
 ) -> None:
     with pytest.raises(DataError, match=r"asof: .*YYYY-MM-DD|asof: .*calendar date"):
         allocate(load_policy("static-60-40"), market, asof=asof)
+
+
+def test_a_trigger_that_can_cut_no_held_sleeve_is_a_warning_and_an_event(
+    market: Market,
+) -> None:
+    """A universe leaving out every sleeve a trigger cuts switched the risk control
+    off without a word; it is now said to the job and in the backtest's events."""
+    policy = load_policy(
+        "safe-haven-risk-off",
+        {"universe.sleeves": ["dm_equity", "rates", "safe_haven"]},
+    )
+    payload = valid(allocate(policy, market, asof="2026-02-04"))
+    inert = [w for w in payload["warnings"] if w["kind"] == "trigger_no_effect"]
+    assert [w["message"] for w in inert] == [
+        "safe-haven-vol-spike: the policy holds no asset in crypto, em_equity, "
+        "credit: the trigger changes nothing"
+    ]
+    events = run_backtest(policy, market, start="2025-06-02", baseline=None).events
+    assert (events["kind"] == "trigger_no_effect").sum() == 1
+    usual = valid(
+        allocate(load_policy("safe-haven-risk-off"), market, asof="2026-02-04")
+    )
+    assert "trigger_no_effect" not in {w["kind"] for w in usual["warnings"]}

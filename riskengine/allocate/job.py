@@ -42,6 +42,9 @@ from riskengine.specs import PolicySpec
 SCHEMA = "riskengine.allocation/2"
 """The payload's version; a change of its fields changes the number."""
 SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "allocation.schema.json"
+TRIGGER_WARNINGS = ("trigger_no_data", "trigger_no_effect")
+"""Events of the run that are warnings to a job: a trigger that never fires, or
+that changes nothing (a risk control switched off)."""
 """The JSON Schema (draft 2020-12) every payload validates against."""
 LATEST = "latest"
 """The `asof` that names the data's last date."""
@@ -443,6 +446,10 @@ def _warnings(
                 "is kept (--stale hold), the difference in cash",
             }
         )
+    events = job.result.events
+    for kind in TRIGGER_WARNINGS:
+        for message in events.loc[events["kind"] == kind, "message"]:
+            out.append({"kind": kind, "message": str(message)})
     watched = set(watched_assets(policy, job.market, list(job.result.weights.columns)))
     limit = policy.rebalance.max_price_age_days
     for asset, age in job.ages.items():

@@ -51,6 +51,7 @@ from riskengine.policy.signals import (
 )
 from riskengine.policy.triggers import (
     TriggerPath,
+    inert_events,
     sleeve_multipliers,
     trigger_path,
     unwatched_events,
@@ -427,6 +428,7 @@ def book_result(
         *universe_events(returns, inputs.eligible, first, policy),
         *trigger_events,
         *unwatched_events(policy.triggers, market.sleeves, index[0]),
+        *inert_events(policy.triggers, book.panels.sleeves, index[0]),
         *ladder_events(decisions, policy),
         *records.events,
     ]

@@ -14,7 +14,7 @@ whole period before the allocation loop.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +70,30 @@ def unwatched_events(
         )
         for spec in specs
         if not present & set(spec.watch_sleeves)
+    ]
+
+
+def inert_events(
+    specs: tuple[TriggerSpec, ...], held: Collection[str], date: pd.Timestamp
+) -> list[Event]:
+    """One ``trigger_no_effect`` event per trigger that acts on no sleeve held.
+
+    Such a trigger may fire, but the policy holds no asset in the sleeves it cuts
+    (`held`: the sleeves of the assets it may hold), e.g. a universe that leaves
+    them out: the risk control is switched off.
+    """
+    present = set(held)
+    return [
+        Event(
+            date,
+            "trigger_no_effect",
+            spec.name,
+            f"{spec.name}: the policy holds no asset in "
+            f"{', '.join(spec.act_on_sleeves)}: the trigger changes nothing",
+            {"rule": spec.name, "act_on_sleeves": list(spec.act_on_sleeves)},
+        )
+        for spec in specs
+        if not present & set(spec.act_on_sleeves)
     ]
 
 
