@@ -144,7 +144,7 @@ POLICIES = {
     "deep-arrays.toml": (4, r"deep-arrays\.toml: not valid TOML \(nested too deeply\)"),
     "deep-tables.toml": (4, r"deep-tables\.toml: not valid TOML \(nested too deeply\)"),
     "not-toml.toml": (4, r"not-toml\.toml: not valid TOML \(Expected '='"),
-    "empty.toml": (4, r"empty\.toml: model: expected a built-in model's name"),
+    "empty.toml": (4, r"empty\.toml: missing field 'name'"),
     "huge-int.toml": (
         4,
         r"rebalance\.min_history_days: expected an integer of magnitude at most "
@@ -175,7 +175,7 @@ POLICIES = {
     "table-as-list.toml": (4, r"table-as-list\.toml: target: expected a table"),
     "trigger-not-table.toml": (4, r"triggers\[0\]: expected a table"),
     "long-string.toml": (4, r"target\.base: expected one of .* got 'x{40}\.\.\.'$"),
-    "missing-model.toml": (4, r"missing-model\.toml: model: expected a built-in model"),
+    "missing-model.toml": (4, r"missing-model\.toml: missing field 'model'"),
     "model-absolute.toml": (4, r"model: no built-in model '/etc/passwd'"),
     "model-absolute-toml.toml": (
         4,

@@ -337,3 +337,13 @@ def test_trigger_names_must_differ() -> None:
         load_policy(
             "safe-haven-risk-off-garch", {"triggers.1.name": "safe-haven-vol-spike"}
         )
+
+
+def test_a_misspelt_model_field_is_named_before_the_model_is_looked_up(
+    tmp_path: Path,
+) -> None:
+    """Without 'model', the file was refused for its model, not for 'modle'."""
+    text = VALID.replace("model = ", "modle = ", 1)
+    assert "modle = " in text
+    with pytest.raises(SpecError, match=r"policy\.toml: unknown field 'modle'"):
+        load_policy(write(tmp_path, text))

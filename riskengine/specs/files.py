@@ -148,6 +148,7 @@ def load_policy(
     table = read_toml(path)
     for field_name, value in (overrides or {}).items():
         _override(table, field_name, value, path)
+    _check_names(PolicySpec, table, path, "")  # 'modle' before what 'model' names
     model_path = _model_reference(table.get("model"), path)
     try:
         table["model"] = load_model(model_path)
@@ -218,7 +219,20 @@ def _build(cls: type, table: Mapping[str, Any], path: Path, prefix: str) -> Any:
     """Construct dataclass `cls` from a TOML table, checking every field's type."""
     if not isinstance(table, Mapping):
         raise SpecError(f"{path}: {prefix.rstrip('.')}: expected a table")
+    _check_names(cls, table, path, prefix)
     hints = typing.get_type_hints(cls)
+    values = {
+        name: _convert(value, hints[name], path, f"{prefix}{name}")
+        for name, value in table.items()
+    }
+    try:
+        return cls(**values)
+    except _FieldError as exc:
+        raise SpecError(f"{path}: {prefix}{exc.name}: {exc}") from None
+
+
+def _check_names(cls: type, table: Mapping[str, Any], path: Path, prefix: str) -> None:
+    """Refuse a table of `cls` with an unknown field or a required one missing."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(table) - set(fields))
     if unknown:
@@ -235,14 +249,6 @@ def _build(cls: type, table: Mapping[str, Any], path: Path, prefix: str) -> Any:
     ]
     if missing:
         raise SpecError(f"{path}: missing field '{prefix}{missing[0]}'")
-    values = {
-        name: _convert(value, hints[name], path, f"{prefix}{name}")
-        for name, value in table.items()
-    }
-    try:
-        return cls(**values)
-    except _FieldError as exc:
-        raise SpecError(f"{path}: {prefix}{exc.name}: {exc}") from None
 
 
 def _convert(value: Any, hint: Any, path: Path, name: str) -> Any:
