@@ -479,3 +479,19 @@ def test_a_trigger_that_can_cut_no_held_sleeve_is_a_warning_and_an_event(
         allocate(load_policy("safe-haven-risk-off"), market, asof="2026-02-04")
     )
     assert "trigger_no_effect" not in {w["kind"] for w in usual["warnings"]}
+
+
+def test_a_watched_asset_not_yet_priced_is_a_data_error_not_a_stale_feed(
+    market: Market,
+) -> None:
+    """Exit 10 (stale) tells a job to retry; before an asset's first price no
+    retry brings one, so it is a data error (exit 3) naming that first price."""
+    prices = market.prices.copy()
+    prices.loc[:"2019-12-31", "GLD"] = np.nan
+    late_gold = make_market(prices, source="late gold", sleeves=market.asset_table)
+    policy = load_policy("safe-haven-risk-off")
+    with pytest.raises(DataError, match=r"GLD first priced 2020-01-0\d") as info:
+        allocate(policy, late_gold, asof="2019-06-03")
+    assert not isinstance(info.value, StaleDataError)
+    dropped = valid(allocate(policy, late_gold, asof="2019-06-03", stale="drop"))
+    assert "GLD" not in dropped["weights"]["target"]["assets"]

@@ -109,7 +109,9 @@ def allocate(
         With ``stale="stop"``, naming each stale asset and its last price date.
     DataError
         If `asof` or `stale` is none of the values above, the data have no row on
-        or before the close, or the data screen stops on the prices up to it.
+        or before the close, an asset held or watched has no price yet there (with
+        ``stale="stop"``: no retry brings one), or the data screen stops on the
+        prices up to it.
     """
     if stale not in STALE_ACTIONS:
         expected = ", ".join(repr(a) for a in STALE_ACTIONS)
@@ -120,6 +122,17 @@ def allocate(
     job = _job(policy, market, used, calendar)
     ages = dict(job.ages)
     dropped: tuple[str, ...] = ()
+    unborn = [a for a in job.stale if job.ages[a].last_price is None]
+    if unborn and stale == "stop":  # no retry brings a price before the first one
+        firsts = ", ".join(
+            f"{a} first priced {market.prices[a].first_valid_index().date()}"
+            for a in unborn
+        )
+        raise DataError(
+            f"{market.source}: no price on or before {used.date()} of what policy "
+            f"'{policy.name}' holds or watches: {firsts}; ask for a later --asof, "
+            "or re-run with --stale drop (allocate without them)"
+        )
     if job.stale and stale == "stop":
         raise StaleDataError(_stale_message(policy, market, job, used))
     while job.stale and stale == "drop":
