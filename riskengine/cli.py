@@ -660,6 +660,12 @@ def _sweep(args: argparse.Namespace) -> int:
         f"\n{len(sweep.runs)} runs: {len(report.done)} run now, "
         f"{len(report.skipped)} already done; datasets in {out}/runs and {out}/returns"
     )
+    if report.others:
+        print(
+            f"note: {out}/runs also holds {len(report.others)} runs not of this sweep "
+            "(another sweep's, or this one's before a policy, the data or riskengine "
+            "changed); select by run_id, or write to a new --out"
+        )
     for run_id, failure in report.failed.items():
         _say(f"riskengine: run {run_id} failed: {failure.message}")
     if report.failed:

@@ -238,6 +238,20 @@ def test_a_failed_run_is_said_in_one_line_without_a_worker_traceback(
     assert lines[1] == f"riskengine: 1 run failed; see {out / 'failures'}"
 
 
+def test_a_folder_holding_other_runs_says_so(tmp_path: Path, market) -> None:
+    """A sweep resumed after its policy (or riskengine) changed gets new run ids:
+    its folder's datasets hold both, and the report names the others."""
+    first = plan_sweep(sweep_file(tmp_path), market).runs[:1]
+    out = tmp_path / "out"
+    assert run_sweep(first, market, out, workers=1, processes=False).others == ()
+    edited = SWEEP.replace("[0.0, 10.0]", "[5.0]")
+    again = plan_sweep(sweep_file(tmp_path, edited), market).runs[:1]
+    report = run_sweep(again, market, out, workers=1, processes=False)
+    assert report.done == (again[0].run_id,)
+    assert report.others == (first[0].run_id,)
+    assert list(report.summary["run_id"]) == [again[0].run_id]
+
+
 def test_runs_on_an_existing_scheduler(tmp_path: Path, market) -> None:
     from distributed import LocalCluster
 

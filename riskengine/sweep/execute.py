@@ -41,12 +41,18 @@ class RunOutput:
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What a sweep did: runs done now, skipped as already done, and failures."""
+    """What a sweep did: runs done now, skipped as already done, and failures.
+
+    `others` are runs the folder holds that are not this sweep's (another sweep's,
+    or this one's before a policy, the data or riskengine changed): its datasets
+    hold them beside this sweep's, told apart by ``run_id``.
+    """
 
     done: tuple[str, ...]
     skipped: tuple[str, ...]
     failed: dict[str, RunFailure]
     summary: pd.DataFrame
+    others: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -112,12 +118,17 @@ def run_sweep(
                     if progress is not None:
                         progress("sweep runs", finished, len(pending))
         summary = _summary(out, [r.run_id for r in runs])
+        ours = {r.run_id for r in runs}
+        held = sorted(
+            p.name.removeprefix("run_id=") for p in (out / "runs").glob("run_id=*")
+        )
     in_order = [r.run_id for r in runs]
     return SweepReport(
         tuple(i for i in in_order if i in done),
         skipped,
         {i: failed[i] for i in in_order if i in failed},
         summary,
+        tuple(i for i in held if i not in ours),
     )
 
 
