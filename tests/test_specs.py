@@ -347,3 +347,9 @@ def test_a_misspelt_model_field_is_named_before_the_model_is_looked_up(
     assert "modle = " in text
     with pytest.raises(SpecError, match=r"policy\.toml: unknown field 'modle'"):
         load_policy(write(tmp_path, text))
+
+
+def test_a_policy_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + VALID.encode())
+    assert load_policy(path).name == "p"
