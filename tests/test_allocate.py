@@ -495,3 +495,19 @@ def test_a_watched_asset_not_yet_priced_is_a_data_error_not_a_stale_feed(
     assert not isinstance(info.value, StaleDataError)
     dropped = valid(allocate(policy, late_gold, asof="2019-06-03", stale="drop"))
     assert "GLD" not in dropped["weights"]["target"]["assets"]
+
+
+def test_a_job_with_no_asset_to_hold_is_warned_of_its_all_cash_target(
+    market: Market,
+) -> None:
+    """The backtest of such a policy exits 8 (never invested); the job's all-cash
+    target came with no word."""
+    policy = load_policy("safe-haven-risk-off", {"rebalance.min_history_days": 100000})
+    payload = valid(allocate(policy, market, asof="2026-02-04"))
+    assert payload["weights"]["target"]["cash"] == 1.0
+    kinds = [w["kind"] for w in payload["warnings"]]
+    assert kinds.count("nothing_eligible") == 1
+    usual = valid(
+        allocate(load_policy("safe-haven-risk-off"), market, asof="2026-02-04")
+    )
+    assert "nothing_eligible" not in {w["kind"] for w in usual["warnings"]}

@@ -459,6 +459,16 @@ def _warnings(
                 "is kept (--stale hold), the difference in cash",
             }
         )
+    decisions = job.result.decisions
+    if not decisions.empty and decisions["n_assets"].iloc[-1] == 0:
+        out.append(
+            {
+                "kind": "nothing_eligible",
+                "message": f"at the decision of {decisions.index[-1].date()} no asset "
+                "could be held (each lacks min_history_days of returns, a recent price "
+                "or a volatility forecast): the target is all cash",
+            }
+        )
     events = job.result.events
     for kind in TRIGGER_WARNINGS:
         for message in events.loc[events["kind"] == kind, "message"]:
