@@ -1,4 +1,5 @@
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -353,3 +354,15 @@ def test_a_policy_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_bytes(b"\xef\xbb\xbf" + VALID.encode())
     assert load_policy(path).name == "p"
+
+
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [("name", "desk\x1b[2J"), ("name", " "), ("triggers.0.name", "spike\x07")],
+    ids=["escape", "blank", "bell"],
+)
+def test_names_are_printable_labels(field: str, name: str) -> None:
+    """A name with a control character reached the terminal and the charts as is."""
+    where = re.escape(field.replace(".0.", "[0]."))
+    with pytest.raises(SpecError, match=rf"{where}: must be printable text"):
+        load_policy("safe-haven-risk-off", {field: name})

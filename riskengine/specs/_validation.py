@@ -23,3 +23,12 @@ def is_list_index(key: str) -> bool:
     and other scripts' digits.
     """
     return key.isascii() and key.isdigit()
+
+
+LABEL_RULE = "must be printable text, not empty (no control characters)"
+"""Why a name was refused (`is_label`)."""
+
+
+def is_label(name: str) -> bool:
+    """Whether `name` can label events, files and terminal lines as written."""
+    return bool(name.strip()) and name.isprintable()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from riskengine.calendar import EXCHANGE_CALENDAR, unknown_calendar
-from riskengine.specs._validation import _require
+from riskengine.specs._validation import LABEL_RULE, _require, is_label
 
 CALENDAR_REFITS = ("month_end", "quarter_end", "year_end")
 """`ModelSpec.refit_on` values that refit at the close of a calendar period."""
@@ -85,6 +85,7 @@ class ModelSpec:
     on_boundary: Literal["fallback", "keep"] = "keep"
 
     def __post_init__(self) -> None:
+        _require(is_label(self.name), "name", LABEL_RULE)
         for name in ("decay", "fallback_decay"):
             value = getattr(self, name)
             _require(0.0 < value < 1.0, name, f"must be in (0, 1), got {value}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskengine.data.sleeves import unknown_sleeve
-from riskengine.specs._validation import _require
+from riskengine.specs._validation import LABEL_RULE, _require, is_label
 from riskengine.specs.limits import DrawdownSpec, LimitsSpec, MarginSpec
 from riskengine.specs.model import ModelSpec
 from riskengine.specs.screen import ScreenSpec
@@ -42,6 +42,7 @@ class PolicySpec:
     screen: ScreenSpec = field(default_factory=ScreenSpec)
 
     def __post_init__(self) -> None:
+        _require(is_label(self.name), "name", LABEL_RULE)
         names = [trigger.name for trigger in self.triggers]
         for i, name in enumerate(names):
             _require(

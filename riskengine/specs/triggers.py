@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from riskengine.specs._validation import _require
+from riskengine.specs._validation import LABEL_RULE, _require, is_label
 
 _NEVER_NEGATIVE = ("residual_shock", "vol_term_structure", "persistence")
 """Signals whose exit threshold must be positive."""
@@ -90,6 +90,7 @@ class TriggerSpec:
     max_daily_change: float = 1.0
 
     def __post_init__(self) -> None:
+        _require(is_label(self.name), "name", LABEL_RULE)
         _require(bool(self.watch_sleeves), "watch_sleeves", "must name a sleeve")
         _require(bool(self.act_on_sleeves), "act_on_sleeves", "must name a sleeve")
         _require(
