@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from riskengine._typing import BoolArray
-from riskengine.backtest.schedule import eligibility
 from riskengine.events import Event
 from riskengine.specs import PolicySpec
 
@@ -69,19 +68,22 @@ _LEAVES = {
 
 
 def universe_events(
-    returns: pd.DataFrame, eligible: BoolArray, first: int, policy: PolicySpec
+    returns: pd.DataFrame,
+    priced: BoolArray,
+    eligible: BoolArray,
+    first: int,
+    policy: PolicySpec,
 ) -> list[Event]:
     """Events for assets entering or leaving the investable set, or not investable.
 
     An asset not investable on the period's first day is recorded there, with
     what is known that day only. An asset leaves the set without a recent price
-    (``asset_stale``) or, priced, without a usable volatility forecast
+    (not `priced`: ``asset_stale``) or, priced, without a usable volatility forecast
     (``asset_no_volatility``: zero or not finite, as for a price that does not
     move); each change of reason is recorded.
     """
     events: list[Event] = []
     index = returns.index
-    priced = eligibility(returns, policy)  # enough history and a recent price
     reasons = np.where(eligible, _HELD, np.where(priced, _NO_VOLATILITY, _UNPRICED))
     for j, asset in enumerate(returns.columns):
         column = reasons[first:, j]

@@ -91,8 +91,11 @@ class WalkInputs:
         The policy model's forecasts of `signals`.
     volatility : pd.DataFrame
         Forecast daily vol of `assets`.
+    priced : BoolArray
+        Which asset has `min_history_days` of returns and a recent price at each
+        row (`schedule.eligibility`).
     eligible : BoolArray
-        Which asset may be held at each row (history, staleness, a usable vol).
+        Which asset may be held at each row: `priced`, with a usable vol.
     timings : dict of str to float
         Seconds spent on the setup and the forecasts.
     key : str
@@ -117,6 +120,7 @@ class WalkInputs:
     forecast_start: pd.Timestamp
     forecast: VolForecast
     volatility: pd.DataFrame
+    priced: BoolArray
     eligible: BoolArray
     timings: dict[str, float]
     key: str
@@ -272,7 +276,8 @@ def prepare_walk(
     volatility = forecast.volatility[assets]
     vol = volatility.to_numpy()
     timings["volatility"] = time.perf_counter() - clock
-    eligible = eligibility(returns, policy) & np.isfinite(vol) & (vol > 0)
+    priced = eligibility(returns, policy)
+    eligible = priced & np.isfinite(vol) & (vol > 0)
     return WalkInputs(
         assets=assets,
         signals=signals,
@@ -286,6 +291,7 @@ def prepare_walk(
         forecast_start=forecast_start,
         forecast=forecast,
         volatility=volatility,
+        priced=priced,
         eligible=eligible,
         timings=timings,
         key=walk_key(policy, market, start, end),
@@ -425,7 +431,7 @@ def book_result(
     events = [
         *inputs.screening.events(),
         *inputs.forecast.events,
-        *universe_events(returns, inputs.eligible, first, policy),
+        *universe_events(returns, inputs.priced, inputs.eligible, first, policy),
         *trigger_events,
         *unwatched_events(policy.triggers, market.sleeves, index[0]),
         *inert_events(policy.triggers, book.panels.sleeves, index[0]),

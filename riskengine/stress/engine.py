@@ -42,7 +42,6 @@ from riskengine._typing import FloatArray
 from riskengine.backtest.book import Book, DayTrade
 from riskengine.backtest.daily_correlation import DailyCorrelation
 from riskengine.backtest.result import BacktestResult
-from riskengine.backtest.schedule import eligibility
 from riskengine.backtest.walk import (
     WalkInputs,
     book_result,
@@ -259,9 +258,6 @@ class _Fund:
             self.correlation.update(self.observations[t])
         self.changed = [c for c in self.inputs.panel.columns if c in base.columns]
         self.hikes: FloatArray | None = None
-        # history and staleness rules read only which days have a price, which
-        # impact never changes
-        self.history_eligible = eligibility(self.inputs.returns, policy)
 
     def hike_margins(self, scenario: Scenario) -> None:
         """Set the scenario's margin hikes in the panels, if the fund is margined.
@@ -325,7 +321,9 @@ class _Fund:
             levels=levels,
             forecast=forecast,
             volatility=volatility,
-            eligible=self.history_eligible & np.isfinite(vol) & (vol > 0),
+            # history and staleness read only which days have a price, which
+            # impact never changes: `priced` is the origin's
+            eligible=origin.priced & np.isfinite(vol) & (vol > 0),
             key="",  # prices moved by impact: no walk's inputs (run_backtest refuses)
         )
         fresh = open_book(policy, self.inputs, self.market)
