@@ -102,11 +102,13 @@ def closest(name: str, options: Iterable[str]) -> str | None:
     return by_folded[close[0]] if close else None
 
 
-def did_you_mean(name: str, options: Iterable[str]) -> str:
-    """``"did you mean 'x'?"`` for the closest option, or the options when none is."""
+def did_you_mean(name: str, options: Iterable[str], otherwise: str = "") -> str:
+    """``"did you mean 'x'?"`` for the closest option, else `otherwise` (or all)."""
     options = list(options)
     close = closest(name, options)
-    return f"did you mean '{close}'?" if close else f"known: {', '.join(options)}"
+    if close:
+        return f"did you mean '{close}'?"
+    return otherwise or f"known: {', '.join(options)}"
 
 
 def unknown_sleeve(name: str, custom: Iterable[str] = ()) -> str | None:
@@ -289,8 +291,7 @@ def check_sleeve_file_names_columns(
     columns = list(columns)
     strays = [asset for asset in table.assets if asset not in set(columns)]
     if strays:
-        close = closest(strays[0], columns)
-        hint = f"did you mean '{close}'?" if close else "no column is close"
+        hint = did_you_mean(strays[0], columns, "no column is close")
         more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
         raise DataError(
             f"{table.source}: asset {strays[0]}{more} is not a column of {prices} "

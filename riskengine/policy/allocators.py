@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from riskengine._typing import FloatArray
-from riskengine.data.sleeves import closest
+from riskengine.data.sleeves import did_you_mean
 from riskengine.errors import InfeasibleError, SpecError
 from riskengine.policy.optimizers import RiskBudgetProblem, risk_budget_weights
 from riskengine.registry import Registry
@@ -318,8 +318,7 @@ def check_asset_budgets(policy: PolicySpec, assets: Sequence[str], source: str) 
         return
     strays = [key for key in target.risk_budgets if key not in set(assets)]
     if strays:
-        close = closest(strays[0], assets)
-        hint = f"did you mean '{close}'?" if close else f"held: {', '.join(assets)}"
+        hint = did_you_mean(strays[0], assets, f"held: {', '.join(assets)}")
         raise SpecError(
             f"policy '{policy.name}': target.risk_budgets.{strays[0]}: no such asset "
             f"in the policy's universe on {source} ({hint}); with "
